@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from audit.models import AuditEntry, FieldChange
+
+
+class FieldChangeInline(admin.TabularInline):
+    model = FieldChange
+    fields = ["field", "old_value", "new_value"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, for reading only: nobody adds, changes or deletes entries here."""
+
+    list_display = [
+        "action_time",
+        "username",
+        "action",
+        "object_repr",
+        "consumer_ref",
+        "outcome",
+        "cdp_status",
+    ]
+    list_filter = ["outcome", "action"]
+    search_fields = ["=consumer_ref", "=order_ref", "username", "object_repr"]
+    date_hierarchy = "action_time"
+    inlines = [FieldChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,14 @@
+from django.contrib import admin
+
+from backoffice.roles import is_administrator
+
+
+class BackofficeAdminSite(admin.AdminSite):
+    """The Django admin, open to the Administrator role rather than to the `is_staff` flag."""
+
+    site_header = "CDP back office administration"
+    site_title = "CDP back office admin"
+    index_title = "Users, roles and settings"
+
+    def has_permission(self, request) -> bool:
+        return is_administrator(request.user)

@@ -1,0 +1,9 @@
+from backoffice.roles import is_administrator, role_names
+
+
+def roles(request) -> dict:
+    """Tell every template the signed-in user's roles, for the navigation bar."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"user_roles": [], "user_is_administrator": False}
+    return {"user_roles": role_names(user), "user_is_administrator": is_administrator(user)}

@@ -1,0 +1,88 @@
+"""Run the whole product locally: the CDP sandbox, then the app pointed at it (`make run`).
+
+Migrates the database, creates the demo users (printing their passwords), starts the sandbox
+on loopback and Django's development server, and stops both on Ctrl-C.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cdp_sandbox import seed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"The CDP sandbox stopped at start-up (exit code {process.returncode}).")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"The CDP sandbox did not start listening on port {port}.")
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    sandbox_port = int(os.environ.get("SANDBOX_PORT", "8100"))
+    client_key, api_token = "sandbox-client-key", "sandbox-api-token"
+    env = {
+        **os.environ,
+        "DEBUG": os.environ.get("DEBUG", "true"),
+        "CDP_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+        "CDP_CLIENT_KEY": client_key,
+        "CDP_API_TOKEN": api_token,
+        "CDP_DEMO_ORDER_REFS": ",".join(seed.demo_order_refs()),
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)
+    subprocess.run([*manage, "create_demo_users"], env=env, check=True)
+
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cdp_sandbox",
+            "--port",
+            str(sandbox_port),
+            "--client-key",
+            client_key,
+            "--api-token",
+            api_token,
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    app = None
+    try:
+        _wait_for_port(sandbox_port, sandbox)
+        print(
+            f"\nOpen http://127.0.0.1:{port}/ and sign in with a demo user above."
+            " Ctrl-C stops both.\n",
+            flush=True,
+        )
+        app = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}"], env=env, cwd=ROOT)
+        app.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (app, sandbox):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in (app, sandbox):
+            if process is not None:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    main()

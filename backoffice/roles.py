@@ -1,0 +1,34 @@
+"""The three roles, as Django groups, and what each may do.
+
+The groups and their permissions are created by `consumers/migrations/0002_roles.py`; views check
+the permissions, never the group names, so an administrator can grant a single permission too.
+"""
+
+CUSTOMER_SERVICE = "Customer service"
+SUPERVISOR = "Supervisor"
+ADMINISTRATOR = "Administrator"
+
+# Permission codenames ("app_label.codename") per role; the Administrator gets every permission.
+CUSTOMER_SERVICE_PERMISSIONS = ["consumers.view_orderconsumer", "consumers.change_orderconsumer"]
+SUPERVISOR_PERMISSIONS = [*CUSTOMER_SERVICE_PERMISSIONS, "audit.view_auditentry"]
+
+
+def role_names(user) -> list[str]:
+    """Return the role names the user holds, most powerful first."""
+    if not user.is_authenticated:
+        return []
+    held = set(user.groups.values_list("name", flat=True))
+    return [role for role in (ADMINISTRATOR, SUPERVISOR, CUSTOMER_SERVICE) if role in held]
+
+
+def is_administrator(user) -> bool:
+    return user.is_active and (user.is_superuser or ADMINISTRATOR in role_names(user))
+
+
+def grant_administrators_every_permission(**kwargs) -> None:
+    """Keep the Administrator group complete as later migrations add models (post_migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.filter(name=ADMINISTRATOR).first()
+    if group is not None:
+        group.permissions.set(Permission.objects.all())

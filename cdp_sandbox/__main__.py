@@ -1,0 +1,71 @@
+"""Run the CDP sandbox: `python -m cdp_sandbox --port 8100`."""
+
+import argparse
+import os
+import signal
+import sys
+
+from cdp_sandbox import seed
+from cdp_sandbox.server import Fault, Sandbox, SandboxConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cdp_sandbox", description=__doc__)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: loopback)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8100, help="port to listen on (0 picks a free one)"
+    )
+    parser.add_argument(
+        "--client-key", default=os.environ.get("CDP_CLIENT_KEY") or "sandbox-client-key"
+    )
+    parser.add_argument(
+        "--api-token", default=os.environ.get("CDP_API_TOKEN") or "sandbox-api-token"
+    )
+    parser.add_argument(
+        "--update-status",
+        type=int,
+        choices=(200, 201),
+        default=201,
+        help="status of a successful update (CDP documents 201; default 201)",
+    )
+    parser.add_argument(
+        "--strict-titles", action="store_true", help="refuse titles outside the documented list"
+    )
+    parser.add_argument(
+        "--max-string-length",
+        type=int,
+        default=None,
+        help="refuse longer string attributes (CDP documents no limit)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="add this latency to every API answer"
+    )
+    args = parser.parse_args(argv)
+
+    sandbox = Sandbox(
+        SandboxConfig(
+            client_key=args.client_key,
+            api_token=args.api_token,
+            update_status=args.update_status,
+            strict_titles=args.strict_titles,
+            max_string_length=args.max_string_length,
+        )
+    )
+    if args.latency_ms:
+        sandbox.inject(Fault(path="/v2/.*", latency=args.latency_ms / 1000, times=None))
+    url = sandbox.start(args.host, args.port)
+    print(f"CDP sandbox listening on {url} (client key {args.client_key!r})", flush=True)
+    print("Demo orders: " + " ".join(seed.demo_order_refs()), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

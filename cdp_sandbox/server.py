@@ -1,0 +1,585 @@
+"""A local stand-in for Sitecore CDP's REST API v2, over real HTTP on loopback.
+
+It answers the documented order-consumer, order, order-item and guest endpoints with the
+documented shapes (absolute `{"href": ...}` links, `offset`/`limit` collections, ISO 8601 UTC
+timestamps), Basic authentication and error bodies, and v2's full-replace update. It also records
+every request and can inject faults, so tests can watch what the app sends and how it copes.
+Facts and inferences are in `../shared/cdp-api.md`; inferred behaviour is a `SandboxConfig` option.
+"""
+
+import copy
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from base64 import b64decode
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from cdp_sandbox import seed
+
+MORE_INFO_URL = "https://support.sitecore.com"
+UNAUTHORIZED_MESSAGE = (
+    "Authentication credentials are required to access the resource. "
+    "All requests must be authenticated."
+)
+GENDERS = ("male", "female", "unknown")
+TITLES = [
+    "Br",
+    "Brigadier",
+    "Capt",
+    "Colonel",
+    "Dame",
+    "Dr",
+    "Elder",
+    "Fr",
+    "General",
+    "Hon",
+    "Judge",
+    "Lord",
+    "Master",
+    "Miss",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Mstr",
+    "Prof",
+    "Rabbi",
+    "Rev",
+    "Shaikha",
+    "Sheikh",
+    "Sir",
+    "Sister",
+    "Sr",
+]
+# Attributes CDP sets itself; a value sent for them in an update is ignored.
+READ_ONLY = ("href", "ref", "createdAt", "modifiedAt", "order")
+
+
+@dataclass
+class SandboxConfig:
+    client_key: str = "sandbox-client-key"
+    api_token: str = "sandbox-api-token"
+    # The docs give 201 for create/update on the response-codes page (INFERRED for CDP).
+    update_status: int = 201
+    # The documented collection limits: default 10, at most 100.
+    default_page_limit: int = 10
+    max_page_limit: int = 100
+    # Undocumented in CDP: whether a title outside the documented list is refused.
+    strict_titles: bool = False
+    # Undocumented in CDP: no field-length limits were found; None means no limit.
+    max_string_length: int | None = None
+    # Undocumented in CDP: whether an update may link a guest or order item that does not exist.
+    check_links: bool = True
+
+
+@dataclass
+class Fault:
+    """Something to do instead of, or on top of, the normal answer to matching requests."""
+
+    method: str = "*"  # "GET", "POST" or "*"
+    path: str = (
+        ".*"  # a regular expression matched against the whole path, e.g. "/v2/orderConsumers/.*"
+    )
+    latency: float = 0.0  # seconds to wait before answering
+    status: int | None = None  # answer this status with a CDP-shaped error body
+    retry_after: int | None = None  # seconds, sent as Retry-After with the status
+    reset: bool = False  # drop the connection without answering
+    malformed: bool = False  # answer 200 with a body that is not JSON
+    truncated: bool = False  # promise a longer body than is sent, then close
+    times: int | None = 1  # how many matching requests it applies to; None for all
+    fraction: float = 1.0  # the share of matching requests it applies to (seeded random)
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and re.fullmatch(self.path, path) is not None
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: object
+    status: int = 0
+
+
+class SandboxError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _later_than(previous: str) -> str:
+    """Return now, or a millisecond after `previous` if the clock has not moved past it."""
+    now = _now()
+    if now > previous:
+        return now
+    moment = datetime.fromisoformat(previous.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Sandbox:
+    """The simulated CDP: its data, configuration, faults and request log, and its HTTP server."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, random_seed: int = 2026):
+        self.config = config or SandboxConfig()
+        self._initial_config = copy.copy(self.config)
+        self.lock = threading.RLock()
+        self.faults: list[Fault] = []
+        self.requests: deque[RecordedRequest] = deque(maxlen=10_000)
+        self._random = random.Random(random_seed)
+        self._random_seed = random_seed
+        self.data = seed.build()
+        self.base_url = ""
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- running -------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a background thread; return the base URL (port 0 picks a free port)."""
+        self._server = _Server((host, port), _Handler, self)
+        bound_host, bound_port = self._server.server_address[:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # --- controls for tests and the control endpoints -------------------------------------------
+
+    def reset(self) -> None:
+        """Restore the seed data, the starting configuration, no faults and an empty log."""
+        with self.lock:
+            self.data = seed.build()
+            self.faults.clear()
+            self.requests.clear()
+            self._random = random.Random(self._random_seed)
+            self.config = copy.copy(self._initial_config)
+
+    def inject(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def change_consumer(self, ref: str, **changes) -> dict:
+        """Change a consumer as another CDP user would, advancing its `modifiedAt`."""
+        with self.lock:
+            record = self.data.consumers[ref]
+            record.update(changes)
+            record["modifiedAt"] = _later_than(record["modifiedAt"])
+            return self._render_consumer(record)
+
+    def consumer(self, ref: str) -> dict:
+        """Return a consumer as the API would render it."""
+        with self.lock:
+            return self._render_consumer(self.data.consumers[ref])
+
+    def requests_to(self, method: str, path_pattern: str) -> list[RecordedRequest]:
+        with self.lock:
+            return [
+                r
+                for r in self.requests
+                if r.method == method and re.fullmatch(path_pattern, r.path)
+            ]
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if not fault.matches(method, path):
+                    continue
+                if fault.fraction < 1.0 and self._random.random() >= fault.fraction:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    def _link(self, collection: str, ref: str) -> dict:
+        return {"href": f"{self.base_url}/v2/{collection}/{quote(ref, safe='')}"}
+
+    def _render_consumer(self, record: dict) -> dict:
+        body = {"href": self._link("orderConsumers", record["ref"])["href"]}
+        for key, value in record.items():
+            if key == "guest":
+                body["guest"] = self._link("guests", value)
+            elif key == "orderItems":
+                body["orderItems"] = {"items": [self._link("orderItems", ref) for ref in value]}
+            elif key == "order":
+                body["order"] = self._link("orders", value)
+            else:
+                body[key] = copy.deepcopy(value)
+        return body
+
+    def _render_plain(self, collection: str, record: dict) -> dict:
+        body = {"href": self._link(collection, record["ref"])["href"]}
+        body.update(copy.deepcopy({k: v for k, v in record.items() if k != "order"}))
+        if "order" in record:
+            body["order"] = self._link("orders", record["order"])
+        return body
+
+    def _render_order(self, record: dict, expand_items: bool) -> dict:
+        body = self._render_plain("orders", record)
+        ref = record["ref"]
+        body["consumers"] = {"href": f"{self.base_url}/v2/orders/{ref}/consumers"}
+        body["contacts"] = {"href": f"{self.base_url}/v2/orders/{ref}/contacts"}
+        if expand_items:
+            items = [self._render_plain("orderItems", i) for i in self._items_of(ref)]
+            body["orderItems"] = {
+                "href": f"{self.base_url}/v2/orders/{ref}/orderItems?offset=0&limit={len(items)}",
+                "offset": 0,
+                "limit": len(items),
+                "items": items,
+            }
+        else:
+            body["orderItems"] = {"href": f"{self.base_url}/v2/orders/{ref}/orderItems"}
+        return body
+
+    def _collection(self, path: str, query: dict, links: list[dict]) -> dict:
+        offset = _int_param(query, "offset", 0, minimum=0)
+        limit = _int_param(query, "limit", self.config.default_page_limit, minimum=1)
+        if limit > 100:
+            raise SandboxError(400, "limit: must be less than or equal to 100.")
+        limit = min(limit, self.config.max_page_limit)
+        extra = "".join(
+            f"{k}={quote(v)}&" for k, v in query.items() if k not in ("offset", "limit")
+        )
+        return {
+            "href": f"{self.base_url}{path}?{extra}offset={offset}&limit={limit}",
+            "offset": offset,
+            "limit": limit,
+            "items": links[offset : offset + limit],
+        }
+
+    def _items_of(self, order_ref: str) -> list[dict]:
+        return [i for i in self.data.order_items.values() if i["order"] == order_ref]
+
+    # --- the API ---------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict, body) -> tuple[int, dict]:
+        """Answer an authenticated API request: return (status, JSON body) or raise SandboxError."""
+        with self.lock:
+            parts = [unquote(p) for p in path.strip("/").split("/")]
+            if len(parts) < 2 or parts[0] != "v2":
+                raise SandboxError(404, f"No resource at {path}.")
+            route = parts[1:]
+            if route[0] == "orderConsumers" and len(route) == 2:
+                record = self._find(self.data.consumers, route[1], "order consumer")
+                if method == "GET":
+                    return 200, self._render_consumer(record)
+                if method == "POST":
+                    return self.config.update_status, self._update_consumer(record, body)
+            elif route[0] == "orders" and len(route) == 1 and method == "GET":
+                return 200, self._find_orders(path, query)
+            elif route[0] == "orders" and method == "GET":
+                order = self._find(self.data.orders, route[1], "order")
+                if len(route) == 2:
+                    return 200, self._render_order(order, query.get("expand") == "orderItems")
+                if route[2:] == ["consumers"]:
+                    refs = [
+                        c["ref"] for c in self.data.consumers.values() if c["order"] == order["ref"]
+                    ]
+                    links = [self._link("orderConsumers", ref) for ref in refs]
+                    return 200, self._collection(path, query, links)
+                if route[2:] == ["orderItems"]:
+                    links = [
+                        self._link("orderItems", i["ref"]) for i in self._items_of(order["ref"])
+                    ]
+                    return 200, self._collection(path, query, links)
+            elif route[0] == "guests" and len(route) == 2 and method == "GET":
+                return 200, self._render_plain(
+                    "guests", self._find(self.data.guests, route[1], "guest")
+                )
+            elif route[0] == "orderItems" and len(route) == 2 and method == "GET":
+                item = self._find(self.data.order_items, route[1], "order item")
+                return 200, self._render_plain("orderItems", item)
+            raise SandboxError(404, f"No resource at {method} {path}.")
+
+    def _find(self, table: dict, ref: str, kind: str) -> dict:
+        if ref not in table:
+            raise SandboxError(404, f"No {kind} found with ref {ref}.")
+        return table[ref]
+
+    def _find_orders(self, path: str, query: dict) -> dict:
+        if "referenceId" in query:
+            found = [
+                o for o in self.data.orders.values() if o["referenceId"] == query["referenceId"]
+            ]
+        elif "guestRef" in query:
+            orders = {
+                c["order"]
+                for c in self.data.consumers.values()
+                if c.get("guest") == query["guestRef"]
+            }
+            found = [o for o in self.data.orders.values() if o["ref"] in orders]
+        else:
+            raise SandboxError(400, "referenceId or guestRef: one of them is required.")
+        return self._collection(path, query, [self._link("orders", o["ref"]) for o in found])
+
+    def _update_consumer(self, record: dict, body) -> dict:
+        """Replace the whole consumer with `body` (v2: an attribute left out is gone afterwards)."""
+        if not isinstance(body, dict):
+            raise SandboxError(400, "The request body must be a JSON object.")
+        new = {k: copy.deepcopy(v) for k, v in body.items() if k not in READ_ONLY}
+        for name in ("firstName", "lastName"):
+            if new.get(name) is None:
+                raise SandboxError(400, f"{name}: may not be null.")
+        limit = self.config.max_string_length
+        for name, value in new.items():
+            if isinstance(value, str) and limit is not None and len(value) > limit:
+                raise SandboxError(400, f"{name}: size must be between 0 and {limit}.")
+        for name in (
+            "title",
+            "firstName",
+            "lastName",
+            "gender",
+            "nationality",
+            "country",
+            "passportNumber",
+            "dateOfBirth",
+            "passportExpiry",
+        ):
+            if name in new and not isinstance(new[name], str):
+                raise SandboxError(400, f"{name}: must be a string.")
+        if "gender" in new and new["gender"] not in GENDERS:
+            raise SandboxError(400, "gender: must be one of male, female, unknown.")
+        if self.config.strict_titles and "title" in new and new["title"] not in TITLES:
+            raise SandboxError(400, f"title: {new['title']} is not a valid title.")
+        for name in ("emails", "phoneNumbers"):
+            if name in new and not (
+                isinstance(new[name], list) and all(isinstance(v, str) for v in new[name])
+            ):
+                raise SandboxError(400, f"{name}: must be an array of strings.")
+        if "guest" in new:
+            new["guest"] = self._linked_ref(new["guest"], "guests", self.data.guests, "guest")
+        if "orderItems" in new:
+            items = new["orderItems"].get("items") if isinstance(new["orderItems"], dict) else None
+            if not isinstance(items, list):
+                raise SandboxError(400, "orderItems: must hold a list of items.")
+            new["orderItems"] = [
+                self._linked_ref(i, "orderItems", self.data.order_items, "orderItems")
+                for i in items
+            ]
+        new.update(
+            ref=record["ref"],
+            order=record["order"],
+            createdAt=record["createdAt"],
+            modifiedAt=_later_than(record["modifiedAt"]),
+        )
+        record.clear()
+        record.update(new)
+        return self._render_consumer(record)
+
+    def _linked_ref(self, value, collection: str, table: dict, name: str) -> str:
+        href = value.get("href") if isinstance(value, dict) else None
+        if not isinstance(href, str) or f"/{collection}/" not in href:
+            raise SandboxError(
+                400, f'{name}: must be a link such as {{"href": ".../v2/{collection}/<ref>"}}.'
+            )
+        ref = unquote(urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1])
+        if self.config.check_links and ref not in table:
+            raise SandboxError(400, f"{name}: no {collection[:-1]} found with ref {ref}.")
+        return ref
+
+    def control(self, method: str, path: str, body) -> tuple[int, dict]:
+        """Serve the sandbox's own control endpoints under /_sandbox/."""
+        if path == "/_sandbox/reset" and method == "POST":
+            self.reset()
+            return 200, {"reset": True}
+        if path == "/_sandbox/faults" and method == "POST":
+            fault = self.inject(Fault(**(body or {})))
+            return 201, asdict(fault)
+        if path == "/_sandbox/faults" and method == "DELETE":
+            self.clear_faults()
+            return 200, {"faults": []}
+        if path == "/_sandbox/faults" and method == "GET":
+            with self.lock:
+                return 200, {"faults": [asdict(f) for f in self.faults]}
+        if path == "/_sandbox/requests" and method == "GET":
+            with self.lock:
+                return 200, {"requests": [asdict(r) for r in self.requests]}
+        if path == "/_sandbox/config" and method == "POST":
+            with self.lock:
+                for key, value in (body or {}).items():
+                    if not hasattr(self.config, key):
+                        raise SandboxError(400, f"Unknown setting {key}.")
+                    setattr(self.config, key, value)
+                return 200, asdict(self.config)
+        raise SandboxError(404, f"No control endpoint at {method} {path}.")
+
+
+def _int_param(query: dict, name: str, default: int, *, minimum: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SandboxError(400, f"{name}: must be a number.") from None
+    if value < minimum:
+        raise SandboxError(400, f"{name}: must be at least {minimum}.")
+    return value
+
+
+def error_body(status: int, message: str) -> dict:
+    """Return CDP's documented error body for a status (401 has a string `status`)."""
+    if status == 401:
+        return {
+            "status": "UNAUTHORIZED",
+            "code": 401,
+            "message": UNAUTHORIZED_MESSAGE,
+            "moreInfoUrl": MORE_INFO_URL,
+        }
+    return {
+        "status": status,
+        "code": status,
+        "message": message,
+        "developerMessage": message,
+        "moreInfoUrl": MORE_INFO_URL,
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, sandbox: Sandbox):
+        self.sandbox = sandbox
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the app's pooled connections are exercised
+    server_version = "CDPSandbox/1.0"
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def log_message(self, format, *args):
+        pass  # the request log replaces stderr noise
+
+    def _serve(self, method: str) -> None:
+        sandbox: Sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+            body_ok = True
+        except ValueError:
+            body, body_ok = raw.decode("utf-8", "replace"), False
+        if split.path.startswith("/_sandbox/"):
+            try:
+                status, payload = sandbox.control(method, split.path, body)
+            except (SandboxError, TypeError) as exc:
+                status, payload = (
+                    getattr(exc, "status", 400),
+                    error_body(getattr(exc, "status", 400), str(exc)),
+                )
+            self._send(status, payload)
+            return
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        record = RecordedRequest(method, split.path, query, headers, body)
+        with sandbox.lock:
+            sandbox.requests.append(record)
+        fault = sandbox._take_fault(method, split.path)
+        if fault and fault.latency:
+            time.sleep(fault.latency)
+        if fault and fault.reset:
+            record.status = -1
+            self._reset()
+            return
+        if fault and fault.malformed:
+            record.status = 200
+            self._send_raw(200, b'{"href": "http://truncated', "application/json")
+            return
+        if fault and fault.truncated:
+            record.status = 200
+            self._send_raw(200, b'{"ref": "cut', "application/json", promised=4096)
+            self.close_connection = True
+            return
+        if fault and fault.status:
+            record.status = fault.status
+            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            self._send(fault.status, error_body(fault.status, "Injected fault."), extra)
+            return
+
+        if not self._authorized(sandbox.config):
+            status, payload = 401, error_body(401, "")
+        elif method == "POST" and "application/json" not in self.headers.get("Content-Type", ""):
+            status, payload = 415, error_body(415, "Content type must be application/json.")
+        elif method == "POST" and not body_ok:
+            status, payload = 400, error_body(400, "The request body is not valid JSON.")
+        else:
+            try:
+                status, payload = sandbox.handle(method, split.path, query, body)
+            except SandboxError as exc:
+                status, payload = exc.status, error_body(exc.status, exc.message)
+        record.status = status
+        self._send(status, payload)
+
+    def _authorized(self, config: SandboxConfig) -> bool:
+        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = b64decode(encoded).decode("utf-8").partition(":")
+        except ValueError:
+            return False
+        return (user, password) == (config.client_key, config.api_token)
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._send_raw(
+            status, json.dumps(payload).encode("utf-8"), "application/json", headers=headers
+        )
+
+    def _send_raw(self, status, data: bytes, content_type, *, promised=None, headers=None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(promised or len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout makes close() send a TCP RST instead of a clean FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()

@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from consumers.models import Order, OrderConsumer, Push
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Cached CDP copies change only through the services that talk to CDP, never by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderConsumer)
+class OrderConsumerAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "ref", "order_ref", "cdp_modified_at", "fetched_at"]
+    search_fields = ["=ref", "=order_ref", "last_name", "first_name"]
+    date_hierarchy = "fetched_at"
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["reference_id", "ref", "status", "ordered_at", "fetched_at"]
+    search_fields = ["=ref", "reference_id"]
+
+
+@admin.register(Push)
+class PushAdmin(ReadOnlyAdmin):
+    list_display = ["consumer_ref", "user", "status", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["=consumer_ref"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

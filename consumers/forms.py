@@ -1,0 +1,192 @@
+import re
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from consumers.models import FIELD_LABELS, TITLES, Gender, OrderConsumer
+
+# CDP refs are UUIDs, shown in either case in the docs.
+REF_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_LINK_PATH = re.compile(r"^/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?$")
+_COLLECTION_NAMES = {
+    "guests": "a guest",
+    "orderItems": "an order item",
+    "orderConsumers": "an order consumer",
+    "orders": "an order",
+}
+
+
+def parse_ref(value: str, collection: str) -> str:
+    """Return the ref in `value`, a bare ref or a CDP link such as https://.../v2/guests/<ref>."""
+    value = value.strip()
+    if value.lower().startswith(("http://", "https://")):
+        match = _LINK_PATH.match(urlsplit(value).path)
+        if not match:
+            raise ValidationError(f"{value} is not a CDP link ending in /v2/{collection}/<ref>.")
+        if match["collection"] != collection:
+            kind = _COLLECTION_NAMES.get(match["collection"], match["collection"])
+            raise ValidationError(
+                f"{value} is a link to {kind}, not to {_COLLECTION_NAMES[collection]}."
+            )
+        value = unquote(match["ref"])
+    if not REF_PATTERN.match(value):
+        raise ValidationError(
+            f"{value[:80]} is not a CDP ref (a UUID such as 9b2f…-…) or a link to one."
+        )
+    return value
+
+
+def _with_current(choices: list[tuple[str, str]], current: str) -> list[tuple[str, str]]:
+    """Keep a value CDP holds but the documented list lacks, so an unrelated save cannot drop it."""
+    if current and current not in {value for value, _ in choices}:
+        return [*choices, (current, f"{current} (as in CDP)")]
+    return choices
+
+
+class ConsumerForm(forms.Form):
+    """The fields an agent may correct on an order consumer, and the version they loaded."""
+
+    title = forms.ChoiceField(label=FIELD_LABELS["title"], required=False)
+    first_name = forms.CharField(
+        label=FIELD_LABELS["first_name"],
+        max_length=255,
+        error_messages={"required": "Enter a first name: CDP requires one."},
+        help_text="Title case is recommended, e.g. Mary-Kate.",
+    )
+    last_name = forms.CharField(
+        label=FIELD_LABELS["last_name"],
+        max_length=255,
+        error_messages={"required": "Enter a last name: CDP requires one."},
+        help_text="Title case is recommended, e.g. O'Neill.",
+    )
+    gender = forms.ChoiceField(label=FIELD_LABELS["gender"], required=False)
+    guest_ref = forms.CharField(
+        label=FIELD_LABELS["guest_ref"],
+        required=False,
+        max_length=512,
+        help_text="The guest's ref, or the guest's link pasted from CDP. Leave empty to unlink.",
+    )
+    order_item_refs = forms.CharField(
+        label=FIELD_LABELS["order_item_refs"],
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One order-item ref or link per line; each must belong to this consumer's order.",
+    )
+    modified_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    error_messages = {
+        "control_characters": "Remove the line breaks or control characters from this name.",
+        "duplicate_item": "{ref} is listed more than once.",
+        "bad_version": "The form lost track of the version it was loaded with; reload the page.",
+    }
+
+    def __init__(self, *args, consumer: OrderConsumer, **kwargs):
+        kwargs.setdefault("initial", self.initial_for(consumer))
+        super().__init__(*args, **kwargs)
+        self.consumer = consumer
+        self.fields["title"].choices = _with_current(
+            [("", "—"), *((title, title) for title in TITLES)], consumer.title
+        )
+        self.fields["gender"].choices = _with_current([("", "—"), *Gender.choices], consumer.gender)
+
+    @staticmethod
+    def initial_for(consumer: OrderConsumer) -> dict:
+        return {
+            "title": consumer.title,
+            "first_name": consumer.first_name,
+            "last_name": consumer.last_name,
+            "gender": consumer.gender,
+            "guest_ref": consumer.guest_ref,
+            "order_item_refs": "\n".join(consumer.order_item_refs),
+            "modified_at": consumer.cdp_modified_at.isoformat() if consumer.cdp_modified_at else "",
+        }
+
+    def _clean_name(self, field: str) -> str:
+        value = self.cleaned_data[field]
+        if _CONTROL_CHARACTERS.search(value):
+            raise ValidationError(
+                self.error_messages["control_characters"], code="control_characters"
+            )
+        return value
+
+    def clean_first_name(self) -> str:
+        return self._clean_name("first_name")
+
+    def clean_last_name(self) -> str:
+        return self._clean_name("last_name")
+
+    def clean_guest_ref(self) -> str:
+        value = self.cleaned_data["guest_ref"]
+        return parse_ref(value, "guests") if value else ""
+
+    def clean_order_item_refs(self) -> list[str]:
+        refs, errors = [], []
+        for line in self.cleaned_data["order_item_refs"].splitlines():
+            if not line.strip():
+                continue
+            try:
+                ref = parse_ref(line, "orderItems")
+            except ValidationError as error:
+                errors.extend(error.messages)
+                continue
+            if ref in refs:
+                errors.append(self.error_messages["duplicate_item"].format(ref=ref))
+            refs.append(ref)
+        if errors:
+            raise ValidationError(errors)
+        return refs
+
+    def clean_modified_at(self) -> datetime | None:
+        value = self.cleaned_data["modified_at"]
+        if not value:
+            return None
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(self.error_messages["bad_version"], code="bad_version") from None
+
+    def edited_values(self) -> dict:
+        """Return the editable fields as the service expects them."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "modified_at"}
+
+
+class SearchForm(forms.Form):
+    """The home page's lookup: by consumer ref, by order ref or booking reference, or by name."""
+
+    class Kind:
+        NAME = "name"
+        CONSUMER = "consumer"
+        ORDER = "order"
+
+    KIND_CHOICES = [
+        (Kind.NAME, "Name (cached consumers)"),
+        (Kind.CONSUMER, "Consumer ref"),
+        (Kind.ORDER, "Order ref or booking reference"),
+    ]
+
+    kind = forms.ChoiceField(
+        label="Look up by", choices=KIND_CHOICES, initial=Kind.NAME, widget=forms.RadioSelect
+    )
+    q = forms.CharField(
+        label="Search", max_length=200, error_messages={"required": "Type something to look up."}
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, q = cleaned.get("kind"), cleaned.get("q", "")
+        if kind == self.Kind.CONSUMER and q:
+            try:
+                cleaned["q"] = parse_ref(q, "orderConsumers")
+            except ValidationError as error:
+                self.add_error("q", error)
+        if kind == self.Kind.ORDER and q.lower().startswith(("http://", "https://")):
+            try:
+                cleaned["q"] = parse_ref(q, "orders")
+            except ValidationError as error:
+                self.add_error("q", error)
+        return cleaned

@@ -1,0 +1,28 @@
+from django import template
+
+from consumers.models import FIELD_LABELS
+
+register = template.Library()
+
+
+@register.filter
+def field_label(field: str) -> str:
+    """Return the on-screen name of an audited field, e.g. `last_name` → `Last name`."""
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
+
+@register.filter
+def masked(value, visible: int = 3) -> str:
+    """Hide all but the last few characters of a sensitive value such as a passport number."""
+    text = str(value or "")
+    if len(text) <= visible:
+        return "•" * len(text)
+    return "•" * (len(text) - visible) + text[-visible:]
+
+
+@register.filter
+def join_list(value) -> str:
+    """Render a CDP list attribute (emails, phone numbers) as comma-separated text."""
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
