@@ -142,6 +142,8 @@ class Sandbox:
         self._random = random.Random(random_seed)
         self._random_seed = random_seed
         self.data = seed.build()
+        # Bumped by reset(), so a slow request begun before a reset cannot touch the new data.
+        self.generation = 0
         self.base_url = ""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -169,6 +171,7 @@ class Sandbox:
         """Restore the seed data, the starting configuration, no faults and an empty log."""
         with self.lock:
             self.data = seed.build()
+            self.generation += 1
             self.faults.clear()
             self.requests.clear()
             self._random = random.Random(self._random_seed)
@@ -517,10 +520,11 @@ class _Handler(BaseHTTPRequestHandler):
         record = RecordedRequest(method, split.path, query, headers, body)
         with sandbox.lock:
             sandbox.requests.append(record)
+            generation = sandbox.generation
         fault = sandbox._take_fault(method, split.path)
         if fault and fault.latency:
             time.sleep(fault.latency)
-        if fault and fault.reset:
+        if (fault and fault.reset) or generation != sandbox.generation:
             record.status = -1
             self._reset()
             return

@@ -1,0 +1,68 @@
+"""Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from backoffice import roles
+from cdp_sandbox import seed
+from cdp_sandbox.server import Sandbox
+
+# Seeded records the tests refer to: order 0 has three consumers, consumer 0 is its first.
+ORDER_REF = seed.make_ref("order", 0)
+CONSUMER_REF = seed.make_ref("consumer", 0)
+OTHER_ORDER_REF = seed.make_ref("order", 1)
+OTHER_CONSUMER_REF = seed.make_ref("consumer", 3)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    sandbox = Sandbox()
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(autouse=True)
+def sandbox(sandbox_server, settings):
+    """A freshly seeded sandbox that the app is pointed at, for every test."""
+    sandbox_server.reset()
+    settings.CDP_BASE_URL = sandbox_server.base_url
+    settings.CDP_CLIENT_KEY = sandbox_server.config.client_key
+    settings.CDP_API_TOKEN = sandbox_server.config.api_token
+    settings.CDP_TIMEOUT = 2.0
+    settings.CDP_CONNECT_TIMEOUT = 1.0
+    return sandbox_server
+
+
+def _user_with_role(django_user_model, username: str, role: str | None):
+    user = django_user_model.objects.create_user(username=username, password=f"{username}-password")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def agent(db, django_user_model):
+    return _user_with_role(django_user_model, "agent", roles.CUSTOMER_SERVICE)
+
+
+@pytest.fixture
+def supervisor(db, django_user_model):
+    return _user_with_role(django_user_model, "supervisor", roles.SUPERVISOR)
+
+
+@pytest.fixture
+def administrator(db, django_user_model):
+    return _user_with_role(django_user_model, "administrator", roles.ADMINISTRATOR)
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    """A signed-in user who holds no role."""
+    return _user_with_role(django_user_model, "outsider", None)
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client

@@ -1,0 +1,19 @@
+"""Settings for the test suite: the project's settings with a test key and fast password hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+
+from backoffice.settings import *
+
+# Hashing with the production hasher makes every login in the suite slow; tests do not need it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The manifest storage needs `collectstatic` first; tests serve static files from the finders.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CDP_DEMO_ORDER_REFS = []
+# Serve static files from the app folders, as a DEBUG run does, without `collectstatic`.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

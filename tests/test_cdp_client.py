@@ -1,0 +1,184 @@
+"""The CDP client over real HTTP: auth, headers, paging, full-replace updates and every failure."""
+
+import socket
+
+import pytest
+
+from cdp import client
+from cdp.client import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
+from cdp_sandbox.server import Fault
+from tests.conftest import CONSUMER_REF, ORDER_REF
+
+CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+
+
+def test_it_retrieves_an_order_consumer(sandbox):
+    consumer = client.get_order_consumer(CONSUMER_REF)
+
+    assert consumer["ref"] == CONSUMER_REF
+    assert consumer["firstName"] == "Liam"
+
+
+def test_it_sends_basic_auth_and_json_headers(sandbox):
+    client.get_order_consumer(CONSUMER_REF)
+
+    [request] = sandbox.requests_to("GET", CONSUMER_PATH)
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.status == 200  # the sandbox accepted the Basic credentials
+
+
+def test_it_lists_all_of_an_orders_consumers_across_pages(sandbox):
+    sandbox.config.max_page_limit = 2
+
+    refs = client.list_order_consumer_refs(ORDER_REF)
+
+    assert len(refs) == 3
+    assert CONSUMER_REF in refs
+    pages = sandbox.requests_to("GET", f"/v2/orders/{ORDER_REF}/consumers")
+    assert [page.query["offset"] for page in pages] == ["0", "2"]
+
+
+def test_it_updates_an_order_consumer_with_the_whole_record(sandbox):
+    record = client.get_order_consumer(CONSUMER_REF)
+    record["lastName"] = "Beirne"
+
+    reply = client.update_order_consumer(CONSUMER_REF, record)
+
+    assert reply["lastName"] == "Beirne"
+    assert reply["emails"] == record["emails"]
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_it_accepts_either_success_status_for_an_update(sandbox, status):
+    sandbox.config.update_status = status
+    record = client.get_order_consumer(CONSUMER_REF)
+
+    assert client.update_order_consumer(CONSUMER_REF, record)["ref"] == CONSUMER_REF
+
+
+def test_it_retrieves_an_order_a_guest_and_an_orders_items(sandbox):
+    consumer = client.get_order_consumer(CONSUMER_REF)
+
+    order = client.get_order(ORDER_REF)
+    guest = client.get_guest(client.ref_from_link(consumer["guest"]))
+    items = client.list_order_item_refs(ORDER_REF)
+
+    assert order["referenceId"] == "B94TXY-1"
+    assert guest["lastName"] == "Byrne"
+    assert sorted(items) == sorted(
+        client.ref_from_link(link) for link in consumer["orderItems"]["items"]
+    )
+
+
+def test_it_finds_orders_by_booking_reference(sandbox):
+    assert client.find_order_refs("B94TXY-1") == [ORDER_REF]
+    assert client.find_order_refs("NOPE-1") == []
+
+
+def test_it_builds_links_under_the_configured_base_url(sandbox):
+    assert client.link("guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
+    assert (
+        client.ref_from_link({"href": "https://api-engage-eu.sitecorecloud.io/v2/guests/abc"})
+        == "abc"
+    )
+    assert client.ref_from_link(None) == ""
+
+
+def test_a_wrong_token_raises_an_auth_error_with_cdps_message(sandbox, settings):
+    settings.CDP_API_TOKEN = "not-the-token"
+
+    with pytest.raises(CDPAuthError) as caught:
+        client.get_order_consumer(CONSUMER_REF)
+
+    assert caught.value.status == 401
+    assert "Authentication credentials are required" in str(caught.value)
+    assert caught.value.more_info_url == "https://support.sitecore.com"
+
+
+def test_an_unknown_ref_raises_not_found(sandbox):
+    with pytest.raises(CDPNotFound) as caught:
+        client.get_order_consumer("00000000-0000-0000-0000-000000000000")
+
+    assert caught.value.status == 404
+    assert "No order consumer found" in str(caught.value)
+
+
+def test_a_validation_error_raises_rejected_with_cdps_message(sandbox):
+    record = client.get_order_consumer(CONSUMER_REF)
+    del record["firstName"]
+
+    with pytest.raises(CDPRejected) as caught:
+        client.update_order_consumer(CONSUMER_REF, record)
+
+    assert caught.value.status == 400
+    assert "firstName: may not be null." in str(caught.value)
+    assert caught.value.developer_message == "firstName: may not be null."
+
+
+def test_a_slow_answer_raises_unavailable_after_the_read_timeout(sandbox, settings):
+    settings.CDP_TIMEOUT = 0.2
+    sandbox.inject(Fault(path=CONSUMER_PATH, latency=1.0))
+
+    with pytest.raises(CDPUnavailable, match=r"did not answer within 0\.2 seconds"):
+        client.get_order_consumer(CONSUMER_REF)
+
+
+def test_a_refused_connection_raises_unavailable(settings):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings.CDP_BASE_URL = f"http://127.0.0.1:{port}"
+
+    with pytest.raises(CDPUnavailable, match="connection refused"):
+        client.get_order_consumer(CONSUMER_REF)
+
+
+def test_a_reset_connection_raises_unavailable(sandbox):
+    sandbox.inject(Fault(path=CONSUMER_PATH, reset=True))
+
+    with pytest.raises(CDPUnavailable, match="Could not reach CDP"):
+        client.get_order_consumer(CONSUMER_REF)
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault(path=CONSUMER_PATH, malformed=True), Fault(path=CONSUMER_PATH, truncated=True)]
+)
+def test_a_body_that_is_not_json_raises_a_readable_error(sandbox, fault):
+    sandbox.inject(fault)
+
+    with pytest.raises((CDPBadResponse, CDPUnavailable)) as caught:
+        client.get_order_consumer(CONSUMER_REF)
+
+    assert "CDP" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_throttling_and_server_errors_raise_unavailable(sandbox, status):
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=status, retry_after=1))
+
+    with pytest.raises(CDPUnavailable) as caught:
+        client.get_order_consumer(CONSUMER_REF)
+
+    assert caught.value.status == status
+    assert f"HTTP {status}" in str(caught.value)
+
+
+def test_an_unexpected_status_raises_a_readable_error(sandbox):
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=302))
+
+    with pytest.raises(CDPBadResponse, match="unexpected HTTP 302"):
+        client.get_order_consumer(CONSUMER_REF)
+
+
+def test_nothing_but_the_client_imports_requests():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("backoffice", "consumers", "audit", "cdp", "cdp_sandbox")
+        for path in (root / folder).rglob("*.py")
+        if "import requests" in path.read_text() and path.name != "client.py"
+    ]
+    assert offenders == []

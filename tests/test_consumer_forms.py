@@ -1,0 +1,151 @@
+"""The edit form: labels, trimming, refs pasted as links, and clear errors for malformed input."""
+
+import pytest
+
+from consumers.forms import ConsumerForm, parse_ref
+from consumers.models import OrderConsumer
+
+GUEST = "3f9a1c2e-8b7d-4e6f-a5b4-c3d2e1f0a9b8"
+ITEM_A = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+ITEM_B = "FECBB7ED-1234-4ABC-9DEF-0123456789AB"
+
+
+def make_consumer(**fields) -> OrderConsumer:
+    defaults = {
+        "ref": "c",
+        "order_ref": "o",
+        "first_name": "Liam",
+        "last_name": "Byrne",
+        "title": "Mr",
+        "gender": "male",
+    }
+    return OrderConsumer(**{**defaults, **fields})
+
+
+def bound(consumer=None, **data):
+    values = {
+        "title": "Mr",
+        "first_name": "Liam",
+        "last_name": "Byrne",
+        "gender": "male",
+        "guest_ref": "",
+        "order_item_refs": "",
+        "modified_at": "",
+    }
+    return ConsumerForm({**values, **data}, consumer=consumer or make_consumer())
+
+
+def test_its_fields_carry_the_labels_agents_see():
+    form = ConsumerForm(consumer=make_consumer())
+
+    assert [
+        form[name].label
+        for name in ("title", "first_name", "last_name", "gender", "guest_ref", "order_item_refs")
+    ] == ["Title", "First name", "Last name", "Gender", "Guest", "Order items"]
+
+
+def test_it_trims_names():
+    form = bound(first_name="  Liam ", last_name=" O'Neill  ")
+
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["first_name"], form.cleaned_data["last_name"]) == ("Liam", "O'Neill")
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_it_requires_both_names(field):
+    form = bound(**{field: "   "})
+
+    assert not form.is_valid()
+    assert "CDP requires one" in form.errors[field][0]
+
+
+def test_it_refuses_control_characters_in_a_name():
+    form = bound(last_name="Byr\nne")
+
+    assert not form.is_valid()
+    assert "control characters" in form.errors["last_name"][0]
+
+
+def test_it_offers_the_documented_titles_and_genders_with_blank_allowed():
+    form = ConsumerForm(consumer=make_consumer())
+
+    titles = [value for value, _ in form.fields["title"].choices]
+    assert titles[0] == ""
+    assert "Mstr" in titles
+    assert "Shaikha" in titles
+    assert len(titles) == 27
+    assert [value for value, _ in form.fields["gender"].choices] == [
+        "",
+        "male",
+        "female",
+        "unknown",
+    ]
+    assert bound(title="", gender="").is_valid()
+
+
+def test_it_keeps_a_title_cdp_holds_that_is_not_in_the_documented_list():
+    form = bound(consumer=make_consumer(title="Lady"), title="Lady")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["title"] == "Lady"
+
+
+def test_it_refuses_a_title_outside_the_list():
+    form = bound(title="Overlord")
+
+    assert not form.is_valid()
+    assert "title" in form.errors
+
+
+def test_it_stores_a_pasted_guest_link_as_its_ref():
+    form = bound(guest_ref=f" https://api-engage-eu.sitecorecloud.io/v2/guests/{GUEST} ")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["guest_ref"] == GUEST
+
+
+def test_it_reads_one_order_item_per_line_as_refs_or_links():
+    form = bound(order_item_refs=f"{ITEM_A}\r\n\r\nhttp://127.0.0.1:8100/v2/orderItems/{ITEM_B}\n")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["order_item_refs"] == [ITEM_A, ITEM_B]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("guest_ref", "not-a-ref", "is not a CDP ref"),
+        (
+            "guest_ref",
+            f"https://api-engage-eu.sitecorecloud.io/v2/orderItems/{ITEM_A}",
+            "is a link to an order item, not to a guest",
+        ),
+        ("guest_ref", "https://example.com/somewhere/else", "is not a CDP link"),
+        ("order_item_refs", f"{ITEM_A}\n{ITEM_A}", "listed more than once"),
+        ("order_item_refs", f"{ITEM_A}\nbanana", "banana is not a CDP ref"),
+        (
+            "order_item_refs",
+            f"https://api-engage-eu.sitecorecloud.io/v2/guests/{GUEST}",
+            "is a link to a guest, not to an order item",
+        ),
+    ],
+)
+def test_it_explains_malformed_links(field, value, message):
+    form = bound(**{field: value})
+
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+
+
+def test_it_carries_the_version_it_was_loaded_with():
+    form = bound(modified_at="2026-10-01T09:15:00.123000+00:00")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["modified_at"].isoformat() == "2026-10-01T09:15:00.123000+00:00"
+    assert not bound(modified_at="yesterday").is_valid()
+
+
+def test_parse_ref_accepts_v2_1_links_too():
+    assert (
+        parse_ref(f"https://api-engage-us.sitecorecloud.io/v2.1/guests/{GUEST}", "guests") == GUEST
+    )
