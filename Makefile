@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` (the whole product, offline) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint format clean
+
+# Runtime packages; re-installed when requirements.txt changes.
+$(VENV)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (3.13 recommended, see .python-version); python3 is " + sys.version.split()[0])'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Test and lint packages on top; re-installed when either requirements file changes.
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: the app at http://127.0.0.1:8000 with demo users and the local CDP sandbox (Ctrl-C stops)
+run: $(VENV)/.runtime
+	$(PY) -m backoffice.devserver
+
+## test: lint, then the whole test suite (browser tests need Debian's chromium, see README)
+test: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+## lint / format: ruff
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+format: $(VENV)/.dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
