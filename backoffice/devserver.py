@@ -5,6 +5,7 @@ on loopback and Django's development server, and stops both on Ctrl-C.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +30,15 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 15.0) 
     sys.exit(f"The CDP sandbox did not start listening on port {port}.")
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C and a plain `kill` both stop the app and the sandbox, even when started in the
+    # background, where the shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     port = int(os.environ.get("PORT", "8000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "8100"))
     client_key, api_token = "sandbox-client-key", "sandbox-api-token"
@@ -69,7 +78,9 @@ def main() -> None:
             flush=True,
         )
         app = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}"], env=env, cwd=ROOT)
-        app.wait()
+        # Whichever stops first, the other is stopped too.
+        while app.poll() is None and sandbox.poll() is None:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:

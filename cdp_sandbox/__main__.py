@@ -58,10 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     url = sandbox.start(args.host, args.port)
     print(f"CDP sandbox listening on {url} (client key {args.client_key!r})", flush=True)
     print("Demo orders: " + " ".join(seed.demo_order_refs()), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Stop cleanly on Ctrl-C or `kill`, even when started where SIGINT is ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
     try:
         signal.pause()
-    except (KeyboardInterrupt, SystemExit):
+    except SystemExit:
         pass
     finally:
         sandbox.stop()
