@@ -31,6 +31,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 15.0) 
 
 
 def _stop(signum, frame):
+    # Only the first signal counts: a second Ctrl-C must not cut the clean-up short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -60,13 +60,20 @@ def main(argv: list[str] | None = None) -> None:
     print("Demo orders: " + " ".join(seed.demo_order_refs()), flush=True)
     # Stop cleanly on Ctrl-C or `kill`, even when started where SIGINT is ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: sys.exit(0))
+        signal.signal(signum, _exit_once)
     try:
         signal.pause()
     except SystemExit:
         pass
     finally:
         sandbox.stop()
+
+
+def _exit_once(signum, frame):
+    # Only the first signal counts, so a second one cannot interrupt the shutdown.
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    sys.exit(0)
 
 
 if __name__ == "__main__":
