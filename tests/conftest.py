@@ -1,6 +1,9 @@
 """Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 
 from backoffice import roles
@@ -34,10 +37,17 @@ def sandbox(sandbox_server, settings):
     return sandbox_server
 
 
+def _role(name: str) -> Group:
+    """Return a role's group, re-creating the roles if a transactional test flushed them."""
+    if not Group.objects.filter(name=name).exists():
+        importlib.import_module("consumers.migrations.0002_roles").create_roles(apps, None)
+    return Group.objects.get(name=name)
+
+
 def _user_with_role(django_user_model, username: str, role: str | None):
     user = django_user_model.objects.create_user(username=username, password=f"{username}-password")
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(_role(role))
     return user
 
 

@@ -26,6 +26,7 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
     )
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("persona", "status"),
     [("agent", 302), ("supervisor", 302), ("outsider", 302), ("administrator", 200)],

@@ -1,9 +1,10 @@
-"""Real headless Chromium (Debian's, or Playwright's own where that is installed) for browser tests."""
+"""Real headless Chromium for the browser tests: Debian's, or Playwright's own if installed."""
 
 import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it
@@ -26,7 +27,7 @@ def browser():
         executable = CHROMIUM if Path(CHROMIUM).exists() else None
         try:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as error:  # noqa: BLE001 - turned into a clear instruction
+        except PlaywrightError as error:
             pytest.fail(
                 f"Could not start Chromium ({error}). Install Debian's chromium "
                 "(apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary.",

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import CONSUMER_REF
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, username: str, password: str) -> None:
