@@ -1,53 +1,163 @@
+"""The append-only, hash-chained audit log.
+
+Each entry stores the SHA-256 of its canonical content, which includes the hash of the entry before
+it, so changing, deleting, inserting or reordering an entry breaks the chain (`verify_audit`).
+Signed checkpoints anchor the chain with a key the database does not hold, so rewriting the whole
+chain is detected too.
+"""
+
+import hashlib
+import json
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+GENESIS_HASH = "0" * 64
 
-class AuditEntry(models.Model):
-    """One save attempt (or other audited action): who, when, from where, what, and the outcome.
 
-    Shaped like Django's admin `LogEntry`, with the CDP result and one `FieldChange` row per field.
+class AppendOnlyError(RuntimeError):
+    """Raised on any attempt to change or delete an audit record."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """A queryset that can add and read rows, never update or delete them."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
+
+
+class AppendOnlyModel(models.Model):
+    """A model whose rows, once written, refuse `save()` and `delete()`."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be deleted.")
+
+
+class AuditEntry(AppendOnlyModel):
+    """One audited action: who, when, from where, what (old → new per field) and the outcome.
+
+    Shaped like Django's admin `LogEntry`, with CDP's answer, a reason, and its place in the chain.
     """
 
     class Action(models.TextChoices):
         EDIT = "edit", "Edit"
+        REVERT = "revert", "Revert"
+        CREDENTIALS = "credentials", "Credentials change"
+        CONNECTION_TEST = "connection_test", "Connection test"
+        SIGN_IN = "sign_in", "Sign-in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        SIGN_OUT = "sign_out", "Sign-out"
+        PERMISSION_DENIED = "permission_denied", "Permission denied"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CONFLICT = "conflict", "Conflict"
 
+    # The entry's place in the hash chain: 1, 2, 3, ... with no gaps.
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
     action_time = models.DateTimeField("time (UTC)", default=timezone.now, db_index=True)
+    # No database constraint and no cascade: deleting a user must not delete or rewrite entries.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     # Kept as it was at the time, so deleting or renaming the user does not rewrite history.
-    username = models.CharField(max_length=150)
+    username = models.CharField(max_length=150, db_index=True)
     ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField("request id", max_length=64, blank=True)
-    action = models.CharField(max_length=16, choices=Action)
+    action = models.CharField(max_length=24, choices=Action)
     consumer_ref = models.CharField("consumer ref", max_length=64, blank=True, db_index=True)
     order_ref = models.CharField("order ref", max_length=64, blank=True, db_index=True)
     object_repr = models.CharField("record", max_length=200, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome)
     cdp_status = models.PositiveSmallIntegerField("CDP status", null=True, blank=True)
     cdp_message = models.TextField("CDP message", blank=True)
+    reason = models.TextField(blank=True)
+    reverts = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="reverted_by",
+    )
+    prev_hash = models.CharField("previous entry's hash", max_length=64, editable=False)
+    entry_hash = models.CharField("hash", max_length=64, editable=False)
 
     class Meta:
-        ordering = ["-action_time", "-id"]
+        ordering = ["-sequence"]
         verbose_name_plural = "audit entries"
+        permissions = [("revert_auditentry", "Can revert an audited change")]
 
     def __str__(self):
         record = self.object_repr or self.consumer_ref
         return f"{self.get_action_display()} of {record} by {self.username}"
 
+    def canonical_content(self, changes: list[tuple[str, str, str]]) -> bytes:
+        """Return the bytes the hash is taken over: every field, the changes and prev_hash."""
+        content = {
+            "sequence": self.sequence,
+            "action_time": self.action_time.astimezone(UTC).isoformat(),
+            "user_id": self.user_id,
+            "username": self.username,
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+            "action": self.action,
+            "consumer_ref": self.consumer_ref,
+            "order_ref": self.order_ref,
+            "object_repr": self.object_repr,
+            "outcome": self.outcome,
+            "cdp_status": self.cdp_status,
+            "cdp_message": self.cdp_message,
+            "reason": self.reason,
+            "reverts_id": self.reverts_id,
+            "changes": [list(change) for change in changes],
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
-class FieldChange(models.Model):
-    """One field of an audited save: its value before and the value the agent asked for."""
+    def compute_hash(self, changes: list[tuple[str, str, str]]) -> str:
+        return hashlib.sha256(self.canonical_content(changes)).hexdigest()
 
-    entry = models.ForeignKey(AuditEntry, on_delete=models.CASCADE, related_name="changes")
-    field = models.CharField(max_length=32)
+    @property
+    def is_revertible(self) -> bool:
+        return (
+            self.action in (self.Action.EDIT, self.Action.REVERT)
+            and self.outcome == self.Outcome.SUCCEEDED
+            and bool(self.consumer_ref)
+        )
+
+
+class FieldChange(AppendOnlyModel):
+    """One field of an audited action: its value before and the value asked for."""
+
+    entry = models.ForeignKey(AuditEntry, on_delete=models.DO_NOTHING, related_name="changes")
+    field = models.CharField(max_length=32, db_index=True)
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
 
@@ -56,3 +166,33 @@ class FieldChange(models.Model):
 
     def __str__(self):
         return f"{self.field}: {self.old_value!r} → {self.new_value!r}"
+
+
+class AuditChainHead(models.Model):
+    """The chain's newest sequence and hash: one row, locked by each writer so it never forks."""
+
+    sequence = models.PositiveBigIntegerField(default=0)
+    entry_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self):
+        return f"audit chain head at {self.sequence}"
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """A signed statement that entry `sequence` had hash `entry_hash` at `created_at`."""
+
+    sequence = models.PositiveBigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    # HMAC-SHA256 under AUDIT_CHECKPOINT_KEY, which lives in the environment, not the database.
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-sequence", "-id"]
+
+    def __str__(self):
+        return f"checkpoint at entry {self.sequence}"
+
+    def signed_content(self) -> bytes:
+        moment = self.created_at.astimezone(UTC).isoformat()
+        return f"{self.sequence}:{self.entry_hash}:{moment}".encode()

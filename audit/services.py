@@ -1,8 +1,16 @@
+"""Writing the audit chain, signing checkpoints and verifying both."""
+
+import hashlib
+import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
 
-from audit.models import AuditEntry, FieldChange
+from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,19 @@ class RequestMeta:
         )
 
 
+def _locked_head() -> AuditChainHead:
+    """Lock the chain head for this transaction, creating it on first use."""
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        try:
+            with transaction.atomic():
+                AuditChainHead.objects.create(pk=1)
+        except IntegrityError:
+            pass  # another writer created it first
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+    return head
+
+
 def audit_entry_create(
     *,
     user,
@@ -34,15 +55,26 @@ def audit_entry_create(
     changes: dict[str, tuple[str, str]] | None = None,
     cdp_status: int | None = None,
     cdp_message: str = "",
+    reason: str = "",
+    reverts: AuditEntry | None = None,
+    username: str = "",
 ) -> AuditEntry:
-    """Write one audit entry with a row per changed field (`changes` is {field: (old, new)})."""
+    """Append one entry to the chain, with a row per changed field (`changes`: {field: (old, new)}).
+
+    `username` names who acted when there is no user (a failed sign-in).
+    """
+    rows = [(field, str(old), str(new)) for field, (old, new) in (changes or {}).items()]
     with transaction.atomic():
-        entry = AuditEntry.objects.create(
-            user=user,
-            username=user.get_username(),
+        # Holding the head's row lock until commit makes concurrent writers take turns.
+        head = _locked_head()
+        entry = AuditEntry(
+            sequence=head.sequence + 1,
+            prev_hash=head.entry_hash,
+            user=user if user is not None and user.pk else None,
+            username=(user.get_username() if user is not None and user.pk else username)[:150],
             ip_address=meta.ip_address,
-            user_agent=meta.user_agent,
-            request_id=meta.request_id,
+            user_agent=meta.user_agent[:512],
+            request_id=meta.request_id[:64],
             action=action,
             consumer_ref=consumer_ref,
             order_ref=order_ref,
@@ -50,9 +82,124 @@ def audit_entry_create(
             outcome=outcome,
             cdp_status=cdp_status,
             cdp_message=cdp_message,
+            reason=reason,
+            reverts=reverts,
         )
+        entry.entry_hash = entry.compute_hash(rows)
+        entry.save()
         FieldChange.objects.bulk_create(
             FieldChange(entry=entry, field=field, old_value=old, new_value=new)
-            for field, (old, new) in (changes or {}).items()
+            for field, old, new in rows
         )
+        head.sequence, head.entry_hash = entry.sequence, entry.entry_hash
+        head.save(update_fields=["sequence", "entry_hash"])
     return entry
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def _checkpoint_key() -> bytes:
+    key = settings.AUDIT_CHECKPOINT_KEY
+    if not key:
+        raise ImproperlyConfigured(
+            "Set AUDIT_CHECKPOINT_KEY to sign audit checkpoints; keep it out of the database."
+        )
+    return key.encode("utf-8")
+
+
+def _signature(checkpoint: AuditCheckpoint) -> str:
+    return hmac.new(_checkpoint_key(), checkpoint.signed_content(), hashlib.sha256).hexdigest()
+
+
+def audit_checkpoint_create() -> AuditCheckpoint | None:
+    """Sign the chain's newest entry; return None when the chain is still empty."""
+    newest = AuditEntry.objects.order_by("-sequence").only("sequence", "entry_hash").first()
+    if newest is None:
+        return None
+    checkpoint = AuditCheckpoint(sequence=newest.sequence, entry_hash=newest.entry_hash)
+    checkpoint.signature = _signature(checkpoint)
+    checkpoint.save()
+    return checkpoint
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+class ChainBroken(Exception):
+    """The audit chain or its checkpoints do not check out; the message names the first problem."""
+
+
+def _entries_in_order() -> Iterator[AuditEntry]:
+    return (
+        AuditEntry.objects.order_by("sequence")
+        .prefetch_related("changes")
+        .iterator(chunk_size=2000)
+    )
+
+
+def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int:
+    """Walk the chain and check every checkpoint; return the number of entries checked.
+
+    Raises ChainBroken naming the first entry that was changed, deleted, inserted or reordered, or
+    the first checkpoint the chain no longer matches. `external_checkpoints` are copies kept
+    outside the database (dicts with sequence, entry_hash, created_at and signature).
+    """
+    hashes: dict[int, str] = {}
+    checkpoints = list(AuditCheckpoint.objects.order_by("sequence"))
+    wanted = {c.sequence for c in checkpoints} | {
+        int(c["sequence"]) for c in external_checkpoints or []
+    }
+    previous_hash, expected_sequence = GENESIS_HASH, 1
+    for entry in _entries_in_order():
+        changes = [(c.field, c.old_value, c.new_value) for c in entry.changes.all()]
+        if entry.compute_hash(changes) != entry.entry_hash:
+            raise ChainBroken(
+                f"Entry {entry.sequence} (id {entry.pk}) was changed after it was written: "
+                "its content no longer matches its hash."
+            )
+        if entry.sequence > expected_sequence:
+            missing = (
+                expected_sequence
+                if entry.sequence == expected_sequence + 1
+                else (f"{expected_sequence} to {entry.sequence - 1}")
+            )
+            raise ChainBroken(
+                f"Entry {missing} is missing: deleted from before entry {entry.sequence}."
+            )
+        if entry.prev_hash != previous_hash:
+            raise ChainBroken(
+                f"Entry {entry.sequence} (id {entry.pk}) does not follow entry "
+                f"{entry.sequence - 1}: an entry was inserted, replaced or reordered there."
+            )
+        if entry.sequence in wanted:
+            hashes[entry.sequence] = entry.entry_hash
+        previous_hash, expected_sequence = entry.entry_hash, entry.sequence + 1
+
+    newest = expected_sequence - 1
+    for checkpoint in checkpoints:
+        _check_checkpoint(checkpoint, hashes, newest)
+    for copy in external_checkpoints or []:
+        checkpoint = AuditCheckpoint(
+            sequence=int(copy["sequence"]),
+            entry_hash=copy["entry_hash"],
+            created_at=datetime.fromisoformat(copy["created_at"]),
+            signature=copy["signature"],
+        )
+        _check_checkpoint(checkpoint, hashes, newest, where="kept outside the database")
+    return newest
+
+
+def _check_checkpoint(checkpoint, hashes: dict[int, str], newest: int, where: str = "") -> None:
+    label = f"Checkpoint at entry {checkpoint.sequence}" + (f" ({where})" if where else "")
+    if not hmac.compare_digest(_signature(checkpoint), checkpoint.signature):
+        raise ChainBroken(f"{label} has a bad signature: it was forged or changed.")
+    if checkpoint.sequence > newest:
+        raise ChainBroken(
+            f"{label} is past the chain's end (entry {newest}): entries were deleted from the end."
+        )
+    if hashes.get(checkpoint.sequence) != checkpoint.entry_hash:
+        raise ChainBroken(
+            f"Entry {checkpoint.sequence} no longer has the hash its signed checkpoint recorded: "
+            "the chain up to it was rewritten."
+        )

@@ -10,7 +10,11 @@ ADMINISTRATOR = "Administrator"
 
 # Permission codenames ("app_label.codename") per role; the Administrator gets every permission.
 CUSTOMER_SERVICE_PERMISSIONS = ["consumers.view_orderconsumer", "consumers.change_orderconsumer"]
-SUPERVISOR_PERMISSIONS = [*CUSTOMER_SERVICE_PERMISSIONS, "audit.view_auditentry"]
+SUPERVISOR_PERMISSIONS = [
+    *CUSTOMER_SERVICE_PERMISSIONS,
+    "audit.view_auditentry",
+    "audit.revert_auditentry",
+]
 
 
 def role_names(user) -> list[str]:

@@ -74,6 +74,10 @@ WSGI_APPLICATION = "backoffice.wsgi.application"
 
 # SQLite in the project folder is the zero-set-up default; production sets a postgres:// URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Take SQLite's write lock when a transaction begins, so audit writers queue instead of
+    # failing halfway, and wait for it rather than erroring at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -120,6 +124,11 @@ CDP_TIMEOUT = env.float("CDP_TIMEOUT", default=10.0)
 CDP_CONNECT_TIMEOUT = env.float("CDP_CONNECT_TIMEOUT", default=3.0)
 # Order refs the home page offers as examples; `make run` fills it with the sandbox's demo orders.
 CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
+
+# The audit log (docs/security.md). Checkpoints of the hash chain are signed with this key, which
+# must live outside the database (an environment variable or a secrets manager), so whoever can
+# rewrite the database still cannot forge a checkpoint.
+AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
 
 LOGGING = {
     "version": 1,
