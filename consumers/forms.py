@@ -77,6 +77,13 @@ class ConsumerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One order-item ref or link per line; each must belong to this consumer's order.",
     )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why you make this change, e.g. the customer's call. Kept in the audit log.",
+    )
     modified_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     error_messages = {
@@ -152,7 +159,11 @@ class ConsumerForm(forms.Form):
 
     def edited_values(self) -> dict:
         """Return the editable fields as the service expects them."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "modified_at"}
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("modified_at", "reason")
+        }
 
 
 class SearchForm(forms.Form):

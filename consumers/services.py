@@ -14,7 +14,7 @@ from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers.models import Order, OrderConsumer, Push
+from consumers.models import FIELD_LABELS, Order, OrderConsumer, Push
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class PushResult:
     error: CDPError | None = None
     # On a conflict: CDP's current values of the fields the agent edited.
     current: dict | None = None
+    # The audit entry the attempt wrote (none when nothing changed).
+    entry: AuditEntry | None = None
 
 
 # --- reading CDP records ----------------------------------------------------------------------
@@ -208,10 +210,14 @@ def _changes(consumer: OrderConsumer, data: dict) -> dict[str, tuple]:
     changes = {}
     for field, old in _current_values(consumer).items():
         new = data.get(field, old)
-        same = sorted(old) == sorted(new) if field == "order_item_refs" else old == new
-        if not same:
+        if not _same_value(field, old, new):
             changes[field] = (old, new)
     return changes
+
+
+def _same_value(field: str, a, b) -> bool:
+    # The order of a consumer's order items carries no meaning.
+    return sorted(a) == sorted(b) if field == "order_item_refs" else a == b
 
 
 def _audit_text(value) -> str:
@@ -257,6 +263,20 @@ def _push_body(fresh: dict, changes: dict) -> dict:
     return body
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who saves, from where and why; `reverts` names the audited change a revert undoes."""
+
+    user: object
+    meta: RequestMeta
+    reason: str = ""
+    reverts: AuditEntry | None = None
+
+    @property
+    def action(self) -> str:
+        return AuditEntry.Action.REVERT if self.reverts else AuditEntry.Action.EDIT
+
+
 def consumer_push_update(
     *,
     consumer: OrderConsumer,
@@ -264,14 +284,17 @@ def consumer_push_update(
     loaded_modified_at: datetime | None,
     user,
     meta: RequestMeta,
+    reason: str = "",
+    reverts: AuditEntry | None = None,
 ) -> PushResult:
-    """Save an agent's edit to CDP: re-read, refuse a newer version, send the full record, audit.
+    """Save an edit to CDP: re-read, refuse a newer version, send the full record, audit.
 
     Raises ValidationError when a new guest or order-item link does not resolve in CDP.
     """
     changes = _changes(consumer, data)
     if not changes:
         return PushResult(Outcome.UNCHANGED, consumer)
+    author = Author(user=user, meta=meta, reason=reason, reverts=reverts)
 
     push = None
     try:
@@ -286,21 +309,21 @@ def consumer_push_update(
         fresh = client.get_order_consumer(consumer.ref)
         fresh_modified_at = _consumer_fields(fresh)["cdp_modified_at"]
         if fresh_modified_at != loaded_modified_at:
-            return _record_conflict(push, consumer, fresh, changes, user=user, meta=meta)
+            return _record_conflict(push, consumer, fresh, changes, author)
         reply = client.update_order_consumer(consumer.ref, _push_body(fresh, changes))
         if not isinstance(reply.get("firstName"), str):
             # CDP's reply to an update is documented as the record; if it is not, read it back.
             reply = client.get_order_consumer(consumer.ref)
     except CDPError as error:
-        return _record_failure(push, consumer, changes, error, user=user, meta=meta)
+        return _record_failure(push, consumer, changes, error, author)
 
     with transaction.atomic():
         if guest_name is None:
             guest_name = consumer.guest_name if "guest_ref" not in changes else ""
         saved = _consumer_save(consumer.ref, reply, guest_name=guest_name)
         _finish(push, Push.Status.SUCCEEDED)
-        _audit(consumer, changes, AuditEntry.Outcome.SUCCEEDED, user=user, meta=meta)
-    return PushResult(Outcome.SUCCEEDED, saved)
+        entry = _audit(consumer, changes, AuditEntry.Outcome.SUCCEEDED, author)
+    return PushResult(Outcome.SUCCEEDED, saved, entry=entry)
 
 
 def _finish(push: Push | None, status: str, error: str = "") -> None:
@@ -309,11 +332,11 @@ def _finish(push: Push | None, status: str, error: str = "") -> None:
         push.save(update_fields=["status", "error", "finished_at"])
 
 
-def _audit(consumer, changes, outcome, *, user, meta, error: CDPError | None = None):
-    audit_entry_create(
-        user=user,
-        meta=meta,
-        action=AuditEntry.Action.EDIT,
+def _audit(consumer, changes, outcome, author: Author, error: CDPError | None = None):
+    return audit_entry_create(
+        user=author.user,
+        meta=author.meta,
+        action=author.action,
         outcome=outcome,
         consumer_ref=consumer.ref,
         order_ref=consumer.order_ref,
@@ -323,25 +346,73 @@ def _audit(consumer, changes, outcome, *, user, meta, error: CDPError | None = N
         },
         cdp_status=error.status if error else None,
         cdp_message=error.message if error else "",
+        reason=author.reason,
+        reverts=author.reverts,
     )
 
 
-def _record_failure(push, consumer, changes, error: CDPError, *, user, meta) -> PushResult:
+def _record_failure(push, consumer, changes, error: CDPError, author: Author) -> PushResult:
     logger.warning("push of consumer %s failed: %s", consumer.ref, error)
     with transaction.atomic():
         _finish(push, Push.Status.FAILED, str(error))
-        _audit(consumer, changes, AuditEntry.Outcome.FAILED, user=user, meta=meta, error=error)
-    return PushResult(Outcome.FAILED, consumer, error=error)
+        entry = _audit(consumer, changes, AuditEntry.Outcome.FAILED, author, error=error)
+    return PushResult(Outcome.FAILED, consumer, error=error, entry=entry)
 
 
-def _record_conflict(push, consumer, fresh, changes, *, user, meta) -> PushResult:
+def _record_conflict(push, consumer, fresh, changes, author: Author) -> PushResult:
     """Keep CDP's newer version in the cache, audit the refused save and report what CDP holds."""
     with transaction.atomic():
         current = _consumer_save(consumer.ref, fresh, guest_name=consumer.guest_name)
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version")
-        _audit(consumer, changes, AuditEntry.Outcome.CONFLICT, user=user, meta=meta)
+        entry = _audit(consumer, changes, AuditEntry.Outcome.CONFLICT, author)
     return PushResult(
         Outcome.CONFLICT,
         current,
         current={field: getattr(current, field) for field in changes},
+        entry=entry,
+    )
+
+
+# --- reverting an audited change ---------------------------------------------------------------
+
+
+class RevertRefused(Exception):
+    """The change cannot be reverted; the message says why."""
+
+
+def _from_audit_text(field: str, text: str):
+    if field == "order_item_refs":
+        return [ref for ref in text.split(", ") if ref]
+    return text
+
+
+def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
+
+    Refuses (RevertRefused) when the entry is not a succeeded edit or when any of its fields was
+    changed again since; CDP errors come back in the result as for an edit.
+    """
+    if not entry.is_revertible:
+        raise RevertRefused(
+            "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+        )
+    consumer = consumer_fetch(ref=entry.consumer_ref)
+    data = {}
+    for change in entry.changes.all():
+        now = getattr(consumer, change.field)
+        if not _same_value(change.field, now, _from_audit_text(change.field, change.new_value)):
+            raise RevertRefused(
+                f"{FIELD_LABELS.get(change.field, change.field)} was changed again since this "
+                f"change: CDP now holds “{_audit_text(now) or '(empty)'}”, not "
+                f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
+            )
+        data[change.field] = _from_audit_text(change.field, change.old_value)
+    return consumer_push_update(
+        consumer=consumer,
+        data=data,
+        loaded_modified_at=consumer.cdp_modified_at,
+        user=user,
+        meta=meta,
+        reason=reason or f"Revert of audit entry {entry.sequence}",
+        reverts=entry,
     )

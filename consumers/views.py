@@ -144,6 +144,7 @@ def consumer_edit(request, ref: str):
             loaded_modified_at=form.cleaned_data["modified_at"],
             user=request.user,
             meta=RequestMeta.from_request(request),
+            reason=form.cleaned_data["reason"],
         )
     except ValidationError as error:
         form.add_error(None, error)
