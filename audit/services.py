@@ -4,11 +4,12 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
 
@@ -203,3 +204,99 @@ def _check_checkpoint(checkpoint, hashes: dict[int, str], newest: int, where: st
             f"Entry {checkpoint.sequence} no longer has the hash its signed checkpoint recorded: "
             "the chain up to it was rewritten."
         )
+
+
+# --- reading the log --------------------------------------------------------------------------
+
+
+def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
+    """Return the entries matching the supervisors' filters, newest first."""
+    entries = AuditEntry.objects.all()
+    if "consumer_ref" in filters:
+        entries = entries.filter(consumer_ref=filters["consumer_ref"].strip())
+    if "order_ref" in filters:
+        entries = entries.filter(order_ref=filters["order_ref"].strip())
+    if "user" in filters:
+        entries = entries.filter(username__iexact=filters["user"].strip())
+    if "date_from" in filters:
+        entries = entries.filter(action_time__gte=_start_of_day(filters["date_from"]))
+    if "date_to" in filters:
+        entries = entries.filter(action_time__lt=_start_of_day(filters["date_to"] + timedelta(1)))
+    if "field" in filters:
+        changed = FieldChange.objects.filter(entry=OuterRef("pk"), field=filters["field"])
+        entries = entries.filter(Exists(changed))
+    if "action" in filters:
+        entries = entries.filter(action=filters["action"])
+    if "outcome" in filters:
+        entries = entries.filter(outcome=filters["outcome"])
+    if filters.get("q", "").strip():
+        text = filters["q"].strip()
+        in_values = FieldChange.objects.filter(entry=OuterRef("pk")).filter(
+            Q(old_value__icontains=text) | Q(new_value__icontains=text)
+        )
+        entries = entries.filter(
+            Q(consumer_ref__iexact=text)
+            | Q(order_ref__iexact=text)
+            | Q(username__iexact=text)
+            | Q(request_id=text)
+            | Q(object_repr__icontains=text)
+            | Q(reason__icontains=text)
+            | Exists(in_values)
+        )
+    return entries.order_by("-sequence")
+
+
+def _start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+EXPORT_COLUMNS = [
+    "sequence", "time_utc", "user", "ip_address", "user_agent", "request_id", "action",
+    "outcome", "consumer_ref", "order_ref", "record", "field", "old_value", "new_value",
+    "reason", "cdp_status", "cdp_message", "reverts_sequence", "entry_hash",
+]  # fmt: skip
+
+
+def _cell(value) -> str:
+    """Render a CSV cell, defusing text a spreadsheet would run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
+    """Yield the header and one CSV row per changed field (or per entry without changes).
+
+    Streams from the database in chunks, so a million entries never sit in memory at once.
+    """
+    yield EXPORT_COLUMNS
+    reverted = AuditEntry.objects.filter(pk=OuterRef("reverts_id")).values("sequence")[:1]
+    chunked = (
+        entries.annotate(reverts_sequence=Subquery(reverted))
+        .prefetch_related("changes")
+        .iterator(chunk_size=2000)
+    )
+    for entry in chunked:
+        head = [
+            entry.sequence,
+            entry.action_time.astimezone(UTC).isoformat(),
+            entry.username,
+            entry.ip_address,
+            entry.user_agent,
+            entry.request_id,
+            entry.action,
+            entry.outcome,
+            entry.consumer_ref,
+            entry.order_ref,
+            entry.object_repr,
+        ]
+        tail = [
+            entry.reason,
+            entry.cdp_status,
+            entry.cdp_message,
+            entry.reverts_sequence,
+            entry.entry_hash,
+        ]
+        changes = list(entry.changes.all()) or [None]
+        for change in changes:
+            middle = [change.field, change.old_value, change.new_value] if change else ["", "", ""]
+            yield [_cell(value) for value in (*head, *middle, *tail)]

@@ -10,5 +10,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("audit/", include("audit.urls")),
     path("", include("consumers.urls")),
 ]
+
+handler403 = "backoffice.views.permission_denied"

@@ -210,7 +210,7 @@ def test_saving_an_edit_sends_it_to_cdp_and_shows_the_new_name_and_the_audit_ent
     assert "Saved Liam Beirne to CDP." in content
     assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Beirne"
     assert '<span class="diff-old">Byrne</span> → <span class="diff-new">Beirne</span>' in content
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EDIT)
     assert entry.user_agent == ""
     assert entry.ip_address == "127.0.0.1"
     assert len(entry.request_id) == 32
@@ -237,7 +237,7 @@ def test_a_form_error_sends_nothing_and_keeps_the_agents_input(agent_client, san
     assert "not-a-ref is not a CDP ref" in content
     assert 'value="Beirne"' in content
     assert list(sandbox.requests) == []
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.EDIT).exists()
 
 
 def test_cdps_refusal_is_shown_with_the_agents_input_kept(agent_client, sandbox):
@@ -251,7 +251,7 @@ def test_cdps_refusal_is_shown_with_the_agents_input_kept(agent_client, sandbox)
     assert "CDP did not save the change." in content
     assert "lastName: size must be between 0 and 20." in content
     assert f'value="Byrne-{"x" * 30}"' in content
-    assert AuditEntry.objects.get().outcome == AuditEntry.Outcome.FAILED
+    assert AuditEntry.objects.get(action=AuditEntry.Action.EDIT).outcome == AuditEntry.Outcome.FAILED
 
 
 def test_a_timeout_is_shown_with_the_agents_input_kept(agent_client, sandbox, settings):
@@ -300,7 +300,7 @@ def test_a_conflict_shows_cdps_version_and_a_second_save_applies_the_edit_over_i
     agent_client.post(edit_url(), resubmitted)
 
     assert sandbox.consumer(CONSUMER_REF)["firstName"] == "William"
-    assert [e.outcome for e in AuditEntry.objects.order_by("id")] == ["conflict", "succeeded"]
+    assert [e.outcome for e in AuditEntry.objects.filter(action="edit").order_by("sequence")] == ["conflict", "succeeded"]
 
 
 def test_a_supervisor_and_an_administrator_can_edit_too(client, supervisor, administrator, sandbox):

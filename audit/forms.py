@@ -1,0 +1,59 @@
+from django import forms
+
+from audit.models import AuditEntry
+from consumers.models import FIELD_LABELS
+
+
+class AuditFilterForm(forms.Form):
+    """The supervisors' filters over the audit log; every field is optional."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="A ref, a name, a value before or after a change, or words from a reason.",
+    )
+    consumer_ref = forms.CharField(label="Consumer ref", required=False, max_length=64)
+    order_ref = forms.CharField(label="Order ref", required=False, max_length=64)
+    user = forms.CharField(label="User", required=False, max_length=150)
+    date_from = forms.DateField(
+        label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    field = forms.ChoiceField(
+        label="Field changed", required=False, choices=[("", "Any"), *FIELD_LABELS.items()]
+    )
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any"), *AuditEntry.Action.choices]
+    )
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any"), *AuditEntry.Outcome.choices]
+    )
+
+    error_messages = {"dates_reversed": "The From date is after the To date."}
+
+    def clean(self):
+        cleaned = super().clean()
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            raise forms.ValidationError(
+                self.error_messages["dates_reversed"], code="dates_reversed"
+            )
+        return cleaned
+
+    def filters(self) -> dict:
+        """Return the filters that were given, for `audit_entry_search`."""
+        if not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value not in ("", None)}
+
+
+class RevertForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the revert",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -1,0 +1,44 @@
+"""Sign-ins, failed sign-ins and sign-outs go into the audit chain (Django's auth signals)."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+
+
+def _meta(request) -> RequestMeta:
+    return RequestMeta.from_request(request) if request is not None else RequestMeta()
+
+
+@receiver(user_logged_in, dispatch_uid="audit-sign-in")
+def audit_sign_in(sender, request, user, **kwargs):
+    audit_entry_create(
+        user=user,
+        meta=_meta(request),
+        action=AuditEntry.Action.SIGN_IN,
+        outcome=AuditEntry.Outcome.SUCCEEDED,
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="audit-sign-in-failed")
+def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
+    # `credentials` has the password already replaced by Django; only the username is kept.
+    audit_entry_create(
+        user=None,
+        username=str(credentials.get("username", ""))[:150],
+        meta=_meta(request),
+        action=AuditEntry.Action.SIGN_IN_FAILED,
+        outcome=AuditEntry.Outcome.FAILED,
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="audit-sign-out")
+def audit_sign_out(sender, request, user, **kwargs):
+    if user is not None:
+        audit_entry_create(
+            user=user,
+            meta=_meta(request),
+            action=AuditEntry.Action.SIGN_OUT,
+            outcome=AuditEntry.Outcome.SUCCEEDED,
+        )

@@ -1,0 +1,128 @@
+import csv
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import services
+from audit.forms import AuditFilterForm, RevertForm
+from audit.models import AuditEntry
+from audit.services import RequestMeta
+from cdp.client import CDPError
+from consumers.services import Outcome, RevertRefused, consumer_revert
+
+PAGE_SIZE = 50
+can_read = permission_required("audit.view_auditentry", raise_exception=True)
+can_revert = permission_required("audit.revert_auditentry", raise_exception=True)
+
+
+def _page(entries, *, before: str, after: str) -> tuple[list[AuditEntry], int | None, int | None]:
+    """Return one page of entries, newest first, and the cursors of the older and newer pages.
+
+    Pages are cut by sequence number rather than counted, so page 1 and page 10,000 cost the same.
+    """
+    if after.isdigit():
+        rows = list(entries.filter(sequence__gt=int(after)).order_by("sequence")[: PAGE_SIZE + 1])
+        has_newer, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE][::-1]
+        has_older = bool(rows) and entries.filter(sequence__lt=rows[-1].sequence).exists()
+    else:
+        if before.isdigit():
+            entries = entries.filter(sequence__lt=int(before))
+        rows = list(entries[: PAGE_SIZE + 1])
+        has_older, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+        has_newer = before.isdigit()
+    older = rows[-1].sequence if rows and has_older else None
+    newer = rows[0].sequence if rows and has_newer else None
+    return rows, older, newer
+
+
+@require_GET
+@login_required
+@can_read
+def entry_list(request):
+    form = AuditFilterForm(request.GET or None)
+    entries = services.audit_entry_search(filters=form.filters()).prefetch_related("changes")
+    rows, older, newer = _page(
+        entries, before=request.GET.get("before", ""), after=request.GET.get("after", "")
+    )
+    query = request.GET.copy()
+    for cursor in ("before", "after"):
+        query.pop(cursor, None)
+    context = {
+        "form": form,
+        "entries": rows,
+        "older": older,
+        "newer": newer,
+        "query": query.urlencode(),
+    }
+    return render(request, "audit/entry_list.html", context)
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@login_required
+@can_read
+def entry_export(request):
+    form = AuditFilterForm(request.GET or None)
+    entries = services.audit_entry_search(filters=form.filters())
+    writer = csv.writer(_Echo())
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in services.audit_export_rows(entries)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@login_required
+@can_read
+def entry_detail(request, pk: int):
+    entry = get_object_or_404(AuditEntry.objects.prefetch_related("changes"), pk=pk)
+    context = {
+        "entry": entry,
+        "reverted_by": AuditEntry.objects.filter(reverts=entry).order_by("sequence"),
+        "revert_form": RevertForm(),
+    }
+    return render(request, "audit/entry_detail.html", context)
+
+
+@require_POST
+@login_required
+@can_read
+@can_revert
+def entry_revert(request, pk: int):
+    entry = get_object_or_404(AuditEntry, pk=pk)
+    form = RevertForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        result = consumer_revert(
+            entry=entry, user=request.user, meta=RequestMeta.from_request(request), reason=reason
+        )
+    except RevertRefused as refusal:
+        messages.error(request, f"Not reverted. {refusal}")
+        return redirect("audit:detail", pk=entry.pk)
+    except (CDPError, ValidationError) as error:
+        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        messages.error(request, f"Not reverted: CDP could not be read or checked. {text}")
+        return redirect("audit:detail", pk=entry.pk)
+
+    if result.outcome == Outcome.SUCCEEDED:
+        messages.success(request, f"Reverted: CDP holds the old values again ({result.consumer}).")
+        return redirect("audit:detail", pk=result.entry.pk)
+    if result.outcome == Outcome.CONFLICT:
+        messages.error(request, "Not reverted: the consumer changed in CDP meanwhile. Try again.")
+    else:
+        messages.error(request, f"Not reverted: CDP did not save the change. {result.error}")
+    return redirect("audit:detail", pk=entry.pk)

@@ -1,0 +1,28 @@
+import logging
+
+from django.shortcuts import render
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+
+logger = logging.getLogger("backoffice.security")
+
+
+def permission_denied(request, exception=None):
+    """Render the 403 page, logging and auditing who was refused what."""
+    user = request.user
+    logger.warning(
+        "permission denied: user=%s method=%s path=%s",
+        user.get_username() if user.is_authenticated else "(anonymous)",
+        request.method,
+        request.path,
+    )
+    if user.is_authenticated:
+        audit_entry_create(
+            user=user,
+            meta=RequestMeta.from_request(request),
+            action=AuditEntry.Action.PERMISSION_DENIED,
+            outcome=AuditEntry.Outcome.FAILED,
+            object_repr=f"{request.method} {request.path}"[:200],
+        )
+    return render(request, "403.html", status=403)
