@@ -125,6 +125,11 @@ CDP_CONNECT_TIMEOUT = env.float("CDP_CONNECT_TIMEOUT", default=3.0)
 # Order refs the home page offers as examples; `make run` fills it with the sandbox's demo orders.
 CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
 
+# Keys that encrypt the CDP API tokens stored in the database (docs/credentials.md): base64 of
+# 32 random bytes each, comma-separated; the first encrypts, all decrypt. Never SECRET_KEY. Unset,
+# a DEBUG run falls back to a development key and production fails when a token is used.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+
 # The audit log (docs/security.md). Checkpoints of the hash chain are signed with this key, which
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.

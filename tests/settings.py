@@ -1,5 +1,6 @@
 """Settings for the test suite: the project's settings with a test key and fast password hashing."""
 
+import base64
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
@@ -17,3 +18,5 @@ CDP_DEMO_ORDER_REFS = []
 # Serve static files from the app folders, as a DEBUG run does, without `collectstatic`.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# A fixed key for the stored CDP API tokens; tests that rotate or remove it override this.
+FIELD_ENCRYPTION_KEY = [base64.b64encode(b"tests-only-field-encryption-key!").decode()]
