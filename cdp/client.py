@@ -7,7 +7,7 @@ that is not JSON, into a `CDPError` whose text can be shown to an agent as it is
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -75,13 +75,20 @@ class CDPBadResponse(CDPError):
 class Connection:
     base_url: str
     client_key: str
-    api_token: str
+    # Kept out of repr(), so the token never shows in a log line, a traceback or an error page.
+    api_token: str = field(repr=False)
     connect_timeout: float
     read_timeout: float
 
 
 def current_connection() -> Connection:
-    """Return the CDP connection to use now, from the settings."""
+    """Return the CDP connection to use now: the active one in the database, else the settings."""
+    # Imported here because the model module imports this one.
+    from cdp.models import CDPConnection
+
+    record = CDPConnection.objects.filter(is_active=True).first()
+    if record is not None:
+        return record.client_connection()
     return Connection(
         base_url=settings.CDP_BASE_URL.rstrip("/"),
         client_key=settings.CDP_CLIENT_KEY,
@@ -159,9 +166,17 @@ def _error_from_response(response: requests.Response) -> CDPError:
     return CDPBadResponse(f"CDP answered with an unexpected {reason}.", **details)
 
 
-def _request(method: str, path: str, *, params=None, body=None, expected=(200,)) -> dict:
-    """Make one call to CDP and return its JSON object, or raise a CDPError."""
-    connection = current_connection()
+def _request(
+    method: str,
+    path: str,
+    *,
+    params=None,
+    body=None,
+    expected=(200,),
+    connection: Connection | None = None,
+) -> dict:
+    """Make one call to CDP (as `connection`, else the current one) and return its JSON object."""
+    connection = connection or current_connection()
     host = urlsplit(connection.base_url).netloc or connection.base_url
     try:
         response = _get_session().request(
@@ -297,3 +312,16 @@ def get_guest(ref: str) -> dict:
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-a-guest--legacy-.html
     """
     return _request("GET", _path("guests", ref))
+
+
+def check_credentials(connection: Connection) -> dict:
+    """Make the cheapest authenticated read (orders with an unused reference id) as `connection`.
+
+    https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
+    """
+    return _request(
+        "GET",
+        "/v2/orders",
+        params={"referenceId": "backoffice-connection-test", "limit": 1},
+        connection=connection,
+    )

@@ -9,6 +9,9 @@ from cdp.client import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, C
 from cdp_sandbox.server import Fault
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
+# The client looks up the active CDP connection in the database before each call.
+pytestmark = pytest.mark.django_db
+
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
 
 

@@ -1,0 +1,151 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from audit.services import RequestMeta
+from cdp import services
+from cdp.forms import CDPConnectionForm
+from cdp.models import CDPConnection
+
+
+@admin.register(CDPConnection)
+class CDPConnectionAdmin(admin.ModelAdmin):
+    """Administrators' CDP connections; every write goes through cdp.services and is audited."""
+
+    form = CDPConnectionForm
+    list_display = [
+        "name",
+        "base_url",
+        "client_key",
+        "stored_token",
+        "timeout",
+        "is_active",
+        "last_test",
+    ]
+    list_filter = ["is_active", "region"]
+    search_fields = ["name"]
+    actions = ["test_connections", "make_active"]
+    readonly_fields = [
+        "stored_token",
+        "last_tested_at",
+        "last_test_ok",
+        "last_test_status",
+        "last_test_latency_ms",
+        "last_test_message",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "region", "custom_url", "client_key", "timeout", "is_active"]}),
+        ("API token", {"fields": ["stored_token", "api_token"]}),
+        (
+            "Last connection test",
+            {
+                "fields": [
+                    "last_tested_at",
+                    "last_test_ok",
+                    "last_test_status",
+                    "last_test_latency_ms",
+                    "last_test_message",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="stored API token")
+    def stored_token(self, obj: CDPConnection) -> str:
+        return obj.masked_token if obj.pk else "—"
+
+    @admin.display(description="last test")
+    def last_test(self, obj: CDPConnection) -> str:
+        if obj.last_tested_at is None:
+            return "never"
+        result = "ok" if obj.last_test_ok else f"failed (HTTP {obj.last_test_status or '—'})"
+        return f"{result}, {obj.last_test_latency_ms} ms"
+
+    # The token must not reach an error report, even in DEBUG's technical 500 page.
+    @method_decorator(sensitive_post_parameters("api_token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        services.connection_save(
+            connection=obj,
+            api_token=form.cleaned_data.get("api_token") or None,
+            user=request.user,
+            meta=RequestMeta.from_request(request),
+        )
+
+    def delete_model(self, request, obj):
+        services.connection_delete(
+            connection=obj, user=request.user, meta=RequestMeta.from_request(request)
+        )
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            self.delete_model(request, connection)
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name=f"{opts.app_label}_{opts.model_name}_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def test_view(self, request, object_id):
+        """Test one connection from the button on its change page, then go back there."""
+        connection = get_object_or_404(CDPConnection, pk=object_id)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        self._test(request, connection)
+        opts = self.model._meta
+        return redirect(
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[connection.pk],
+                current_app=self.admin_site.name,
+            )
+        )
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connections(self, request, queryset):
+        for connection in queryset:
+            self._test(request, connection)
+
+    @admin.action(description="Make active", permissions=["change"])
+    def make_active(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one connection to make active.", messages.ERROR
+            )
+            return
+        connection = queryset.get()
+        services.connection_activate(
+            connection=connection, user=request.user, meta=RequestMeta.from_request(request)
+        )
+        self.message_user(request, f"{connection.name} is now the active CDP connection.")
+
+    def _test(self, request, connection: CDPConnection) -> None:
+        try:
+            result = services.connection_test(
+                connection=connection, user=request.user, meta=RequestMeta.from_request(request)
+            )
+        except ImproperlyConfigured as exc:
+            # A key problem is the operator's to fix; say so rather than fail with a 500.
+            self.message_user(request, f"{connection.name}: {exc}", messages.ERROR)
+            return
+        if result.ok:
+            self.message_user(
+                request,
+                f"{connection.name}: {result.message} ({result.latency_ms} ms)",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, f"{connection.name}: {result.message}", messages.ERROR)

@@ -1,0 +1,55 @@
+from django import forms
+
+from cdp import crypto
+from cdp.models import CDPConnection
+
+
+class CDPConnectionForm(forms.ModelForm):
+    """The admin's connection form: the API token is write-only and blank keeps the stored one."""
+
+    api_token = forms.CharField(
+        label="API token",
+        required=False,
+        strip=True,
+        # render_value=False: the page never carries the token back, not even after an error.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+    error_messages = {
+        "token_required": "Enter the API token from CDP > Settings > API access.",
+        "token_too_short": "That is too short to be a CDP API token.",
+    }
+
+    class Meta:
+        model = CDPConnection
+        fields = ["name", "region", "custom_url", "client_key", "api_token", "timeout", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.api_token_encrypted:
+            self.fields["api_token"].label = "New API token"
+            self.fields["api_token"].help_text = (
+                f"Leave empty to keep the stored token ({self.instance.masked_token}); "
+                "enter a new one to replace it."
+            )
+        else:
+            self.fields["api_token"].help_text = "The Basic auth password from API access."
+
+    def clean_api_token(self) -> str:
+        token = self.cleaned_data["api_token"]
+        if not token and not self.instance.api_token_encrypted:
+            raise forms.ValidationError(
+                self.error_messages["token_required"], code="token_required"
+            )
+        # Showing the last four characters of a very short token would reveal most of it.
+        if token and len(token) < 8:
+            raise forms.ValidationError(
+                self.error_messages["token_too_short"], code="token_too_short"
+            )
+        if token:
+            # Say on the form, not in a 500, that the token cannot be encrypted without a key.
+            try:
+                crypto.configured_keys()
+            except crypto.EncryptionKeyMissing as exc:
+                raise forms.ValidationError(str(exc), code="no_key") from None
+        return token

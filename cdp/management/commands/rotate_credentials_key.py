@@ -1,0 +1,31 @@
+"""Re-encrypt every stored CDP API token under the newest (first) FIELD_ENCRYPTION_KEY key."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cdp import crypto, services
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored CDP API token under the first key of FIELD_ENCRYPTION_KEY. "
+        "Put the new key first and keep the old ones after it until this has run."
+    )
+
+    def handle(self, *args, **options):
+        try:
+            result = services.connection_tokens_reencrypt()
+        except crypto.EncryptionKeyMissing as exc:
+            raise CommandError(str(exc)) from None
+        except crypto.DecryptionFailed as exc:
+            raise CommandError(f"Nothing was re-encrypted: {exc}") from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted {result.reencrypted} API token(s) under key {result.key_id}; "
+                f"{result.already_current} already used it."
+            )
+        )
+        if result.reencrypted or result.already_current:
+            self.stdout.write(
+                "Every stored token now uses the first key; the others may be removed from "
+                "FIELD_ENCRYPTION_KEY."
+            )

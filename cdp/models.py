@@ -1,0 +1,125 @@
+"""The CDP connections administrators manage: region, client key and the encrypted API token."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
+
+from cdp import client, crypto
+
+# Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
+TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
+NO_TOKEN = "(none)"
+
+
+def token_fingerprint(token: str) -> str:
+    """Return a short, non-reversible name for a token: `fingerprint <12 hex of SHA-256>`."""
+    if not token:
+        return NO_TOKEN
+    return "fingerprint " + hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+
+
+class CDPConnection(models.Model):
+    """Where and as whom the app calls CDP; the one active row wins over the CDP_* settings."""
+
+    class Region(models.TextChoices):
+        # The regional hosts of the REST API (authentication-and-authorization.html).
+        AP = "https://api-engage-ap.sitecorecloud.io", "Asia Pacific (api-engage-ap)"
+        EU = "https://api-engage-eu.sitecorecloud.io", "Europe (api-engage-eu)"
+        JPE = "https://api-engage-jpe.sitecorecloud.io", "Japan (api-engage-jpe)"
+        US = "https://api-engage-us.sitecorecloud.io", "United States (api-engage-us)"
+        CUSTOM = "custom", "Custom URL (the local sandbox or a proxy)"
+
+    name = models.CharField(max_length=100, unique=True)
+    region = models.CharField(max_length=64, choices=Region, default=Region.EU)
+    custom_url = models.URLField(
+        "custom URL",
+        blank=True,
+        help_text="Only for the region “Custom URL”, e.g. http://127.0.0.1:8100 for the sandbox.",
+    )
+    client_key = models.CharField(
+        max_length=200, help_text="From CDP > Settings > API access (the Basic auth user)."
+    )
+    # AES-256-GCM under FIELD_ENCRYPTION_KEY (cdp/crypto.py); the plaintext is never stored.
+    api_token_encrypted = models.TextField("API token (encrypted)", editable=False)
+    api_token_last4 = models.CharField("API token ends with", max_length=4, editable=False)
+    api_token_fingerprint = models.CharField(max_length=24, editable=False)
+    timeout = models.FloatField(
+        "timeout (seconds)",
+        default=10.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(120)],
+        help_text="Seconds to wait for CDP to answer each call.",
+    )
+    is_active = models.BooleanField(
+        "active",
+        default=False,
+        help_text="The app uses the active connection; making one active deactivates the others.",
+    )
+    last_tested_at = models.DateTimeField("last tested", null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField("last test passed", null=True, editable=False)
+    last_test_status = models.PositiveSmallIntegerField(
+        "last test HTTP status", null=True, blank=True, editable=False
+    )
+    last_test_message = models.TextField("last test message", blank=True, editable=False)
+    last_test_latency_ms = models.PositiveIntegerField(
+        "last test latency (ms)", null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "CDP connection"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="cdp_one_active_connection"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.region == self.Region.CUSTOM and not self.custom_url:
+            raise ValidationError({"custom_url": "Enter the URL to use with “Custom URL”."})
+        if self.region != self.Region.CUSTOM and self.custom_url:
+            raise ValidationError(
+                {"custom_url": "Leave this empty unless the region is “Custom URL”."}
+            )
+
+    @property
+    def base_url(self) -> str:
+        url = self.custom_url if self.region == self.Region.CUSTOM else self.region
+        return url.rstrip("/")
+
+    @property
+    def masked_token(self) -> str:
+        return f"…{self.api_token_last4}" if self.api_token_encrypted else NO_TOKEN
+
+    @sensitive_variables("token")
+    def set_api_token(self, token: str) -> None:
+        """Encrypt and store a new API token, keeping only its last four characters in clear."""
+        self.api_token_encrypted = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
+        self.api_token_last4 = token[-4:]
+        self.api_token_fingerprint = token_fingerprint(token)
+
+    def get_api_token(self) -> str:
+        """Decrypt and return the stored API token."""
+        if not self.api_token_encrypted:
+            return ""
+        return crypto.decrypt(self.api_token_encrypted, purpose=TOKEN_PURPOSE)
+
+    def client_connection(self) -> client.Connection:
+        """Return the client's view of this connection, with the token decrypted."""
+        return client.Connection(
+            base_url=self.base_url,
+            client_key=self.client_key,
+            api_token=self.get_api_token(),
+            # The connect timeout stays the operator's setting, but never above the read timeout.
+            connect_timeout=min(settings.CDP_CONNECT_TIMEOUT, self.timeout),
+            read_timeout=self.timeout,
+        )

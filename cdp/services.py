@@ -1,0 +1,217 @@
+"""Use cases for the CDP connections: save, delete, test, and re-encrypt their tokens."""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+from cdp import client, crypto
+from cdp.models import NO_TOKEN, TOKEN_PURPOSE, CDPConnection
+
+logger = logging.getLogger(__name__)
+
+# The fields an audit entry reports, as text; the token is audited by fingerprint only.
+AUDITED_FIELDS = ("name", "region", "custom_url", "client_key", "timeout", "is_active")
+
+
+def _audit_text(connection: CDPConnection | None, field: str) -> str:
+    if connection is None:
+        return ""
+    value = getattr(connection, field)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _token_text(connection: CDPConnection | None) -> str:
+    if connection is None or not connection.api_token_encrypted:
+        return NO_TOKEN
+    return connection.api_token_fingerprint
+
+
+def _changes(
+    before: CDPConnection | None, after: CDPConnection | None
+) -> dict[str, tuple[str, str]]:
+    """Return {field: (old, new)} for every audited field that differs."""
+    changes = {}
+    for field in AUDITED_FIELDS:
+        old, new = _audit_text(before, field), _audit_text(after, field)
+        if old != new:
+            changes[field] = (old, new)
+    old, new = _token_text(before), _token_text(after)
+    if old != new:
+        changes["api_token"] = (old, new)
+    return changes
+
+
+def _audit_credentials(*, name: str, changes, user, meta: RequestMeta, reason: str = "") -> None:
+    audit_entry_create(
+        user=user,
+        meta=meta,
+        action=AuditEntry.Action.CREDENTIALS,
+        outcome=AuditEntry.Outcome.SUCCEEDED,
+        object_repr=f"CDP connection {name}",
+        changes=changes,
+        reason=reason,
+    )
+
+
+@sensitive_variables("api_token")
+def connection_save(
+    *, connection: CDPConnection, api_token: str | None = None, user, meta: RequestMeta
+) -> CDPConnection:
+    """Create or change a connection, deactivating the others if it is active, and audit it.
+
+    `api_token` is the new token in clear, or None (or "") to keep the stored one.
+    """
+    if api_token:
+        connection.set_api_token(api_token)
+    with transaction.atomic():
+        before = (
+            CDPConnection.objects.select_for_update().filter(pk=connection.pk).first()
+            if connection.pk
+            else None
+        )
+        if connection.is_active:
+            # The partial unique index admits one active row, so the others step down first.
+            for other in (
+                CDPConnection.objects.select_for_update()
+                .filter(is_active=True)
+                .exclude(pk=connection.pk)
+            ):
+                other.is_active = False
+                other.save(update_fields=["is_active", "updated_at"])
+                _audit_credentials(
+                    name=other.name,
+                    changes={"is_active": ("yes", "no")},
+                    user=user,
+                    meta=meta,
+                    reason=f"Deactivated because {connection.name} was made active.",
+                )
+        connection.save()
+        changes = _changes(before, connection)
+        if before is None or changes:
+            _audit_credentials(
+                name=connection.name,
+                changes=changes,
+                user=user,
+                meta=meta,
+                reason="Connection created." if before is None else "",
+            )
+    return connection
+
+
+def connection_activate(*, connection: CDPConnection, user, meta: RequestMeta) -> CDPConnection:
+    """Make a connection the active one (and every other inactive)."""
+    connection.is_active = True
+    return connection_save(connection=connection, user=user, meta=meta)
+
+
+def connection_delete(*, connection: CDPConnection, user, meta: RequestMeta) -> None:
+    """Delete a connection and audit what it held (the token by fingerprint only)."""
+    with transaction.atomic():
+        _audit_credentials(
+            name=connection.name,
+            changes=_changes(connection, None),
+            user=user,
+            meta=meta,
+            reason="Connection deleted.",
+        )
+        connection.delete()
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    status: int | None
+    message: str
+    latency_ms: int
+
+
+def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> ConnectionTestResult:
+    """Call CDP with a connection's stored credentials; record and audit the result.
+
+    Raises crypto.DecryptionFailed or crypto.EncryptionKeyMissing if the token cannot be
+    decrypted: that is the configuration's fault, not CDP's, and nothing is recorded.
+    """
+    target = connection.client_connection()
+    started = time.monotonic()
+    try:
+        # No transaction is open here: the HTTP call must not hold database locks.
+        client.check_credentials(target)
+    except client.CDPError as exc:
+        status, ok = exc.status, False
+        message = exc.message
+    else:
+        status, ok = 200, True
+        message = f"CDP accepted the credentials (HTTP 200) at {target.base_url}."
+    latency_ms = round((time.monotonic() - started) * 1000)
+    logger.info(
+        "CDP connection %s test: %s, HTTP %s, %d ms",
+        connection.pk,
+        "ok" if ok else "failed",
+        status,
+        latency_ms,
+    )
+    with transaction.atomic():
+        CDPConnection.objects.filter(pk=connection.pk).update(
+            last_tested_at=timezone.now(),
+            last_test_ok=ok,
+            last_test_status=status,
+            last_test_message=message,
+            last_test_latency_ms=latency_ms,
+        )
+        audit_entry_create(
+            user=user,
+            meta=meta,
+            action=AuditEntry.Action.CONNECTION_TEST,
+            outcome=AuditEntry.Outcome.SUCCEEDED if ok else AuditEntry.Outcome.FAILED,
+            object_repr=f"CDP connection {connection.name}",
+            cdp_status=status,
+            cdp_message=message,
+        )
+    connection.refresh_from_db()
+    return ConnectionTestResult(ok=ok, status=status, message=message, latency_ms=latency_ms)
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    key_id: str
+    reencrypted: int
+    already_current: int
+
+
+@sensitive_variables("token")
+def connection_tokens_reencrypt(*, meta: RequestMeta | None = None) -> RotationResult:
+    """Re-encrypt every stored API token under the newest FIELD_ENCRYPTION_KEY key."""
+    newest = crypto.key_id(crypto.configured_keys()[0])
+    reencrypted = already_current = 0
+    with transaction.atomic():
+        for connection in CDPConnection.objects.select_for_update().order_by("pk"):
+            old = crypto.stored_key_id(connection.api_token_encrypted)
+            if old == newest:
+                already_current += 1
+                continue
+            token = crypto.decrypt(connection.api_token_encrypted, purpose=TOKEN_PURPOSE)
+            connection.set_api_token(token)
+            connection.save(update_fields=["api_token_encrypted", "updated_at"])
+            reencrypted += 1
+            # The token itself is unchanged (same fingerprint); what changed is the key it is under.
+            audit_entry_create(
+                user=None,
+                username="rotate_credentials_key",
+                meta=meta or RequestMeta(),
+                action=AuditEntry.Action.CREDENTIALS,
+                outcome=AuditEntry.Outcome.SUCCEEDED,
+                object_repr=f"CDP connection {connection.name}",
+                changes={"api_token_key": (f"key {old}", f"key {newest}")},
+                reason="API token re-encrypted under the newest FIELD_ENCRYPTION_KEY key.",
+            )
+    return RotationResult(key_id=newest, reencrypted=reencrypted, already_current=already_current)

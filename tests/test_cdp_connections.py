@@ -1,0 +1,547 @@
+"""Administrators' CDP connections: encrypted tokens, the admin, one active, tests and audit."""
+
+import base64
+import logging
+import socket
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+from django.test import Client
+from django.urls import reverse
+from django.views.debug import ExceptionReporter
+
+from audit.models import AuditEntry, FieldChange
+from audit.services import RequestMeta
+from cdp import client, crypto, services
+from cdp.client import CDPAuthError
+from cdp.models import CDPConnection, token_fingerprint
+from tests.conftest import CONSUMER_REF
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "sandbox-api-token"  # the sandbox's own token, so calls with it succeed
+NEW_TOKEN = "replacement-token-9f3e"
+WRONG_TOKEN = "wrong-token-zz99"
+ADD_URL = reverse("admin:cdp_cdpconnection_add")
+CHANGELIST_URL = reverse("admin:cdp_cdpconnection_changelist")
+
+
+def change_url(connection):
+    return reverse("admin:cdp_cdpconnection_change", args=[connection.pk])
+
+
+def connection_test_url(connection):
+    return reverse("admin:cdp_cdpconnection_test", args=[connection.pk])
+
+
+def make_connection(sandbox, user, *, name="Sandbox", token=TOKEN, active=True):
+    connection = CDPConnection(
+        name=name,
+        region=CDPConnection.Region.CUSTOM,
+        custom_url=sandbox.base_url,
+        client_key=sandbox.config.client_key,
+        timeout=2.0,
+        is_active=active,
+    )
+    return services.connection_save(
+        connection=connection, api_token=token, user=user, meta=RequestMeta()
+    )
+
+
+def form_data(connection, **overrides):
+    data = {
+        "name": connection.name,
+        "region": connection.region,
+        "custom_url": connection.custom_url,
+        "client_key": connection.client_key,
+        "api_token": "",
+        "timeout": connection.timeout,
+        "is_active": "on" if connection.is_active else "",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def audit_text() -> str:
+    """Every piece of text the audit log holds, to search for a secret."""
+    parts = []
+    for entry in AuditEntry.objects.all():
+        parts += [entry.object_repr, entry.cdp_message, entry.reason, entry.user_agent, str(entry)]
+    for change in FieldChange.objects.all():
+        parts += [change.field, change.old_value, change.new_value, str(change)]
+    return "\n".join(parts)
+
+
+def key(text: bytes) -> str:
+    return base64.b64encode(text.ljust(32, b"!")).decode()
+
+
+@pytest.fixture
+def administrator_client(client, administrator):
+    client.force_login(administrator)
+    return client
+
+
+@pytest.fixture
+def unreachable_settings(settings):
+    """Point the CDP_* settings at a port nobody listens on, so only a DB connection works."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings.CDP_BASE_URL = f"http://127.0.0.1:{port}"
+    settings.CDP_API_TOKEN = WRONG_TOKEN
+    return settings
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def test_it_stores_the_token_encrypted_and_decrypts_it_back(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM cdp_cdpconnection WHERE id = %s", [connection.pk])
+        raw_row = " ".join(str(value) for value in cursor.fetchone())
+    assert TOKEN not in raw_row
+    assert connection.api_token_encrypted.startswith("gcm1$")
+    assert CDPConnection.objects.get().get_api_token() == TOKEN
+    assert connection.masked_token == "…oken"
+
+
+def test_it_encrypts_the_same_token_differently_each_time(sandbox, administrator):
+    first = make_connection(sandbox, administrator, name="One")
+    second = make_connection(sandbox, administrator, name="Two")
+
+    assert first.api_token_encrypted != second.api_token_encrypted
+
+
+def test_a_tampered_ciphertext_fails_to_decrypt(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+    prefix, key_id, payload = connection.api_token_encrypted.split("$")
+    flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    connection.api_token_encrypted = f"{prefix}${key_id}${flipped}"
+
+    with pytest.raises(crypto.DecryptionFailed, match="does not decrypt"):
+        connection.get_api_token()
+
+
+def test_the_client_connection_never_shows_its_token_in_repr(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+
+    assert TOKEN not in repr(connection.client_connection())
+    assert TOKEN not in repr(client.current_connection())
+
+
+# --- the admin form ----------------------------------------------------------------------------
+
+
+def test_it_adds_a_connection_from_the_admin(sandbox, administrator_client):
+    data = {
+        "name": "EU production",
+        "region": CDPConnection.Region.EU,
+        "client_key": "client-key-1",
+        "api_token": NEW_TOKEN,
+        "timeout": "8",
+    }
+
+    response = administrator_client.post(ADD_URL, data, follow=True)
+
+    assert response.status_code == 200
+    connection = CDPConnection.objects.get()
+    assert connection.base_url == "https://api-engage-eu.sitecorecloud.io"
+    assert connection.get_api_token() == NEW_TOKEN
+    assert not connection.is_active
+    assert NEW_TOKEN not in response.content.decode()
+
+
+def test_it_requires_a_token_when_adding(sandbox, administrator_client):
+    data = {"name": "No token", "region": CDPConnection.Region.US, "client_key": "k", "timeout": 5}
+
+    response = administrator_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    assert "Enter the API token" in response.content.decode()
+    assert not CDPConnection.objects.exists()
+
+
+def test_it_says_on_the_form_when_there_is_no_key_to_encrypt_with(
+    sandbox, administrator_client, settings
+):
+    settings.FIELD_ENCRYPTION_KEY = []
+    settings.DEBUG = False
+    data = {"name": "EU", "region": "https://api-engage-eu.sitecorecloud.io", "client_key": "k"}
+
+    response = administrator_client.post(ADD_URL, {**data, "api_token": NEW_TOKEN, "timeout": 5})
+
+    assert response.status_code == 200
+    assert "FIELD_ENCRYPTION_KEY is not set" in response.content.decode()
+    assert not CDPConnection.objects.exists()
+
+
+def test_it_refuses_a_custom_region_without_a_url(sandbox, administrator_client):
+    data = {
+        "name": "Proxy",
+        "region": CDPConnection.Region.CUSTOM,
+        "client_key": "k",
+        "api_token": NEW_TOKEN,
+        "timeout": 5,
+    }
+
+    response = administrator_client.post(ADD_URL, data)
+
+    assert "Enter the URL to use" in response.content.decode()
+    assert not CDPConnection.objects.exists()
+
+
+def test_the_change_form_never_renders_the_token_and_shows_only_the_last_four(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+
+    page = administrator_client.get(change_url(connection)).content.decode()
+
+    assert TOKEN not in page
+    assert "…oken" in page
+    assert 'type="password"' in page
+    assert connection.api_token_encrypted not in page
+
+
+def test_a_form_with_an_error_does_not_send_the_typed_token_back(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, timeout="0", api_token=NEW_TOKEN)
+    )
+
+    assert response.status_code == 200  # the form comes back with its error
+    assert NEW_TOKEN not in response.content.decode()
+
+
+def test_it_keeps_the_stored_token_when_the_field_is_left_blank(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+    stored = connection.api_token_encrypted
+
+    response = administrator_client.post(change_url(connection), form_data(connection, timeout="5"))
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.timeout == 5
+    assert connection.api_token_encrypted == stored
+    assert connection.get_api_token() == TOKEN
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert {change.field for change in entry.changes.all()} == {"timeout"}
+
+
+def test_it_replaces_the_token_and_audits_its_fingerprint_only(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+
+    administrator_client.post(change_url(connection), form_data(connection, api_token=NEW_TOKEN))
+
+    connection.refresh_from_db()
+    assert connection.get_api_token() == NEW_TOKEN
+    assert connection.masked_token == "…9f3e"
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry.username == "administrator"
+    assert entry.object_repr == "CDP connection Sandbox"
+    [change] = entry.changes.all()
+    assert change.field == "api_token"
+    assert change.old_value == token_fingerprint(TOKEN)
+    assert change.new_value == token_fingerprint(NEW_TOKEN)
+    assert change.new_value.startswith("fingerprint ")
+    assert len(change.new_value) == len("fingerprint ") + 12
+
+
+def test_creating_a_connection_is_audited_field_by_field(sandbox, administrator):
+    make_connection(sandbox, administrator)
+
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CREDENTIALS)
+    changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
+    assert changes["name"] == ("", "Sandbox")
+    assert changes["client_key"] == ("", "sandbox-client-key")
+    assert changes["is_active"] == ("", "yes")
+    assert changes["api_token"] == ("(none)", token_fingerprint(TOKEN))
+    assert entry.reason == "Connection created."
+
+
+def test_deleting_a_connection_is_audited(sandbox, administrator_client, administrator):
+    connection = make_connection(sandbox, administrator)
+    delete_url = reverse("admin:cdp_cdpconnection_delete", args=[connection.pk])
+
+    response = administrator_client.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not CDPConnection.objects.exists()
+    entry = AuditEntry.objects.first()
+    assert entry.reason == "Connection deleted."
+    changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
+    assert changes["name"] == ("Sandbox", "")
+    assert changes["api_token"] == (token_fingerprint(TOKEN), "(none)")
+
+
+def test_the_token_appears_in_no_audit_text_and_no_admin_page(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+    for token in (NEW_TOKEN, WRONG_TOKEN):
+        response = administrator_client.post(
+            change_url(connection), form_data(connection, api_token=token)
+        )
+        assert response.status_code == 302
+        administrator_client.post(connection_test_url(connection))
+    connection.refresh_from_db()
+    assert connection.get_api_token() == WRONG_TOKEN
+    assert connection.last_test_status == 401
+    entries = AuditEntry.objects.filter(object_repr="CDP connection Sandbox")
+    assert entries.count() == 5  # created, two token changes, two tests
+
+    responses = [
+        administrator_client.get(url)
+        for url in (
+            CHANGELIST_URL,
+            change_url(connection),
+            reverse("admin:cdp_cdpconnection_history", args=[connection.pk]),
+            reverse("admin:audit_auditentry_changelist"),
+            *(reverse("admin:audit_auditentry_change", args=[entry.pk]) for entry in entries),
+        )
+    ]
+
+    assert [response.status_code for response in responses] == [200] * len(responses)
+    pages = [response.content.decode() for response in responses]
+    for secret in (TOKEN, NEW_TOKEN, WRONG_TOKEN):
+        assert secret not in audit_text()
+        assert all(secret not in page for page in pages)
+
+
+class ErrorReports(logging.Handler):
+    """Build the error report an admin would be mailed for each failed request, as Django does."""
+
+    def __init__(self):
+        super().__init__()
+        self.reports: list[str] = []
+
+    def emit(self, record):
+        reporter = ExceptionReporter(record.request, *record.exc_info, is_email=True)
+        self.reports.append(reporter.get_traceback_html() + reporter.get_traceback_text())
+
+
+def test_an_error_report_never_holds_the_token(sandbox, administrator, monkeypatch):
+    connection = make_connection(sandbox, administrator)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(administrator)
+
+    def audit_fails(**kwargs):
+        raise RuntimeError("the audit log is not writable")
+
+    monkeypatch.setattr(services, "audit_entry_create", audit_fails)
+    reports = ErrorReports()
+    logging.getLogger("django.request").addHandler(reports)
+    try:
+        response = browser.post(change_url(connection), form_data(connection, api_token=NEW_TOKEN))
+    finally:
+        logging.getLogger("django.request").removeHandler(reports)
+
+    assert response.status_code == 500
+    [report] = reports.reports
+    assert "the audit log is not writable" in report
+    assert NEW_TOKEN not in report
+    assert TOKEN not in report
+
+
+# --- exactly one active ------------------------------------------------------------------------
+
+
+def test_making_one_connection_active_deactivates_the_others(sandbox, administrator):
+    first = make_connection(sandbox, administrator, name="First")
+    second = make_connection(sandbox, administrator, name="Second")
+
+    first.refresh_from_db()
+    assert not first.is_active
+    assert second.is_active
+    assert CDPConnection.objects.filter(is_active=True).count() == 1
+    entry = AuditEntry.objects.get(object_repr="CDP connection First", reason__startswith="Deact")
+    [change] = entry.changes.all()
+    assert (change.field, change.old_value, change.new_value) == ("is_active", "yes", "no")
+
+
+def test_the_database_refuses_a_second_active_connection(sandbox, administrator):
+    first = make_connection(sandbox, administrator, name="First")
+    second = CDPConnection(name="Second", client_key="k", is_active=True)
+    second.set_api_token(NEW_TOKEN)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        second.save()
+    assert CDPConnection.objects.get(is_active=True) == first
+
+
+def test_the_make_active_action_switches_the_active_connection(
+    sandbox, administrator_client, administrator
+):
+    first = make_connection(sandbox, administrator, name="First")
+    second = make_connection(sandbox, administrator, name="Second", active=False)
+
+    response = administrator_client.post(
+        CHANGELIST_URL, {"action": "make_active", "_selected_action": [second.pk]}, follow=True
+    )
+
+    assert "Second is now the active CDP connection." in response.content.decode()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_active, second.is_active) == (False, True)
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+def test_the_client_uses_the_active_connection(sandbox, administrator, unreachable_settings):
+    make_connection(sandbox, administrator)
+
+    consumer = client.get_order_consumer(CONSUMER_REF)
+
+    assert consumer["ref"] == CONSUMER_REF
+    assert client.link("guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
+
+
+def test_a_wrong_token_in_the_active_connection_raises_an_auth_error(
+    sandbox, administrator, unreachable_settings
+):
+    make_connection(sandbox, administrator, token=WRONG_TOKEN)
+
+    with pytest.raises(CDPAuthError) as caught:
+        client.get_order_consumer(CONSUMER_REF)
+
+    assert caught.value.status == 401
+
+
+def test_the_client_falls_back_to_the_settings_when_no_connection_is_active(sandbox, administrator):
+    make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
+    assert client.current_connection().api_token == TOKEN  # from the settings
+
+
+def test_an_explicit_connection_overrides_the_current_one(sandbox, administrator):
+    inactive = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    with pytest.raises(CDPAuthError):
+        client.check_credentials(inactive.client_connection())
+    assert client.check_credentials(client.current_connection())["items"] == []
+
+
+# --- testing a connection ----------------------------------------------------------------------
+
+
+def test_a_connection_test_records_success_and_latency_and_is_audited(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, active=False)
+
+    response = administrator_client.post(connection_test_url(connection), follow=True)
+
+    assert response.redirect_chain[-1][0] == change_url(connection)
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "success"
+    assert "CDP accepted the credentials" in message.message
+    connection.refresh_from_db()
+    assert connection.last_test_ok is True
+    assert connection.last_test_status == 200
+    assert connection.last_test_latency_ms is not None
+    assert connection.last_tested_at is not None
+    [call] = sandbox.requests_to("GET", "/v2/orders")
+    assert call.query["limit"] == "1"
+    assert call.status == 200
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
+    assert entry.cdp_status == 200
+    assert entry.object_repr == "CDP connection Sandbox"
+
+
+def test_a_connection_test_with_a_wrong_token_shows_cdps_401_message(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN)
+
+    response = administrator_client.post(
+        CHANGELIST_URL,
+        {"action": "test_connections", "_selected_action": [connection.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Authentication credentials are required" in response.content.decode()
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "error"
+    assert "HTTP 401" in message.message
+    connection.refresh_from_db()
+    assert connection.last_test_ok is False
+    assert connection.last_test_status == 401
+    assert "Authentication credentials are required" in connection.last_test_message
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+    assert entry.cdp_status == 401
+    assert "Authentication credentials are required" in entry.cdp_message
+
+
+def test_a_connection_test_of_an_unreachable_host_records_failure(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        connection.custom_url = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    connection.save()
+
+    result = services.connection_test(connection=connection, user=administrator, meta=RequestMeta())
+
+    assert not result.ok
+    assert result.status is None
+    assert "connection refused" in result.message
+    assert connection.last_test_ok is False
+
+
+def test_a_connection_test_needs_a_post(sandbox, administrator_client, administrator):
+    connection = make_connection(sandbox, administrator)
+
+    assert administrator_client.get(connection_test_url(connection)).status_code == 405
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_TEST).exists()
+
+
+def test_a_connection_test_with_an_unknown_key_shows_why_instead_of_failing(
+    sandbox, administrator_client, administrator, settings
+):
+    connection = make_connection(sandbox, administrator)
+    settings.FIELD_ENCRYPTION_KEY = [key(b"another key")]
+
+    response = administrator_client.post(connection_test_url(connection), follow=True)
+
+    assert response.status_code == 200
+    [message] = get_messages(response.wsgi_request)
+    assert "no longer holds" in message.message
+
+
+# --- who may -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["agent", "supervisor"])
+def test_non_administrators_get_no_access_to_the_connection_admin(
+    sandbox, client, administrator, persona, request
+):
+    connection = make_connection(sandbox, administrator)
+    client.force_login(request.getfixturevalue(persona))
+
+    for url in (CHANGELIST_URL, ADD_URL, change_url(connection)):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    response = client.post(connection_test_url(connection))
+    assert response.status_code == 302
+    response = client.post(change_url(connection), form_data(connection, api_token=NEW_TOKEN))
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.get_api_token() == TOKEN
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_TEST).exists()
