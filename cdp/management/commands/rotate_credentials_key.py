@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 f"{result.already_current} already used it."
             )
         )
-        if result.reencrypted or result.already_current:
+        if len(crypto.configured_entries()) > 1:
             self.stdout.write(
                 "Every stored token now uses the first key; the others may be removed from "
                 "FIELD_ENCRYPTION_KEY."
