@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
 
@@ -250,11 +250,29 @@ def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-EXPORT_COLUMNS = [
-    "sequence", "time_utc", "user", "ip_address", "user_agent", "request_id", "action",
-    "outcome", "consumer_ref", "order_ref", "record", "field", "old_value", "new_value",
-    "reason", "cdp_status", "cdp_message", "reverts_sequence", "entry_hash",
-]  # fmt: skip
+# CSV column → the entry field it holds; None marks the columns that come from each field change.
+EXPORT_COLUMNS = {
+    "sequence": "sequence",
+    "time_utc": "action_time",
+    "user": "username",
+    "ip_address": "ip_address",
+    "user_agent": "user_agent",
+    "request_id": "request_id",
+    "action": "action",
+    "outcome": "outcome",
+    "consumer_ref": "consumer_ref",
+    "order_ref": "order_ref",
+    "record": "object_repr",
+    "field": None,
+    "old_value": None,
+    "new_value": None,
+    "reason": "reason",
+    "cdp_status": "cdp_status",
+    "cdp_message": "cdp_message",
+    "reverts_sequence": "reverts_id",
+    "entry_hash": "entry_hash",
+}
+EXPORT_CHUNK = 2000
 
 
 def _cell(value) -> str:
@@ -266,37 +284,42 @@ def _cell(value) -> str:
 def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
     """Yield the header and one CSV row per changed field (or per entry without changes).
 
-    Streams from the database in chunks, so a million entries never sit in memory at once.
+    Reads the entries in keyset chunks of plain tuples, newest first, so a million entries never
+    sit in memory at once and no model instances (with their reference cycles) pile up.
     """
-    yield EXPORT_COLUMNS
-    reverted = AuditEntry.objects.filter(pk=OuterRef("reverts_id")).values("sequence")[:1]
-    chunked = (
-        entries.annotate(reverts_sequence=Subquery(reverted))
-        .prefetch_related("changes")
-        .iterator(chunk_size=2000)
-    )
-    for entry in chunked:
-        head = [
-            entry.sequence,
-            entry.action_time.astimezone(UTC).isoformat(),
-            entry.username,
-            entry.ip_address,
-            entry.user_agent,
-            entry.request_id,
-            entry.action,
-            entry.outcome,
-            entry.consumer_ref,
-            entry.order_ref,
-            entry.object_repr,
-        ]
-        tail = [
-            entry.reason,
-            entry.cdp_status,
-            entry.cdp_message,
-            entry.reverts_sequence,
-            entry.entry_hash,
-        ]
-        changes = list(entry.changes.all()) or [None]
-        for change in changes:
-            middle = [change.field, change.old_value, change.new_value] if change else ["", "", ""]
-            yield [_cell(value) for value in (*head, *middle, *tail)]
+    yield list(EXPORT_COLUMNS)
+    fields = ["pk", *(source for source in EXPORT_COLUMNS.values() if source)]
+    rows = entries.order_by("-sequence").values_list(*fields)
+    last_sequence = None
+    while True:
+        page = rows if last_sequence is None else rows.filter(sequence__lt=last_sequence)
+        chunk = [dict(zip(fields, values, strict=True)) for values in page[:EXPORT_CHUNK]]
+        if not chunk:
+            return
+        changes = _changes_of([entry["pk"] for entry in chunk])
+        reverted = dict(
+            AuditEntry.objects.filter(
+                pk__in={entry["reverts_id"] for entry in chunk if entry["reverts_id"]}
+            ).values_list("pk", "sequence")
+        )
+        for entry in chunk:
+            entry["action_time"] = entry["action_time"].astimezone(UTC).isoformat()
+            entry["reverts_id"] = reverted.get(entry["reverts_id"])
+            for field, old, new in changes.get(entry["pk"]) or [("", "", "")]:
+                change = {"field": field, "old_value": old, "new_value": new}
+                yield [
+                    _cell(change[column] if source is None else entry[source])
+                    for column, source in EXPORT_COLUMNS.items()
+                ]
+        last_sequence = chunk[-1]["sequence"]
+        del chunk, changes, reverted  # let the chunk go before the next one is read
+
+
+def _changes_of(entry_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+    grouped: dict[int, list[tuple[str, str, str]]] = {}
+    changes = FieldChange.objects.filter(entry_id__in=entry_ids).order_by("id")
+    for entry_id, field, old, new in changes.values_list(
+        "entry_id", "field", "old_value", "new_value"
+    ):
+        grouped.setdefault(entry_id, []).append((field, old, new))
+    return grouped
