@@ -57,9 +57,7 @@ def test_entries_form_a_chain_that_verifies(agent):
 
     assert [e.sequence for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == "0" * 64
-    assert all(
-        later.prev_hash == earlier.entry_hash for earlier, later in zip(entries, entries[1:])
-    )
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in pairwise(entries))
     assert "5 entries, chain and checkpoints intact" in verify()
 
 
