@@ -251,7 +251,9 @@ def test_cdps_refusal_is_shown_with_the_agents_input_kept(agent_client, sandbox)
     assert "CDP did not save the change." in content
     assert "lastName: size must be between 0 and 20." in content
     assert f'value="Byrne-{"x" * 30}"' in content
-    assert AuditEntry.objects.get(action=AuditEntry.Action.EDIT).outcome == AuditEntry.Outcome.FAILED
+    assert (
+        AuditEntry.objects.get(action=AuditEntry.Action.EDIT).outcome == AuditEntry.Outcome.FAILED
+    )
 
 
 def test_a_timeout_is_shown_with_the_agents_input_kept(agent_client, sandbox, settings):
@@ -300,7 +302,10 @@ def test_a_conflict_shows_cdps_version_and_a_second_save_applies_the_edit_over_i
     agent_client.post(edit_url(), resubmitted)
 
     assert sandbox.consumer(CONSUMER_REF)["firstName"] == "William"
-    assert [e.outcome for e in AuditEntry.objects.filter(action="edit").order_by("sequence")] == ["conflict", "succeeded"]
+    assert [e.outcome for e in AuditEntry.objects.filter(action="edit").order_by("sequence")] == [
+        "conflict",
+        "succeeded",
+    ]
 
 
 def test_a_supervisor_and_an_administrator_can_edit_too(client, supervisor, administrator, sandbox):
