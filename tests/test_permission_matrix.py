@@ -1,0 +1,159 @@
+"""Every page and admin page, for every persona, → the expected status, generated from the URLconf.
+
+A new URL without a rule here fails `test_every_url_has_a_rule`, so no page ships unguarded.
+"""
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from audit.services import RequestMeta
+from cdp.models import CDPConnection
+from consumers import services
+from tests.conftest import CONSUMER_REF, ORDER_REF
+
+PERSONAS = ("anonymous", "agent", "supervisor", "administrator")
+SIGNED_IN_ONLY = {"anonymous": 302, "agent": 200, "supervisor": 200, "administrator": 200}
+SUPERVISORS_ONLY = {"anonymous": 302, "agent": 403, "supervisor": 200, "administrator": 200}
+
+# The app's own pages: (method, {persona: status}). Anonymous visitors are sent to sign in (302).
+APP_RULES = {
+    "login": ("GET", {"anonymous": 200, "agent": 302, "supervisor": 302, "administrator": 302}),
+    "logout": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:home": ("GET", SIGNED_IN_ONLY),
+    "consumers:order": ("GET", SIGNED_IN_ONLY),
+    "consumers:order_refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:detail": ("GET", SIGNED_IN_ONLY),
+    "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:edit": ("GET", SIGNED_IN_ONLY),
+    "audit:list": ("GET", SUPERVISORS_ONLY),
+    "audit:export": ("GET", SUPERVISORS_ONLY),
+    "audit:detail": ("GET", SUPERVISORS_ONLY),
+    "audit:revert": (
+        "POST",
+        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
+    ),
+}
+
+# The Django admin is for administrators: everyone else is sent to its sign-in page (302).
+# What an administrator gets where it is not 200, and the admin pages that take a POST:
+ADMINISTRATOR_STATUS = {
+    "admin:login": 302,  # already signed in: on to the index
+    "admin:logout": 302,  # to LOGOUT_REDIRECT_URL
+    "admin:autocomplete": 403,  # without its query parameters
+    "admin:view_on_site": 404,  # users have no page on the site
+    "admin:audit_auditentry_add": 403,
+    "admin:audit_auditentry_delete": 403,
+    "admin:consumers_orderconsumer_add": 403,
+    "admin:consumers_order_add": 403,
+    "admin:consumers_push_add": 403,
+    "admin:consumers_push_delete": 403,
+    "admin:cdp_cdpconnection_test": 302,  # back to the connection with the result
+}
+ADMIN_POSTS = {"admin:logout", "admin:cdp_cdpconnection_test"}
+
+
+def _url_names(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+URL_NAMES = sorted(set(_url_names(get_resolver().url_patterns)))
+
+
+def rule(name: str) -> tuple[str, dict[str, int]]:
+    if name in APP_RULES:
+        return APP_RULES[name]
+    non_admin = 200 if name == "admin:login" else 302
+    method = "POST" if name in ADMIN_POSTS else "GET"
+    statuses = dict.fromkeys(PERSONAS, non_admin)
+    statuses["administrator"] = ADMINISTRATOR_STATUS.get(name, 200)
+    return method, statuses
+
+
+@pytest.fixture
+def world(db, agent, supervisor, administrator, sandbox):
+    """One record of every kind, so every page has something to show."""
+    consumer = services.consumer_fetch(ref=CONSUMER_REF)
+    data = {field: getattr(consumer, field) for field in services.EDITABLE_FIELDS}
+    result = services.consumer_push_update(
+        consumer=consumer,
+        data={**data, "last_name": "Beirne"},
+        loaded_modified_at=consumer.cdp_modified_at,
+        user=agent,
+        meta=RequestMeta(),
+    )
+    connection = CDPConnection(
+        name="Sandbox", region=CDPConnection.Region.CUSTOM, custom_url=sandbox.base_url,
+        client_key=sandbox.config.client_key,
+    )  # fmt: skip
+    connection.set_api_token(sandbox.config.api_token)
+    connection.save()
+    return {"entry": result.entry, "connection": connection, "user": agent}
+
+
+def url_for(name: str, world) -> str:
+    """Reverse a URL name with arguments that point at real records."""
+    if name.startswith("consumers:order"):
+        return reverse(name, kwargs={"ref": ORDER_REF})
+    if name.startswith("consumers:") and name != "consumers:home":
+        return reverse(name, kwargs={"ref": CONSUMER_REF})
+    if name in ("audit:detail", "audit:revert"):
+        return reverse(name, kwargs={"pk": world["entry"].pk})
+    if name == "admin:app_list":
+        return reverse(name, kwargs={"app_label": "consumers"})
+    if name == "admin:view_on_site":
+        user_type = ContentType.objects.get_for_model(get_user_model())
+        return reverse(name, args=[user_type.pk, world["user"].pk])
+    if name == "admin:auth_user_password_change":
+        return reverse(name, args=[world["user"].pk])
+    model_page = name.removeprefix("admin:").split("_", 1)[0] in {
+        c.label for c in apps.get_app_configs()
+    }
+    if model_page and name.rsplit("_", 1)[-1] in ("change", "delete", "history", "test"):
+        return reverse(name, args=[_instance_for(name).pk])
+    return reverse(name)
+
+
+def _instance_for(name: str):
+    """Return a record of the model behind an admin page such as admin:audit_auditentry_change."""
+    app_label, rest = name.removeprefix("admin:").split("_", 1)
+    model = next(
+        m
+        for m in apps.get_app_config(app_label).get_models()
+        if rest.startswith(m._meta.model_name + "_")
+    )
+    instance = model.objects.first()
+    assert instance is not None, f"Create a {model.__name__} in the `world` fixture to test {name}."
+    return instance
+
+
+def test_every_url_has_a_rule():
+    unruled = [
+        name for name in URL_NAMES if not name.startswith("admin:") and name not in APP_RULES
+    ]
+    assert unruled == [], "Give these pages a rule in the permission matrix"
+    assert set(APP_RULES) <= set(URL_NAMES)
+    assert set(ADMINISTRATOR_STATUS) <= set(URL_NAMES)
+
+
+@pytest.mark.parametrize("name", URL_NAMES)
+def test_each_persona_gets_the_expected_status(name, world, client, request):
+    method, expected = rule(name)
+    url = url_for(name, world)
+    seen = {}
+    for persona in PERSONAS:
+        client.logout()
+        if persona != "anonymous":
+            client.force_login(request.getfixturevalue(persona))
+        response = client.post(url) if method == "POST" else client.get(url)
+        seen[persona] = response.status_code
+        if persona == "anonymous" and method == "GET" and seen[persona] == 302:
+            assert "login/?next=" in response["Location"], f"{name} must send visitors to sign in"
+    assert seen == expected, f"{method} {url}"
