@@ -1,7 +1,11 @@
 from django import forms
 
 from audit.models import AuditEntry
-from consumers.models import FIELD_LABELS
+from cdp.models import FIELD_LABELS as CONNECTION_FIELDS
+from consumers.models import FIELD_LABELS as CONSUMER_FIELDS
+
+# Every field an audit entry may record a change of, and its on-screen name.
+FIELD_LABELS = {**CONNECTION_FIELDS, **CONSUMER_FIELDS}
 
 
 class AuditFilterForm(forms.Form):
@@ -23,7 +27,13 @@ class AuditFilterForm(forms.Form):
         label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     field = forms.ChoiceField(
-        label="Field changed", required=False, choices=[("", "Any"), *FIELD_LABELS.items()]
+        label="Field changed",
+        required=False,
+        choices=[
+            ("", "Any"),
+            ("Order consumer", list(CONSUMER_FIELDS.items())),
+            ("CDP connection", list(CONNECTION_FIELDS.items())),
+        ],
     )
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any"), *AuditEntry.Action.choices]

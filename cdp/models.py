@@ -14,6 +14,16 @@ from cdp import client, crypto
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
 NO_TOKEN = "(none)"
+# What each audited field of a connection is called in the audit log.
+FIELD_LABELS = {
+    "name": "Name",
+    "region": "Region",
+    "custom_url": "Custom URL",
+    "client_key": "Client key",
+    "api_token": "API token",
+    "timeout": "Timeout (seconds)",
+    "is_active": "Active",
+}
 
 
 def token_fingerprint(token: str) -> str:

@@ -374,3 +374,23 @@ def test_revert_needs_a_post(supervisor_client, agent):
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
 
     assert supervisor_client.get(reverse("audit:revert", args=[result.entry.pk])).status_code == 405
+
+
+def test_credential_changes_are_filtered_and_labelled_like_consumer_changes(
+    supervisor_client, administrator
+):
+    audit_entry_create(
+        user=administrator,
+        meta=META,
+        action=AuditEntry.Action.CREDENTIALS,
+        outcome="succeeded",
+        object_repr="CDP connection EU production",
+        changes={"api_token": ("fingerprint 111111111111", "fingerprint 222222222222")},
+    )
+
+    response = supervisor_client.get(reverse("audit:list"), {"field": "api_token"})
+
+    assert [entry.object_repr for entry in response.context["entries"]] == [
+        "CDP connection EU production"
+    ]
+    assert "<strong>API token</strong>" in response.content.decode()

@@ -1,14 +1,6 @@
 from django import template
 
-from consumers.models import FIELD_LABELS
-
 register = template.Library()
-
-
-@register.filter
-def field_label(field: str) -> str:
-    """Return the on-screen name of an audited field, e.g. `last_name` → `Last name`."""
-    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
 
 
 @register.filter
