@@ -89,7 +89,9 @@ def entry_export(request):
 @login_required
 @can_read
 def entry_detail(request, pk: int):
-    entry = get_object_or_404(AuditEntry.objects.prefetch_related("changes"), pk=pk)
+    entry = get_object_or_404(
+        AuditEntry.objects.select_related("reverts").prefetch_related("changes"), pk=pk
+    )
     context = {
         "entry": entry,
         "reverted_by": AuditEntry.objects.filter(reverts=entry).order_by("sequence"),
