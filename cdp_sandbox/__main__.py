@@ -1,6 +1,7 @@
 """Run the CDP sandbox: `python -m cdp_sandbox --port 8100`."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -42,6 +43,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="add this latency to every API answer"
     )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help=(
+            "inject a fault from the start, as the /_sandbox/faults body; repeatable, e.g. "
+            '\'{"path": "/v2/orderConsumers/.*", "status": 503, "fraction": 0.2, "times": null}\''
+        ),
+    )
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(
@@ -55,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.latency_ms:
         sandbox.inject(Fault(path="/v2/.*", latency=args.latency_ms / 1000, times=None))
+    for fault in args.fault:
+        sandbox.inject(fault)
     url = sandbox.start(args.host, args.port)
     print(f"CDP sandbox listening on {url} (client key {args.client_key!r})", flush=True)
     print("Demo orders: " + " ".join(seed.demo_order_refs()), flush=True)
@@ -67,6 +81,18 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         sandbox.stop()
+
+
+def _fault(text: str) -> Fault:
+    """Parse a `--fault` value; argparse shows the error and the usage if it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text}") from None
+    try:
+        return Fault.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {text}") from None
 
 
 def _exit_once(signum, frame):

@@ -17,7 +17,7 @@ import threading
 import time
 from base64 import b64decode
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -84,20 +84,98 @@ class Fault:
     """Something to do instead of, or on top of, the normal answer to matching requests."""
 
     method: str = "*"  # "GET", "POST" or "*"
-    path: str = (
-        ".*"  # a regular expression matched against the whole path, e.g. "/v2/orderConsumers/.*"
-    )
-    latency: float = 0.0  # seconds to wait before answering
+    # A regular expression matched against the whole path, e.g. "/v2/orderConsumers/.*".
+    path: str = ".*"
+    # Seconds to wait before answering. The request is then handled as usual, so an update the
+    # client gave up waiting for is still applied, as it may be in CDP.
+    latency: float = 0.0
     status: int | None = None  # answer this status with a CDP-shaped error body
-    retry_after: int | None = None  # seconds, sent as Retry-After with the status
+    # Sent as Retry-After with the status: seconds, or a string as it is (e.g. an HTTP-date).
+    retry_after: int | str | None = None
     reset: bool = False  # drop the connection without answering
     malformed: bool = False  # answer 200 with a body that is not JSON
     truncated: bool = False  # promise a longer body than is sent, then close
+    # Attribute changes made to the consumer at /v2/orderConsumers/<ref> before answering, as
+    # another CDP user would make them (see Sandbox.change_consumer).
+    change: dict | None = None
     times: int | None = 1  # how many matching requests it applies to; None for all
     fraction: float = 1.0  # the share of matching requests it applies to (seeded random)
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and re.fullmatch(self.path, path) is not None
+
+    @classmethod
+    def from_dict(cls, data) -> "Fault":
+        """Build a fault from JSON (the control endpoint, `--fault`); raise ValueError if wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("a fault must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown fault field {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        fault = cls(**data)
+        fault._check()
+        return fault
+
+    def _check(self) -> None:
+        def number(value) -> bool:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        def whole(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if self.method not in ("*", "GET", "POST", "PUT", "DELETE"):
+            raise ValueError("method: must be GET, POST, PUT, DELETE or *")
+        if not isinstance(self.path, str):
+            raise ValueError("path: must be a regular expression")
+        try:
+            re.compile(self.path)
+        except re.error as exc:
+            raise ValueError(f"path: not a valid regular expression ({exc})") from None
+        if not number(self.latency) or self.latency < 0:
+            raise ValueError("latency: must be a number of seconds, 0 or more")
+        if self.status is not None and not (whole(self.status) and 100 <= self.status <= 599):
+            raise ValueError("status: must be an HTTP status from 100 to 599, or null")
+        if self.retry_after is not None and not (
+            (whole(self.retry_after) and self.retry_after >= 0) or isinstance(self.retry_after, str)
+        ):
+            raise ValueError("retry_after: must be seconds (0 or more), an HTTP-date, or null")
+        for name in ("reset", "malformed", "truncated"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: must be true or false")
+        if self.change is not None:
+            if not isinstance(self.change, dict):
+                raise ValueError("change: must be an object of attribute changes, or null")
+            _check_changes(self.change)
+        if self.times is not None and not (whole(self.times) and self.times >= 1):
+            raise ValueError("times: must be 1 or more, or null for every matching request")
+        if not number(self.fraction) or not 0 < self.fraction <= 1:
+            raise ValueError("fraction: must be more than 0 and at most 1")
+
+
+def _check_changes(changes: dict) -> None:
+    """Refuse changes to what CDP owns itself (a record's ref, links, timestamps) or bad links."""
+    owned = sorted(set(changes) & set(READ_ONLY))
+    if owned:
+        raise ValueError(f"change: CDP sets {', '.join(owned)} itself")
+    _stored(changes)
+
+
+def _stored(changes: dict) -> dict:
+    """Return attribute changes as the sandbox stores them: links become refs."""
+    stored = {}
+    for name, value in changes.items():
+        if name == "guest" and isinstance(value, dict):
+            value = _ref_of(value)
+        elif name == "orderItems" and isinstance(value, dict):
+            items = value.get("items")
+            if not isinstance(items, list):
+                raise ValueError('orderItems: must be {"items": [links]} or a list of refs')
+            value = [_ref_of(item) for item in items]
+        stored[name] = copy.deepcopy(value)
+    return stored
 
 
 @dataclass
@@ -187,12 +265,30 @@ class Sandbox:
             self.faults.clear()
 
     def change_consumer(self, ref: str, **changes) -> dict:
-        """Change a consumer as another CDP user would, advancing its `modifiedAt`."""
+        """Change a consumer as another CDP user would, advancing its `modifiedAt`.
+
+        A value of None removes the attribute. `guest` and `orderItems` take refs, or the link
+        objects the API renders.
+        """
+        _check_changes(changes)
+        changes = _stored(changes)
         with self.lock:
             record = self.data.consumers[ref]
-            record.update(changes)
+            for name, value in changes.items():
+                if value is None:
+                    record.pop(name, None)
+                else:
+                    record[name] = value
             record["modifiedAt"] = _later_than(record["modifiedAt"])
             return self._render_consumer(record)
+
+    def _change_behind_the_apps_back(self, path: str, changes: dict, generation: int) -> None:
+        """Apply a fault's `change` to the consumer a request is for, if it is for one."""
+        match = re.fullmatch(r"/v2/orderConsumers/([^/]+)", path)
+        with self.lock:
+            # A request begun before a reset must not touch the fresh seed data.
+            if match and generation == self.generation and unquote(match[1]) in self.data.consumers:
+                self.change_consumer(unquote(match[1]), **changes)
 
     def consumer(self, ref: str) -> dict:
         """Return a consumer as the API would render it."""
@@ -415,8 +511,26 @@ class Sandbox:
             self.reset()
             return 200, {"reset": True}
         if path == "/_sandbox/faults" and method == "POST":
-            fault = self.inject(Fault(**(body or {})))
-            return 201, asdict(fault)
+            try:
+                fault = Fault.from_dict(body if body is not None else {})
+            except (TypeError, ValueError) as exc:
+                raise SandboxError(400, f"Not a fault: {exc}.") from None
+            return 201, asdict(self.inject(fault))
+        consumer = re.fullmatch(r"/_sandbox/consumers/([^/]+)", path)
+        if consumer and method in ("GET", "POST"):
+            ref = unquote(consumer[1])
+            with self.lock:
+                if ref not in self.data.consumers:
+                    raise SandboxError(404, f"No order consumer found with ref {ref}.")
+                if method == "GET":
+                    return 200, self.consumer(ref)
+                if not isinstance(body, dict) or not body:
+                    raise SandboxError(400, "The body must be a JSON object of attribute changes.")
+                try:
+                    _check_changes(body)
+                except ValueError as exc:
+                    raise SandboxError(400, f"{exc}.") from None
+                return 200, self.change_consumer(ref, **body)
         if path == "/_sandbox/faults" and method == "DELETE":
             self.clear_faults()
             return 200, {"faults": []}
@@ -447,6 +561,15 @@ def _int_param(query: dict, name: str, default: int, *, minimum: int) -> int:
     if value < minimum:
         raise SandboxError(400, f"{name}: must be at least {minimum}.")
     return value
+
+
+def _ref_of(link) -> str:
+    href = link.get("href") if isinstance(link, dict) else None
+    if not isinstance(href, str):
+        raise ValueError(
+            f'not a link such as {{"href": ".../<ref>"}}: {json.dumps(link, default=str)}'
+        )
+    return unquote(urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def error_body(status: int, message: str) -> dict:
@@ -524,6 +647,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sandbox._take_fault(method, split.path)
         if fault and fault.latency:
             time.sleep(fault.latency)
+        if fault and fault.change:
+            sandbox._change_behind_the_apps_back(split.path, fault.change, generation)
         if (fault and fault.reset) or generation != sandbox.generation:
             record.status = -1
             self._reset()

@@ -3,11 +3,20 @@
 import base64
 import http.client
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from cdp_sandbox import seed
+from cdp_sandbox.__main__ import main as sandbox_main
+from cdp_sandbox.server import Fault
 from tests.conftest import CONSUMER_REF, ORDER_REF
+
+CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
 
 
 def call(
@@ -251,3 +260,167 @@ def test_reset_restores_the_seed_data(sandbox):
     call(sandbox, "POST", "/_sandbox/reset", {})
 
     assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Byrne"
+
+
+def test_a_fault_can_change_a_record_behind_the_apps_back_before_answering(sandbox):
+    before = sandbox.consumer(CONSUMER_REF)
+    sandbox.inject(Fault(method="GET", path=CONSUMER_PATH, change={"lastName": "Byrne-Walsh"}))
+
+    status, _, first = call(sandbox, "GET", CONSUMER_PATH)
+    _, _, again = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert (status, first["lastName"]) == (200, "Byrne-Walsh")
+    assert first["modifiedAt"] > before["modifiedAt"]
+    assert again["modifiedAt"] == first["modifiedAt"]  # once only: times=1
+
+
+def test_a_change_combines_with_an_error_answer(sandbox):
+    record = sandbox.consumer(CONSUMER_REF)
+    sandbox.inject(
+        Fault(method="POST", path=CONSUMER_PATH, status=503, change={"firstName": "William"})
+    )
+
+    status, _, _ = call(sandbox, "POST", CONSUMER_PATH, {**record, "lastName": "Beirne"})
+
+    assert status == 503
+    after = sandbox.consumer(CONSUMER_REF)
+    assert (after["firstName"], after["lastName"]) == ("William", "Byrne")
+
+
+def test_a_change_applies_only_to_the_consumer_a_request_is_for(sandbox):
+    before = sandbox.consumer(CONSUMER_REF)
+    sandbox.inject(Fault(path=".*", change={"lastName": "Elsewhere"}, times=None))
+
+    status, _, _ = call(sandbox, "GET", f"/v2/orders/{ORDER_REF}")
+
+    assert status == 200
+    assert sandbox.consumer(CONSUMER_REF) == before
+
+
+def test_the_control_endpoint_changes_a_consumer_as_another_user_would(sandbox):
+    before = sandbox.consumer(CONSUMER_REF)
+    guest = seed.make_ref("guest", 1)
+
+    status, _, changed = call(
+        sandbox,
+        "POST",
+        f"/_sandbox/consumers/{CONSUMER_REF}",
+        {"firstName": "William", "title": None, "guest": {"href": f"/v2/guests/{guest}"}},
+        auth=None,
+    )
+    _, _, shown = call(sandbox, "GET", f"/_sandbox/consumers/{CONSUMER_REF}", auth=None)
+
+    assert status == 200
+    assert changed == shown == sandbox.consumer(CONSUMER_REF)
+    assert changed["firstName"] == "William"
+    assert "title" not in changed  # null removes an attribute, as a v2 update leaving it out
+    assert changed["guest"] == {"href": f"{sandbox.base_url}/v2/guests/{guest}"}
+    assert changed["modifiedAt"] > before["modifiedAt"]
+
+
+@pytest.mark.parametrize(
+    ("method", "ref", "body", "expected"),
+    [
+        ("GET", "00000000-0000-0000-0000-000000000000", None, 404),
+        ("POST", CONSUMER_REF, {"ref": "forged"}, 400),
+        ("POST", CONSUMER_REF, ["firstName"], 400),
+        ("POST", CONSUMER_REF, {"guest": {"no": "href"}}, 400),
+    ],
+)
+def test_the_control_endpoint_refuses_what_it_cannot_change(sandbox, method, ref, body, expected):
+    before = sandbox.consumer(CONSUMER_REF)
+
+    status, _, answer = call(sandbox, method, f"/_sandbox/consumers/{ref}", body, auth=None)
+
+    assert status == expected
+    assert answer["message"]
+    assert sandbox.consumer(CONSUMER_REF) == before
+
+
+def test_a_fault_posted_to_the_control_endpoint_is_checked(sandbox):
+    status, _, body = call(sandbox, "POST", "/_sandbox/faults", {"stats": 503}, auth=None)
+    bad, _, _ = call(sandbox, "POST", "/_sandbox/faults", {"status": "often"}, auth=None)
+
+    assert status == 400
+    assert "unknown fault field stats" in body["message"]
+    assert bad == 400
+    assert sandbox.faults == []
+
+
+def test_a_fault_posted_to_the_control_endpoint_can_carry_a_change(sandbox):
+    status, _, fault = call(
+        sandbox,
+        "POST",
+        "/_sandbox/faults",
+        {"method": "GET", "path": "/v2/orderConsumers/.*", "change": {"lastName": "Walsh"}},
+        auth=None,
+    )
+
+    _, _, consumer = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert (status, fault["change"]) == (201, {"lastName": "Walsh"})
+    assert consumer["lastName"] == "Walsh"
+
+
+def test_retry_after_can_be_an_http_date(sandbox):
+    date = "Fri, 27 Nov 2026 12:00:30 GMT"
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=429, retry_after=date))
+
+    status, headers, _ = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert (status, headers["Retry-After"]) == (429, date)
+
+
+def test_a_fault_for_a_fraction_of_requests_repeats_from_run_to_run(sandbox):
+    def statuses():
+        sandbox.inject(Fault(path=CONSUMER_PATH, status=503, fraction=0.5, times=None))
+        return [call(sandbox, "GET", CONSUMER_PATH)[0] for _ in range(20)]
+
+    first = statuses()
+    sandbox.reset()
+    again = statuses()
+
+    assert first == again
+    assert {200, 503} == set(first)
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("{nope", "not valid JSON"),
+        ('{"stats": 503}', "unknown fault field stats"),
+        ('{"path": "["}', "path: not a valid regular expression"),
+        ('{"fraction": 2}', "fraction: must be more than 0 and at most 1"),
+        ("[503]", "a fault must be a JSON object"),
+    ],
+)
+def test_the_command_line_refuses_a_fault_it_cannot_read(capsys, value, complaint):
+    with pytest.raises(SystemExit) as exited:
+        sandbox_main(["--fault", value])
+
+    assert exited.value.code == 2
+    assert f"argument --fault: {complaint}" in capsys.readouterr().err
+
+
+def test_the_command_line_injects_faults_from_the_start():
+    fault = {"path": "/v2/orderConsumers/.*", "status": 503, "retry_after": 3, "times": None}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cdp_sandbox", "--port", "0", "--fault", json.dumps(fault)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = re.search(r"listening on (\S+)", process.stdout.readline())[1]
+        running = type("Running", (), {"base_url": url})()
+
+        first, headers, _ = call(running, "GET", CONSUMER_PATH)
+        second, _, _ = call(running, "GET", CONSUMER_PATH)
+        _, _, listed = call(running, "GET", "/_sandbox/faults", auth=None)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+    assert (first, second, headers["Retry-After"]) == (503, 503, "3")
+    assert listed["faults"] == [{**Fault().__dict__, **fault}]
