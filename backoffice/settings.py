@@ -122,6 +122,16 @@ CDP_API_TOKEN = env.str("CDP_API_TOKEN", default="")
 # Seconds to wait for CDP to answer (read timeout) and to accept a connection (connect timeout).
 CDP_TIMEOUT = env.float("CDP_TIMEOUT", default=10.0)
 CDP_CONNECT_TIMEOUT = env.float("CDP_CONNECT_TIMEOUT", default=3.0)
+# Retries of a failed call (cdp/resilience.py): tries per call in all, and the backoff's first
+# delay and cap in seconds (full jitter). A call, retries and waits included, stays in the budget.
+CDP_RETRY_ATTEMPTS = env.int("CDP_RETRY_ATTEMPTS", default=3)
+CDP_RETRY_BACKOFF = env.float("CDP_RETRY_BACKOFF", default=0.25)
+CDP_RETRY_BACKOFF_MAX = env.float("CDP_RETRY_BACKOFF_MAX", default=2.0)
+CDP_CALL_BUDGET = env.float("CDP_CALL_BUDGET", default=15.0)
+# Circuit breaker: after this many failed calls in a row, calls fail at once for the cool-off
+# (seconds), then one trial call decides. Its state is in the default cache.
+CDP_BREAKER_THRESHOLD = env.int("CDP_BREAKER_THRESHOLD", default=5)
+CDP_BREAKER_COOLDOWN = env.float("CDP_BREAKER_COOLDOWN", default=30.0)
 # Order refs the home page offers as examples; `make run` fills it with the sandbox's demo orders.
 CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
 

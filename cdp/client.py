@@ -3,15 +3,28 @@
 This is the only module that speaks HTTP. It keeps one pooled `requests.Session` per process,
 authenticates with HTTP Basic (client key, API token), sets connect and read timeouts on every
 call and turns every failure, whether CDP's error body, a refused connection, a timeout or a reply
-that is not JSON, into a `CDPError` whose text can be shown to an agent as it is.
+that is not JSON, into a `CDPError` whose text can be shown to an agent as it is. A failed call is
+repeated where that is safe, within a time budget, and a circuit breaker stops calling a CDP that
+keeps failing (the policy is in `cdp.resilience`).
 """
 
+import logging
+import math
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.exceptions
 from django.conf import settings
+
+from cdp import resilience
+from cdp.resilience import BreakerStatus, Failure
+from cdp.resilience import deadline as deadline  # callers bound a whole page with client.deadline
+
+logger = logging.getLogger(__name__)
 
 # Documented HTTP statuses and what to call them in a message (REST API "response codes" page).
 _STATUS_NAMES = {
@@ -34,6 +47,9 @@ PAGE_LIMIT = 100
 class CDPError(Exception):
     """CDP could not do what was asked; `str()` is a message fit to show an agent."""
 
+    # Whether trying the same thing later may work (worth queueing), as opposed to CDP's refusal.
+    retryable: bool = False
+
     def __init__(
         self,
         message: str,
@@ -42,6 +58,8 @@ class CDPError(Exception):
         code: str = "",
         developer_message: str = "",
         more_info_url: str = "",
+        retry_after: float | None = None,
+        failure: Failure = Failure.FINAL,
     ):
         super().__init__(message)
         self.message = message
@@ -49,10 +67,31 @@ class CDPError(Exception):
         self.code = code
         self.developer_message = developer_message
         self.more_info_url = more_info_url
+        # Seconds CDP asked to wait before the next try (its Retry-After header), if it said.
+        self.retry_after = retry_after
+        # How many times the call was sent (0: not at all, e.g. the circuit breaker was open).
+        self.attempts = 1
+        # What the failure says about whether CDP acted on the request (`cdp.resilience`).
+        self.failure = failure
+
+    def _amend(self, message: str) -> None:
+        self.message = message
+        self.args = (message,)
 
 
 class CDPUnavailable(CDPError):
     """CDP could not be reached, timed out, was throttling or failed on its side (5xx)."""
+
+    retryable = True
+
+
+class CDPCircuitOpen(CDPUnavailable):
+    """CDP failed so many calls in a row that calls are paused for a while without being sent."""
+
+    def __init__(self, message: str, *, open_until: datetime | None = None):
+        super().__init__(message)
+        self.attempts = 0
+        self.open_until = open_until
 
 
 class CDPAuthError(CDPError):
@@ -69,6 +108,9 @@ class CDPRejected(CDPError):
 
 class CDPBadResponse(CDPError):
     """CDP answered with something this client does not understand (not JSON, odd status)."""
+
+    # A garbled reply is usually transient, and to an update it leaves the outcome unknown.
+    retryable = True
 
 
 @dataclass(frozen=True)
@@ -159,11 +201,24 @@ def _error_from_response(response: requests.Response) -> CDPError:
         return CDPNotFound(f"Not found in CDP ({reason}): {text}", **details)
     if status == 429 or status >= 500:
         text = cdp_message or "CDP is not able to answer right now; try again in a moment."
+        if status in (429, 503):
+            # CDP declined the request as a whole, and may say when to come back.
+            details["failure"] = Failure.DECLINED
+            details["retry_after"] = resilience.parse_retry_after(
+                response.headers.get("Retry-After")
+            )
+        elif status in (502, 504):
+            # A gateway lost or gave up on CDP's answer; CDP itself may have done the work.
+            details["failure"] = Failure.AMBIGUOUS
         return CDPUnavailable(f"CDP is unavailable ({reason}): {text}", **details)
     if 400 <= status < 500:
         text = cdp_message or "CDP refused the request without saying why."
         return CDPRejected(f"CDP refused the request ({reason}): {text}", **details)
     return CDPBadResponse(f"CDP answered with an unexpected {reason}.", **details)
+
+
+# Below this many seconds left in a budget, another attempt could not get an answer anyway.
+_MIN_ATTEMPT_SECONDS = 0.01
 
 
 def _request(
@@ -174,10 +229,125 @@ def _request(
     body=None,
     expected=(200,),
     connection: Connection | None = None,
+    guarded: bool = True,
 ) -> dict:
-    """Make one call to CDP (as `connection`, else the current one) and return its JSON object."""
+    """Call CDP (as `connection`, else the current one) and return its JSON object.
+
+    A guarded call goes through the circuit breaker and is retried where that is safe; an
+    unguarded one is a single plain attempt (still bounded by the page's deadline).
+    """
     connection = connection or current_connection()
+    policy = resilience.Policy.from_settings()
+    if not guarded:
+        policy = replace(policy, attempts=1)
+    end = resilience.call_deadline(policy.budget)
+    call = {"params": params, "body": body, "expected": expected, "connection": connection}
+    if not guarded:
+        return _call_with_retries(method, path, policy=policy, end=end, **call)
+
+    breaker = _breaker(connection)
+    admission = breaker.admit(trial_seconds=end - time.monotonic())
+    if not admission.allowed:
+        raise _circuit_open(admission)
+    try:
+        data = _call_with_retries(method, path, policy=policy, end=end, **call)
+    except CDPUnavailable as error:
+        # Only CDP failing counts, not a budget that ran out before anything was sent.
+        if error.attempts:
+            breaker.record_failure(admission, policy)
+        else:
+            breaker.record_neither(admission)
+        raise
+    except CDPBadResponse:
+        breaker.record_neither(admission)
+        raise
+    except CDPError:
+        # CDP answered, if only to refuse (4xx): it is up.
+        breaker.record_success(admission)
+        raise
+    except BaseException:
+        breaker.record_neither(admission)
+        raise
+    breaker.record_success(admission)
+    return data
+
+
+def _call_with_retries(
+    method: str, path: str, *, params, body, expected, connection: Connection, policy, end: float
+) -> dict:
+    """Make attempts until one succeeds, a failure must not be repeated, or time runs out."""
     host = urlsplit(connection.base_url).netloc or connection.base_url
+    allowed = max(0.0, end - time.monotonic())
+    last: CDPError | None = None
+    for attempt in range(1, policy.attempts + 1):
+        left = end - time.monotonic()
+        if left < _MIN_ATTEMPT_SECONDS:
+            break
+        # No single attempt may outlast the budget, so neither may the call.
+        timeout = (min(connection.connect_timeout, left), min(connection.read_timeout, left))
+        try:
+            return _attempt(method, path, params, body, expected, connection, timeout, host)
+        except CDPError as error:
+            error.attempts = attempt
+            last = error
+            if attempt == policy.attempts or not resilience.should_retry(method, error.failure):
+                raise _give_up(error) from None
+            delay = resilience.backoff_delay(attempt, base=policy.backoff, cap=policy.backoff_max)
+            if error.retry_after is not None:
+                # CDP said when to come back; coming back sooner would only be refused again.
+                delay = error.retry_after
+                if time.monotonic() + delay > end:
+                    wait = math.ceil(error.retry_after)
+                    raise _give_up(
+                        error,
+                        f"CDP asked to wait {wait} second{'s' if wait != 1 else ''}, "
+                        "longer than the time left for this call",
+                    ) from None
+            if time.monotonic() + delay + _MIN_ATTEMPT_SECONDS >= end:
+                break
+            logger.info(
+                "CDP %s %s failed (%s, HTTP %s); attempt %d of %d in %.2f seconds.",
+                method,
+                path,
+                type(error).__name__,
+                error.status or "-",
+                attempt + 1,
+                policy.attempts,
+                delay,
+            )
+            resilience.wait(delay)
+    if last is None:
+        error = CDPUnavailable(
+            f"CDP at {host} was not called: the time allowed for calls to CDP had run out."
+        )
+        error.attempts = 0
+        raise error
+    raise _give_up(last, f"the {_seconds(allowed)} seconds allowed for this call ran out")
+
+
+def _give_up(error: CDPError, why: str = "") -> CDPError:
+    """Say in the error's message how many attempts were made, and why they stopped."""
+    if error.attempts > 1:
+        head = f"Gave up after {error.attempts} attempts"
+    elif why:
+        head = "Gave up"
+    else:
+        return error
+    error._amend(f"{error.message} {head}: {why}." if why else f"{error.message} {head}.")
+    return error
+
+
+def _attempt(
+    method: str,
+    path: str,
+    params,
+    body,
+    expected,
+    connection: Connection,
+    timeout: tuple[float, float],
+    host: str,
+) -> dict:
+    """Send the request once and return its JSON object, or raise the matching CDPError."""
     try:
         response = _get_session().request(
             method,
@@ -185,26 +355,42 @@ def _request(
             params=params,
             json=body,
             auth=(connection.client_key, connection.api_token),
-            timeout=(connection.connect_timeout, connection.read_timeout),
+            timeout=timeout,
             # A redirect from CDP is unexpected; following it could send credentials elsewhere.
             allow_redirects=False,
         )
+    except requests.ConnectTimeout:
+        raise CDPUnavailable(
+            f"CDP at {host} did not accept a connection within {_seconds(timeout[0])} seconds.",
+            failure=Failure.NOT_SENT,
+        ) from None
     except requests.Timeout:
         raise CDPUnavailable(
-            f"CDP at {host} did not answer within {connection.read_timeout:g} seconds."
+            f"CDP at {host} did not answer within {_seconds(timeout[1])} seconds.",
+            failure=Failure.AMBIGUOUS,
         ) from None
     except requests.ConnectionError as exc:
-        raise CDPUnavailable(f"Could not reach CDP at {host}: {_reason(exc)}.") from None
+        failure = Failure.NOT_SENT if _never_connected(exc) else Failure.AMBIGUOUS
+        raise CDPUnavailable(
+            f"Could not reach CDP at {host}: {_reason(exc)}.", failure=failure
+        ) from None
     except requests.RequestException as exc:
-        raise CDPUnavailable(f"The call to CDP at {host} failed: {_reason(exc)}.") from None
+        # A base URL that is not valid (a ValueError) stays so; anything else, such as a reply
+        # cut short, broke off after the request was sent.
+        failure = Failure.FINAL if isinstance(exc, ValueError) else Failure.AMBIGUOUS
+        raise CDPUnavailable(
+            f"The call to CDP at {host} failed: {_reason(exc)}.", failure=failure
+        ) from None
     if response.status_code not in expected:
         raise _error_from_response(response)
     try:
         data = response.json()
     except ValueError:
+        # A garbled reply is usually a hiccup on the way, worth another try for a read.
         raise CDPBadResponse(
             f"CDP answered HTTP {response.status_code} with a body that is not JSON.",
             status=response.status_code,
+            failure=Failure.AMBIGUOUS,
         ) from None
     if not isinstance(data, dict):
         raise CDPBadResponse(
@@ -212,6 +398,47 @@ def _request(
             status=response.status_code,
         )
     return data
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """Say whether the connection failed before any of the request could have been sent."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    # urllib3's NewConnectionError (refused, unknown host) is a ConnectTimeoutError too.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def _breaker(connection: Connection) -> resilience.Breaker:
+    # One breaker per CDP account and host, so testing another connection cannot trip this one.
+    return resilience.Breaker(f"{connection.base_url.rstrip('/')}\n{connection.client_key}")
+
+
+def _circuit_open(admission: resilience.Admission) -> CDPCircuitOpen:
+    count = admission.failures
+    failed = f"{count} call{'s' if count != 1 else ''} in a row failed"
+    if admission.open_until is not None and time.time() < admission.open_until:
+        until = datetime.fromtimestamp(admission.open_until, UTC)
+        return CDPCircuitOpen(
+            f"CDP is unavailable: {failed}, so calls are paused until {until:%H:%M:%S} UTC.",
+            open_until=until,
+        )
+    return CDPCircuitOpen(
+        f"CDP is unavailable: {failed}, and one call is now checking whether it is back. "
+        "Try again in a moment."
+    )
+
+
+def breaker_status(connection: Connection | None = None) -> BreakerStatus:
+    """Return the circuit breaker's state for `connection`, else for the current connection."""
+    return _breaker(connection or current_connection()).status()
+
+
+def breaker_reset(connection: Connection | None = None) -> None:
+    """Close the circuit breaker for `connection`, else for the current connection."""
+    _breaker(connection or current_connection()).reset()
 
 
 def _reason(exc: requests.RequestException) -> str:
@@ -269,6 +496,12 @@ def get_order_consumer(ref: str) -> dict:
 def update_order_consumer(ref: str, record: dict) -> dict:
     """Replace an order consumer with `record` (v2 updates replace the whole resource).
 
+    The body is the whole record, so sending it twice leaves CDP in the same state as once: the
+    client repeats it when CDP surely did not take it (no connection, 429, 503). When the outcome
+    is unknown (read timeout, reset, 502, 504, a garbled reply) it does not, because by then
+    someone else may have saved the record: the error's `failure` is `Failure.AMBIGUOUS`, and the
+    caller re-reads the record and decides.
+
     https://doc.sitecore.com/cdp/developers/api/en/update-an-order-consumer--legacy-.html
     """
     return _request("POST", _path("orderConsumers", ref), body=record, expected=(200, 201))
@@ -317,6 +550,9 @@ def get_guest(ref: str) -> dict:
 def check_credentials(connection: Connection) -> dict:
     """Make the cheapest authenticated read (orders with an unused reference id) as `connection`.
 
+    One plain attempt, past the circuit breaker, so an administrator can probe CDP while calls
+    are paused and see the first failure as it is.
+
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
     """
     return _request(
@@ -324,4 +560,5 @@ def check_credentials(connection: Connection) -> dict:
         "/v2/orders",
         params={"referenceId": "backoffice-connection-test", "limit": 1},
         connection=connection,
+        guarded=False,
     )

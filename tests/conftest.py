@@ -5,6 +5,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
+from django.core.cache import caches
 
 from backoffice import roles
 from cdp_sandbox import seed
@@ -34,6 +35,11 @@ def sandbox(sandbox_server, settings):
     settings.CDP_API_TOKEN = sandbox_server.config.api_token
     settings.CDP_TIMEOUT = 2.0
     settings.CDP_CONNECT_TIMEOUT = 1.0
+    # Real retries, with short waits so a test that makes CDP fail stays fast.
+    settings.CDP_RETRY_BACKOFF = 0.01
+    settings.CDP_RETRY_BACKOFF_MAX = 0.05
+    # The circuit breaker keeps its state in the cache: every test starts with it closed.
+    caches["default"].clear()
     return sandbox_server
 
 
