@@ -62,6 +62,8 @@ class AuditEntry(AppendOnlyModel):
         REVERT = "revert", "Revert"
         CREDENTIALS = "credentials", "Credentials change"
         CONNECTION_TEST = "connection_test", "Connection test"
+        DISCARD = "discard", "Discarded edit"
+        CANCEL = "cancel", "Cancelled queued edit"
         SIGN_IN = "sign_in", "Sign-in"
         SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
         SIGN_OUT = "sign_out", "Sign-out"
@@ -71,6 +73,7 @@ class AuditEntry(AppendOnlyModel):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CONFLICT = "conflict", "Conflict"
+        PENDING = "pending", "Queued"
 
     # The entry's place in the hash chain: 1, 2, 3, ... with no gaps.
     sequence = models.PositiveBigIntegerField(unique=True, editable=False)

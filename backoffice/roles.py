@@ -14,6 +14,8 @@ SUPERVISOR_PERMISSIONS = [
     *CUSTOMER_SERVICE_PERMISSIONS,
     "audit.view_auditentry",
     "audit.revert_auditentry",
+    "consumers.view_push",
+    "consumers.manage_push",
 ]
 
 
@@ -27,6 +29,23 @@ def role_names(user) -> list[str]:
 
 def is_administrator(user) -> bool:
     return user.is_active and (user.is_superuser or ADMINISTRATOR in role_names(user))
+
+
+def ensure_roles() -> None:
+    """Create the role groups with their current permissions (the migrations do it on deploy)."""
+    from django.contrib.auth.models import Group, Permission
+
+    def permissions(names):
+        pairs = [name.split(".") for name in names]
+        return [Permission.objects.get(content_type__app_label=a, codename=c) for a, c in pairs]
+
+    Group.objects.get_or_create(name=CUSTOMER_SERVICE)[0].permissions.set(
+        permissions(CUSTOMER_SERVICE_PERMISSIONS)
+    )
+    Group.objects.get_or_create(name=SUPERVISOR)[0].permissions.set(
+        permissions(SUPERVISOR_PERMISSIONS)
+    )
+    Group.objects.get_or_create(name=ADMINISTRATOR)[0].permissions.set(Permission.objects.all())
 
 
 def grant_administrators_every_permission(**kwargs) -> None:

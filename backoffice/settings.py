@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_tasks_db",
     "cdp",
     "audit",
     "consumers",
@@ -139,6 +140,23 @@ CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
 # 32 random bytes each, comma-separated; the first encrypts, all decrypt. Never SECRET_KEY. Unset,
 # a DEBUG run falls back to a development key and production fails when a token is used.
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+
+# Background work (django.tasks): the pending-push queue. The database backend needs no other
+# service and is run by `python manage.py db_worker`; a deployment that outgrows one machine can
+# point TASKS_BACKEND at another backend (RQ, Celery) without code changes.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# Pending pushes: how many times the worker tries an edit CDP could not take, and how long it waits
+# between tries (exponential, from the first delay up to the longest).
+PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
+PUSH_RETRY_DELAY = env.float("PUSH_RETRY_DELAY", default=30.0)
+PUSH_RETRY_DELAY_MAX = env.float("PUSH_RETRY_DELAY_MAX", default=900.0)
+# How long one save may hold a consumer against other saves of the same consumer (seconds).
+PUSH_LOCK_SECONDS = env.float("PUSH_LOCK_SECONDS", default=60.0)
 
 # The audit log (docs/security.md). Checkpoints of the hash chain are signed with this key, which
 # must live outside the database (an environment variable or a secrets manager), so whoever can

@@ -3,6 +3,7 @@ from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 from django import forms
+from django.core import signing
 from django.core.exceptions import ValidationError
 
 from consumers.models import FIELD_LABELS, TITLES, Gender, OrderConsumer
@@ -13,6 +14,7 @@ REF_PATTERN = re.compile(
 )
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _LINK_PATH = re.compile(r"^/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?$")
+LOADED_SALT = "consumers.ConsumerForm.loaded"
 _COLLECTION_NAMES = {
     "guests": "a guest",
     "orderItems": "an order item",
@@ -84,7 +86,13 @@ class ConsumerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why you make this change, e.g. the customer's call. Kept in the audit log.",
     )
-    modified_at = forms.CharField(widget=forms.HiddenInput, required=False)
+    # The version the agent loaded (values and CDP's modifiedAt), signed so it comes back intact.
+    loaded = forms.CharField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "The form lost track of the version it was loaded with; reload the page."
+        },
+    )
 
     error_messages = {
         "control_characters": "Remove the line breaks or control characters from this name.",
@@ -110,7 +118,15 @@ class ConsumerForm(forms.Form):
             "gender": consumer.gender,
             "guest_ref": consumer.guest_ref,
             "order_item_refs": "\n".join(consumer.order_item_refs),
-            "modified_at": consumer.cdp_modified_at.isoformat() if consumer.cdp_modified_at else "",
+            "loaded": signing.dumps(
+                {
+                    "values": consumer.editable_values(),
+                    "modified_at": consumer.cdp_modified_at.isoformat()
+                    if consumer.cdp_modified_at
+                    else None,
+                },
+                salt=LOADED_SALT,
+            ),
         }
 
     def _clean_name(self, field: str) -> str:
@@ -148,13 +164,15 @@ class ConsumerForm(forms.Form):
             raise ValidationError(errors)
         return refs
 
-    def clean_modified_at(self) -> datetime | None:
-        value = self.cleaned_data["modified_at"]
-        if not value:
-            return None
+    def clean_loaded(self) -> dict:
         try:
-            return datetime.fromisoformat(value)
-        except ValueError:
+            loaded = signing.loads(self.cleaned_data["loaded"], salt=LOADED_SALT)
+            modified_at = loaded["modified_at"]
+            return {
+                "values": dict(loaded["values"]),
+                "modified_at": datetime.fromisoformat(modified_at) if modified_at else None,
+            }
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
             raise ValidationError(self.error_messages["bad_version"], code="bad_version") from None
 
     def edited_values(self) -> dict:
@@ -162,7 +180,7 @@ class ConsumerForm(forms.Form):
         return {
             name: value
             for name, value in self.cleaned_data.items()
-            if name not in ("modified_at", "reason")
+            if name not in ("loaded", "reason")
         }
 
 

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # The documented examples for `title` (order-consumer-rest-api-v2--legacy-.html).
 TITLES = [
@@ -84,6 +87,9 @@ class OrderConsumer(models.Model):
     # The whole record as CDP last returned it, attributes the form never shows included.
     raw = models.JSONField("CDP record", default=dict)
     fetched_at = models.DateTimeField()
+    # Held by one save at a time, so two saves of the same consumer never race each other to CDP.
+    push_lock_token = models.CharField(max_length=32, blank=True, editable=False)
+    push_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -96,30 +102,92 @@ class OrderConsumer(models.Model):
     def display_name(self) -> str:
         return " ".join(part for part in (self.title, self.first_name, self.last_name) if part)
 
+    def editable_values(self) -> dict:
+        """Return the fields an agent may edit, as the cache holds them."""
+        return {field: getattr(self, field) for field in FIELD_LABELS}
+
+
+class PushQuerySet(models.QuerySet):
+    def needing_attention(self) -> "PushQuerySet":
+        """Pushes people should know about: waiting to be sent, in conflict, or failed in the queue.
+
+        An edit that failed while the agent watched was shown to them; one that failed later in
+        the queue is listed for a week.
+        """
+        week_ago = timezone.now() - timedelta(days=7)
+        return self.filter(
+            models.Q(status__in=Push.WAITING)
+            | models.Q(status=Push.Status.CONFLICT, resolution="")
+            | models.Q(
+                status=Push.Status.FAILED, queued_at__isnull=False, finished_at__gte=week_ago
+            )
+        ).order_by("created_at")
+
 
 class Push(models.Model):
-    """One attempt to save an edit to CDP, recorded before the call so a crash leaves a trace."""
+    """One edit on its way to CDP: recorded before the first call, so it is never lost.
+
+    An edit CDP could not take (unreachable, timing out, failing) stays here as *pending* and the
+    worker (`consumers.tasks`) tries again; a conflict waits here for the agent to re-apply or
+    discard it.
+    """
 
     class Status(models.TextChoices):
         SENDING = "sending", "Sending"
+        PENDING = "pending", "Queued"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CONFLICT = "conflict", "Conflict"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # The statuses of a push that CDP has not taken yet but will be tried again.
+    WAITING = (Status.PENDING, Status.SENDING)
+
+    class Resolution(models.TextChoices):
+        REAPPLIED = "reapplied", "Re-applied to CDP's version"
+        DISCARDED = "discarded", "Discarded"
 
     consumer_ref = models.CharField(max_length=64, db_index=True)
+    order_ref = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField("record", max_length=200, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # Where the edit came from, for the audit entries the worker writes later on its behalf.
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True)
+    # Set when the push reverts an audited change (an audit entry id).
+    reverts_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # {field: [old, new]} for every field the agent changed.
+    # Every editable field as the agent loaded it, and {field: [old, new]} for those they changed.
+    loaded = models.JSONField(default=dict)
     changes = models.JSONField(default=dict)
     loaded_modified_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status, default=Status.SENDING)
+    status = models.CharField(max_length=16, choices=Status, default=Status.SENDING, db_index=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=16, choices=Resolution, blank=True)
+
+    objects = PushQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("manage_push", "Can retry or cancel queued edits")]
 
     def __str__(self):
         return f"push of {self.consumer_ref} ({self.status})"
+
+    @property
+    def edited(self) -> dict:
+        """Every editable field as the agent wanted it: what they loaded with their changes."""
+        return {**self.loaded, **{field: new for field, (_, new) in self.changes.items()}}
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status == self.Status.CONFLICT and not self.resolution

@@ -1,20 +1,17 @@
-"""Use cases for order consumers: fetch and cache, list an order's consumers, search, push edits."""
+"""Reading order consumers from CDP: fetch and cache, list an order's consumers, find, search.
+
+Saving edits back to CDP is in `consumers.pushes`.
+"""
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from audit.models import AuditEntry
-from audit.services import RequestMeta, audit_entry_create
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers.models import FIELD_LABELS, Order, OrderConsumer, Push
+from consumers.models import Order, OrderConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -27,28 +24,6 @@ EDITABLE_FIELDS = {
     "guest_ref": "guest",
     "order_item_refs": "orderItems",
 }
-# Attributes CDP sets itself; they are left out of an update body.
-READ_ONLY_ATTRIBUTES = ("href", "ref", "createdAt", "modifiedAt", "order")
-
-
-class Outcome(StrEnum):
-    UNCHANGED = "unchanged"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CONFLICT = "conflict"
-
-
-@dataclass
-class PushResult:
-    outcome: Outcome
-    consumer: OrderConsumer
-    error: CDPError | None = None
-    # On a conflict: CDP's current values of the fields the agent edited.
-    current: dict | None = None
-    # The audit entry the attempt wrote (none when nothing changed).
-    entry: AuditEntry | None = None
-
-
 # --- reading CDP records ----------------------------------------------------------------------
 
 
@@ -85,7 +60,7 @@ def _item_refs(value) -> list[str]:
     return [ref for ref in map(client.ref_from_link, items) if ref]
 
 
-def _consumer_fields(record: dict) -> dict:
+def consumer_fields(record: dict) -> dict:
     """Map a CDP order-consumer record onto the cache's fields, or raise CDPBadResponse."""
     if not isinstance(record.get("firstName"), str) or not isinstance(record.get("lastName"), str):
         raise CDPBadResponse("CDP sent an order consumer without a first and last name.")
@@ -112,10 +87,11 @@ def _guest_name(guest_ref: str) -> str:
     except CDPError as error:
         logger.info("guest %s not fetched: %s", guest_ref, error)
         return ""
-    return _name_of(guest)
+    return guest_name_of(guest)
 
 
-def _name_of(guest: dict) -> str:
+def guest_name_of(guest: dict) -> str:
+    """Return a guest record's first and last name."""
     parts = (guest.get("firstName"), guest.get("lastName"))
     return " ".join(part for part in parts if isinstance(part, str) and part)
 
@@ -134,8 +110,9 @@ def _order_save(record: dict, ref: str) -> Order:
     return order
 
 
-def _consumer_save(ref: str, record: dict, *, guest_name: str) -> OrderConsumer:
-    fields = _consumer_fields(record)
+def consumer_save(ref: str, record: dict, *, guest_name: str) -> OrderConsumer:
+    """Cache CDP's copy of a consumer."""
+    fields = consumer_fields(record)
     consumer, _ = OrderConsumer.objects.update_or_create(
         ref=ref, defaults={**fields, "guest_name": guest_name, "fetched_at": timezone.now()}
     )
@@ -148,7 +125,7 @@ def _consumer_save(ref: str, record: dict, *, guest_name: str) -> OrderConsumer:
 def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
     """Fetch a consumer (and its guest's name and its order) from CDP and cache it."""
     record = client.get_order_consumer(ref)
-    fields = _consumer_fields(record)
+    fields = consumer_fields(record)
     guest_name = _guest_name(fields["guest_ref"])
     if with_order and fields["order_ref"]:
         try:
@@ -156,7 +133,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
         except CDPError as error:
             # The consumer is still worth showing; the order's details stay as last fetched.
             logger.info("order %s not fetched: %s", fields["order_ref"], error)
-    return _consumer_save(ref, record, guest_name=guest_name)
+    return consumer_save(ref, record, guest_name=guest_name)
 
 
 def consumer_get(*, ref: str) -> OrderConsumer:
@@ -196,223 +173,3 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     for word in words[:5]:
         matches = matches.filter(Q(first_name__istartswith=word) | Q(last_name__istartswith=word))
     return matches.order_by("last_name", "first_name", "ref")
-
-
-# --- pushing an edit --------------------------------------------------------------------------
-
-
-def _current_values(consumer: OrderConsumer) -> dict:
-    return {field: getattr(consumer, field) for field in EDITABLE_FIELDS}
-
-
-def _changes(consumer: OrderConsumer, data: dict) -> dict[str, tuple]:
-    """Return {field: (old, new)} for each editable field the agent changed."""
-    changes = {}
-    for field, old in _current_values(consumer).items():
-        new = data.get(field, old)
-        if not _same_value(field, old, new):
-            changes[field] = (old, new)
-    return changes
-
-
-def _same_value(field: str, a, b) -> bool:
-    # The order of a consumer's order items carries no meaning.
-    return sorted(a) == sorted(b) if field == "order_item_refs" else a == b
-
-
-def _audit_text(value) -> str:
-    return ", ".join(value) if isinstance(value, list) else str(value)
-
-
-def _check_links(consumer: OrderConsumer, changes: dict) -> str | None:
-    """Refuse links CDP would not resolve; return the new guest's name if the guest changed."""
-    errors = {}
-    guest_name = None
-    if changes.get("guest_ref", (None, ""))[1]:
-        new_guest = changes["guest_ref"][1]
-        try:
-            guest_name = _name_of(client.get_guest(new_guest))
-        except CDPNotFound:
-            errors["guest_ref"] = f"CDP has no guest with ref {new_guest}."
-    if changes.get("order_item_refs", (None, []))[1]:
-        order_items = set(client.list_order_item_refs(consumer.order_ref))
-        foreign = [ref for ref in changes["order_item_refs"][1] if ref not in order_items]
-        if foreign:
-            errors["order_item_refs"] = (
-                f"Not an item of this consumer's order {consumer.order_ref}: {', '.join(foreign)}."
-            )
-    if errors:
-        raise ValidationError(errors)
-    return guest_name
-
-
-def _push_body(fresh: dict, changes: dict) -> dict:
-    """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body."""
-    body = {key: value for key, value in fresh.items() if key not in READ_ONLY_ATTRIBUTES}
-    for field, (_, new) in changes.items():
-        attribute = EDITABLE_FIELDS[field]
-        if not new:
-            # Leaving an attribute out of a v2 update is how it is cleared.
-            body.pop(attribute, None)
-        elif field == "guest_ref":
-            body[attribute] = client.link("guests", new)
-        elif field == "order_item_refs":
-            body[attribute] = {"items": [client.link("orderItems", ref) for ref in new]}
-        else:
-            body[attribute] = new
-    return body
-
-
-@dataclass(frozen=True)
-class Author:
-    """Who saves, from where and why; `reverts` names the audited change a revert undoes."""
-
-    user: object
-    meta: RequestMeta
-    reason: str = ""
-    reverts: AuditEntry | None = None
-
-    @property
-    def action(self) -> str:
-        return AuditEntry.Action.REVERT if self.reverts else AuditEntry.Action.EDIT
-
-
-def consumer_push_update(
-    *,
-    consumer: OrderConsumer,
-    data: dict,
-    loaded_modified_at: datetime | None,
-    user,
-    meta: RequestMeta,
-    reason: str = "",
-    reverts: AuditEntry | None = None,
-) -> PushResult:
-    """Save an edit to CDP: re-read, refuse a newer version, send the full record, audit.
-
-    Raises ValidationError when a new guest or order-item link does not resolve in CDP.
-    """
-    changes = _changes(consumer, data)
-    if not changes:
-        return PushResult(Outcome.UNCHANGED, consumer)
-    author = Author(user=user, meta=meta, reason=reason, reverts=reverts)
-
-    push = None
-    try:
-        guest_name = _check_links(consumer, changes)
-        # Committed before the first write call, so a crash mid-push leaves a trace.
-        push = Push.objects.create(
-            consumer_ref=consumer.ref,
-            user=user,
-            changes={field: list(pair) for field, pair in changes.items()},
-            loaded_modified_at=loaded_modified_at,
-        )
-        fresh = client.get_order_consumer(consumer.ref)
-        fresh_modified_at = _consumer_fields(fresh)["cdp_modified_at"]
-        if fresh_modified_at != loaded_modified_at:
-            return _record_conflict(push, consumer, fresh, changes, author)
-        reply = client.update_order_consumer(consumer.ref, _push_body(fresh, changes))
-        if not isinstance(reply.get("firstName"), str):
-            # CDP's reply to an update is documented as the record; if it is not, read it back.
-            reply = client.get_order_consumer(consumer.ref)
-    except CDPError as error:
-        return _record_failure(push, consumer, changes, error, author)
-
-    with transaction.atomic():
-        if guest_name is None:
-            guest_name = consumer.guest_name if "guest_ref" not in changes else ""
-        saved = _consumer_save(consumer.ref, reply, guest_name=guest_name)
-        _finish(push, Push.Status.SUCCEEDED)
-        entry = _audit(consumer, changes, AuditEntry.Outcome.SUCCEEDED, author)
-    return PushResult(Outcome.SUCCEEDED, saved, entry=entry)
-
-
-def _finish(push: Push | None, status: str, error: str = "") -> None:
-    if push is not None:
-        push.status, push.error, push.finished_at = status, error, timezone.now()
-        push.save(update_fields=["status", "error", "finished_at"])
-
-
-def _audit(consumer, changes, outcome, author: Author, error: CDPError | None = None):
-    return audit_entry_create(
-        user=author.user,
-        meta=author.meta,
-        action=author.action,
-        outcome=outcome,
-        consumer_ref=consumer.ref,
-        order_ref=consumer.order_ref,
-        object_repr=str(consumer),
-        changes={
-            field: (_audit_text(old), _audit_text(new)) for field, (old, new) in changes.items()
-        },
-        cdp_status=error.status if error else None,
-        cdp_message=error.message if error else "",
-        reason=author.reason,
-        reverts=author.reverts,
-    )
-
-
-def _record_failure(push, consumer, changes, error: CDPError, author: Author) -> PushResult:
-    logger.warning("push of consumer %s failed: %s", consumer.ref, error)
-    with transaction.atomic():
-        _finish(push, Push.Status.FAILED, str(error))
-        entry = _audit(consumer, changes, AuditEntry.Outcome.FAILED, author, error=error)
-    return PushResult(Outcome.FAILED, consumer, error=error, entry=entry)
-
-
-def _record_conflict(push, consumer, fresh, changes, author: Author) -> PushResult:
-    """Keep CDP's newer version in the cache, audit the refused save and report what CDP holds."""
-    with transaction.atomic():
-        current = _consumer_save(consumer.ref, fresh, guest_name=consumer.guest_name)
-        _finish(push, Push.Status.CONFLICT, "CDP holds a newer version")
-        entry = _audit(consumer, changes, AuditEntry.Outcome.CONFLICT, author)
-    return PushResult(
-        Outcome.CONFLICT,
-        current,
-        current={field: getattr(current, field) for field in changes},
-        entry=entry,
-    )
-
-
-# --- reverting an audited change ---------------------------------------------------------------
-
-
-class RevertRefused(Exception):
-    """The change cannot be reverted; the message says why."""
-
-
-def _from_audit_text(field: str, text: str):
-    if field == "order_item_refs":
-        return [ref for ref in text.split(", ") if ref]
-    return text
-
-
-def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
-    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
-
-    Refuses (RevertRefused) when the entry is not a succeeded edit or when any of its fields was
-    changed again since; CDP errors come back in the result as for an edit.
-    """
-    if not entry.is_revertible:
-        raise RevertRefused(
-            "Only a change that reached CDP (a succeeded edit or revert) can be undone."
-        )
-    consumer = consumer_fetch(ref=entry.consumer_ref)
-    data = {}
-    for change in entry.changes.all():
-        now = getattr(consumer, change.field)
-        if not _same_value(change.field, now, _from_audit_text(change.field, change.new_value)):
-            raise RevertRefused(
-                f"{FIELD_LABELS.get(change.field, change.field)} was changed again since this "
-                f"change: CDP now holds “{_audit_text(now) or '(empty)'}”, not "
-                f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
-            )
-        data[change.field] = _from_audit_text(change.field, change.old_value)
-    return consumer_push_update(
-        consumer=consumer,
-        data=data,
-        loaded_modified_at=consumer.cdp_modified_at,
-        user=user,
-        meta=meta,
-        reason=reason or f"Revert of audit entry {entry.sequence}",
-        reverts=entry,
-    )

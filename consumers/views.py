@@ -2,15 +2,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError, CDPNotFound
-from consumers import services
+from consumers import pushes, services
 from consumers.forms import ConsumerForm, SearchForm
-from consumers.models import FIELD_LABELS, Order, OrderConsumer
+from consumers.models import FIELD_LABELS, Order, OrderConsumer, Push
+from consumers.pushes import Outcome
 
 can_view = permission_required("consumers.view_orderconsumer", raise_exception=True)
 can_edit = permission_required("consumers.change_orderconsumer", raise_exception=True)
@@ -94,6 +95,7 @@ def consumer_detail(request, ref: str):
         "consumer": consumer,
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
         "history": AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
+        "pushes": Push.objects.filter(consumer_ref=ref).needing_attention(),
     }
     return render(request, "consumers/consumer_detail.html", context)
 
@@ -137,11 +139,13 @@ def consumer_edit(request, ref: str):
     form = ConsumerForm(request.POST, consumer=consumer)
     if not form.is_valid():
         return _render_edit(request, form)
+    loaded = form.cleaned_data["loaded"]
     try:
-        result = services.consumer_push_update(
+        result = pushes.consumer_push_update(
             consumer=consumer,
             data=form.edited_values(),
-            loaded_modified_at=form.cleaned_data["modified_at"],
+            loaded_values=loaded["values"],
+            loaded_modified_at=loaded["modified_at"],
             user=request.user,
             meta=RequestMeta.from_request(request),
             reason=form.cleaned_data["reason"],
@@ -149,35 +153,122 @@ def consumer_edit(request, ref: str):
     except ValidationError as error:
         form.add_error(None, error)
         return _render_edit(request, form)
+    if result.outcome == Outcome.FAILED:
+        form.add_error(None, f"CDP did not save the change. {result.error}")
+        return _render_edit(request, form)
+    return _after_save(request, result)
 
-    if result.outcome == services.Outcome.UNCHANGED:
+
+def _after_save(request, result: pushes.PushResult):
+    """Tell the agent what became of a save and show them where it stands."""
+    ref = result.consumer.ref
+    if result.outcome == Outcome.UNCHANGED:
         messages.info(request, "Nothing was changed, so nothing was sent to CDP.")
-        return redirect("consumers:detail", ref=ref)
-    if result.outcome == services.Outcome.SUCCEEDED:
+    elif result.outcome == Outcome.SUCCEEDED:
         messages.success(request, f"Saved {result.consumer} to CDP.")
-        return redirect("consumers:detail", ref=ref)
-    if result.outcome == services.Outcome.CONFLICT:
-        # Keep the agent's input, but load it against CDP's current version: saving again is
-        # then a deliberate overwrite of what the agent has now been shown.
-        data = request.POST.copy()
-        data["modified_at"] = form.initial_for(result.consumer)["modified_at"]
-        form = ConsumerForm(data, consumer=result.consumer)
-        form.is_valid()
-        form.add_error(
-            None,
-            "Someone changed this consumer in CDP after you opened it, so nothing was sent. "
-            "CDP's current values are shown beside the form; press Save again to apply your edit "
-            "over them, or Cancel to keep them.",
+    elif result.outcome == Outcome.PENDING:
+        messages.warning(
+            request,
+            f"CDP cannot take the change right now ({result.error}). It is saved here and queued: "
+            "it will be sent automatically, and this page shows it until then.",
         )
-        return _render_edit(request, form, conflict=result.current)
-    form.add_error(None, f"CDP did not save the change. {result.error}")
-    return _render_edit(request, form)
+    elif result.outcome == Outcome.CONFLICT:
+        messages.warning(
+            request,
+            "Someone changed this consumer in CDP after you opened it, so nothing was sent. "
+            "Compare the versions and re-apply your change or discard it.",
+        )
+        return redirect("consumers:conflict", ref=ref, push_id=result.push.pk)
+    else:
+        messages.error(request, f"CDP did not save the change. {result.error}")
+    return redirect("consumers:detail", ref=ref)
 
 
-def _render_edit(request, form: ConsumerForm, *, conflict: dict | None = None):
-    conflict_rows = [
-        (FIELD_LABELS[field], ", ".join(value) if isinstance(value, list) else value)
-        for field, value in (conflict or {}).items()
-    ]
-    context = {"form": form, "consumer": form.consumer, "conflict_rows": conflict_rows}
+def _render_edit(request, form: ConsumerForm):
+    pending = Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING)
+    context = {"form": form, "consumer": form.consumer, "pending": pending}
     return render(request, "consumers/consumer_edit.html", context)
+
+
+def _conflicting_push(ref: str, push_id: int) -> Push:
+    return get_object_or_404(Push, pk=push_id, consumer_ref=ref, status=Push.Status.CONFLICT)
+
+
+@require_GET
+@login_required
+@can_edit
+def conflict_detail(request, ref: str, push_id: int):
+    push = _conflicting_push(ref, push_id)
+    consumer = OrderConsumer.objects.get(ref=ref)
+    if not push.resolution:
+        try:
+            consumer = services.consumer_fetch(ref=ref)
+        except CDPError as error:
+            messages.warning(request, f"Showing CDP's version as last fetched: {error}")
+    now, edited = consumer.editable_values(), push.edited
+    rows = [
+        {
+            "label": label,
+            "loaded": _shown(push.loaded.get(field)),
+            "now": _shown(now[field]),
+            "edited": _shown(edited.get(field)),
+            "changed_by_agent": field in push.changes,
+            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(now[field]),
+        }
+        for field, label in FIELD_LABELS.items()
+    ]
+    context = {"push": push, "consumer": consumer, "rows": rows}
+    return render(request, "consumers/conflict.html", context)
+
+
+def _shown(value) -> str:
+    return ", ".join(value) if isinstance(value, list) else (value or "")
+
+
+@require_POST
+@login_required
+@can_edit
+def conflict_resolve(request, ref: str, push_id: int):
+    push = _conflicting_push(ref, push_id)
+    meta = RequestMeta.from_request(request)
+    try:
+        if request.POST.get("action") == "discard":
+            pushes.conflict_discard(push=push, user=request.user, meta=meta)
+            messages.info(request, "Your change was discarded; CDP keeps its version.")
+            return redirect("consumers:detail", ref=ref)
+        result = pushes.conflict_reapply(push=push, user=request.user, meta=meta)
+    except pushes.ConflictResolved as resolved:
+        messages.info(request, str(resolved))
+        return redirect("consumers:detail", ref=ref)
+    except ValidationError as error:
+        messages.error(request, f"Not re-applied: {'; '.join(error.messages)}")
+        return redirect("consumers:conflict", ref=ref, push_id=push.pk)
+    except CDPError as error:
+        messages.error(request, f"Not re-applied: CDP could not be read. {error}")
+        return redirect("consumers:conflict", ref=ref, push_id=push.pk)
+    return _after_save(request, result)
+
+
+@require_GET
+@login_required
+@permission_required("consumers.view_push", raise_exception=True)
+def push_queue(request):
+    queue = Push.objects.needing_attention().select_related("user")[:200]
+    return render(request, "consumers/push_queue.html", {"pushes": queue})
+
+
+@require_POST
+@login_required
+@permission_required("consumers.manage_push", raise_exception=True)
+def push_action(request, push_id: int):
+    push = get_object_or_404(Push, pk=push_id)
+    if request.POST.get("action") == "cancel":
+        done = pushes.push_cancel(
+            push=push, user=request.user, meta=RequestMeta.from_request(request)
+        )
+        text = "Cancelled: the change will not be sent." if done else "It is no longer queued."
+    else:
+        done = pushes.push_retry_now(push=push)
+        text = "The worker will try it now." if done else "It is no longer queued."
+    (messages.success if done else messages.info)(request, f"{push.object_repr}: {text}")
+    return redirect("consumers:queue")

@@ -1,9 +1,6 @@
 """Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
 
-import importlib
-
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.cache import caches
 
@@ -46,7 +43,7 @@ def sandbox(sandbox_server, settings):
 def _role(name: str) -> Group:
     """Return a role's group, re-creating the roles if a transactional test flushed them."""
     if not Group.objects.filter(name=name).exists():
-        importlib.import_module("consumers.migrations.0002_roles").create_roles(apps, None)
+        roles.ensure_roles()
     return Group.objects.get(name=name)
 
 

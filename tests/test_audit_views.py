@@ -12,7 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta, audit_entry_create
 from cdp_sandbox.server import Fault
-from consumers import services
+from consumers import pushes, services
 from consumers.models import OrderConsumer
 from tests.conftest import CONSUMER_REF, ORDER_REF, OTHER_CONSUMER_REF
 
@@ -21,9 +21,8 @@ META = RequestMeta(ip_address="203.0.113.9", user_agent="pytest", request_id="au
 
 def edit(consumer_ref, user, reason="", **changes):
     consumer = services.consumer_fetch(ref=consumer_ref)
-    data = {field: getattr(consumer, field) for field in services.EDITABLE_FIELDS}
-    data.update(changes)
-    return services.consumer_push_update(
+    data = {**consumer.editable_values(), **changes}
+    return pushes.consumer_push_update(
         consumer=consumer,
         data=data,
         loaded_modified_at=consumer.cdp_modified_at,
@@ -354,7 +353,7 @@ def test_a_failed_change_cannot_be_reverted(supervisor_client, agent, sandbox):
 
 def test_a_revert_that_cdp_refuses_is_audited_as_failed(supervisor_client, agent, sandbox):
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
-    sandbox.inject(Fault(method="POST", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=503))
+    sandbox.config.max_string_length = 4  # CDP now refuses every longer text attribute
 
     response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
 
@@ -362,6 +361,19 @@ def test_a_revert_that_cdp_refuses_is_audited_as_failed(supervisor_client, agent
     assert (
         AuditEntry.objects.get(action=AuditEntry.Action.REVERT).outcome == AuditEntry.Outcome.FAILED
     )
+
+
+def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbox):
+    result = edit(CONSUMER_REF, agent, last_name="Beirne")
+    sandbox.inject(
+        Fault(method="POST", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=503, times=None)
+    )
+
+    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
+
+    assert "Queued: CDP cannot take the revert right now" in response.content.decode()
+    revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
+    assert (revert.outcome, revert.reverts) == (AuditEntry.Outcome.PENDING, result.entry)
 
 
 def test_agents_cannot_revert(agent_client, agent):

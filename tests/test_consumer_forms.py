@@ -1,6 +1,9 @@
 """The edit form: labels, trimming, refs pasted as links, and clear errors for malformed input."""
 
+from datetime import UTC, datetime
+
 import pytest
+from django.core import signing
 
 from consumers.forms import ConsumerForm, parse_ref
 from consumers.models import OrderConsumer
@@ -23,6 +26,7 @@ def make_consumer(**fields) -> OrderConsumer:
 
 
 def bound(consumer=None, **data):
+    consumer = consumer or make_consumer()
     values = {
         "title": "Mr",
         "first_name": "Liam",
@@ -30,9 +34,9 @@ def bound(consumer=None, **data):
         "gender": "male",
         "guest_ref": "",
         "order_item_refs": "",
-        "modified_at": "",
+        "loaded": ConsumerForm.initial_for(consumer)["loaded"],
     }
-    return ConsumerForm({**values, **data}, consumer=consumer or make_consumer())
+    return ConsumerForm({**values, **data}, consumer=consumer)
 
 
 def test_its_fields_carry_the_labels_agents_see():
@@ -138,11 +142,21 @@ def test_it_explains_malformed_links(field, value, message):
 
 
 def test_it_carries_the_version_it_was_loaded_with():
-    form = bound(modified_at="2026-10-01T09:15:00.123000+00:00")
+    loaded_at = datetime(2026, 10, 1, 9, 15, 0, 123000, tzinfo=UTC)
+    consumer = make_consumer(cdp_modified_at=loaded_at)
+    form = bound(consumer, last_name="Beirne")
 
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["modified_at"].isoformat() == "2026-10-01T09:15:00.123000+00:00"
-    assert not bound(modified_at="yesterday").is_valid()
+    assert form.cleaned_data["loaded"]["modified_at"] == loaded_at
+    assert form.cleaned_data["loaded"]["values"]["last_name"] == "Byrne"
+
+
+@pytest.mark.parametrize("loaded", ["", "tampered", signing.dumps({"values": {}}, salt="another")])
+def test_it_refuses_a_version_it_did_not_sign(loaded):
+    form = bound(loaded=loaded)
+
+    assert not form.is_valid()
+    assert "reload the page" in form.errors["loaded"][0]
 
 
 def test_parse_ref_accepts_v2_1_links_too():

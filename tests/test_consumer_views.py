@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
-from consumers.models import OrderConsumer
+from consumers.models import OrderConsumer, Push
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
@@ -157,7 +157,7 @@ def test_the_consumer_page_masks_the_passport_number(agent_client, sandbox):
 
 
 def test_the_consumer_page_explains_when_cdp_is_down(agent_client, sandbox):
-    sandbox.inject(Fault(path=CONSUMER_PATH, status=503))
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
 
     response = agent_client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
 
@@ -256,17 +256,22 @@ def test_cdps_refusal_is_shown_with_the_agents_input_kept(agent_client, sandbox)
     )
 
 
-def test_a_timeout_is_shown_with_the_agents_input_kept(agent_client, sandbox, settings):
+def test_a_timeout_queues_the_change_and_the_consumer_page_shows_it(
+    agent_client, sandbox, settings
+):
     data = form_data(agent_client, last_name="Beirne")
     settings.CDP_TIMEOUT = 0.2
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, latency=1.0))
+    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
 
-    response = agent_client.post(edit_url(), data)
+    response = agent_client.post(edit_url(), data, follow=True)
 
     content = response.content.decode()
-    assert "did not answer within 0.2 seconds" in content
-    assert 'value="Beirne"' in content
+    assert "CDP cannot take the change right now" in content
+    assert "It is saved here and queued" in content
+    assert "Changes not in CDP yet" in content
+    assert '<span class="diff-new">Beirne</span>' in content
     assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"
+    assert Push.objects.get().status == Push.Status.PENDING
 
 
 def test_an_unknown_guest_is_a_form_error_and_nothing_is_sent(agent_client, sandbox):
@@ -281,31 +286,81 @@ def test_an_unknown_guest_is_a_form_error_and_nothing_is_sent(agent_client, sand
     assert sandbox.requests_to("POST", CONSUMER_PATH) == []
 
 
-def test_a_conflict_shows_cdps_version_and_a_second_save_applies_the_edit_over_it(
+def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     agent_client, sandbox
 ):
     data = form_data(agent_client, first_name="William")
-    sandbox.change_consumer(CONSUMER_REF, firstName="Liam-Óg")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
 
-    response = agent_client.post(edit_url(), data)
+    response = agent_client.post(edit_url(), data, follow=True)
 
     content = response.content.decode()
+    conflict = Push.objects.get(status=Push.Status.CONFLICT)
+    assert response.redirect_chain[-1][0] == reverse(
+        "consumers:conflict", args=[CONSUMER_REF, conflict.pk]
+    )
     assert "Someone changed this consumer in CDP after you opened it" in content
-    assert "Liam-Óg" in content
-    assert 'value="William"' in content
+    rows = {row["label"]: row for row in response.context["rows"]}
+    assert (
+        rows["First name"]["loaded"],
+        rows["First name"]["now"],
+        rows["First name"]["edited"],
+    ) == ("Liam", "Liam", "William")
+    assert (rows["Last name"]["loaded"], rows["Last name"]["now"]) == ("Byrne", "Byrne-Walsh")
     assert sandbox.requests_to("POST", CONSUMER_PATH) == []
 
-    resubmitted = {
-        name: response.context["form"][name].value() or ""
-        for name in response.context["form"].fields
-    }
-    agent_client.post(edit_url(), resubmitted)
+    response = agent_client.post(
+        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
+        {"action": "reapply"},
+        follow=True,
+    )
 
-    assert sandbox.consumer(CONSUMER_REF)["firstName"] == "William"
+    assert "Saved William Byrne-Walsh to CDP." in response.content.decode()
+    after = sandbox.consumer(CONSUMER_REF)
+    assert (after["firstName"], after["lastName"]) == ("William", "Byrne-Walsh")
     assert [e.outcome for e in AuditEntry.objects.filter(action="edit").order_by("sequence")] == [
         "conflict",
         "succeeded",
     ]
+
+
+def test_a_conflict_can_be_discarded(agent_client, sandbox):
+    data = form_data(agent_client, first_name="William")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+    agent_client.post(edit_url(), data)
+    conflict = Push.objects.get(status=Push.Status.CONFLICT)
+
+    response = agent_client.post(
+        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
+        {"action": "discard"},
+        follow=True,
+    )
+
+    assert "Your change was discarded; CDP keeps its version." in response.content.decode()
+    assert sandbox.consumer(CONSUMER_REF)["firstName"] == "Liam"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
+    assert "Changes not in CDP yet" not in response.content.decode()
+
+
+def test_supervisors_see_the_queue_and_can_retry_or_cancel(
+    client, agent_client, supervisor, sandbox
+):
+    data = form_data(agent_client, last_name="Beirne")
+    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    agent_client.post(edit_url(), data)
+    queued = Push.objects.get()
+    client.force_login(supervisor)
+
+    queue = client.get(reverse("consumers:queue"))
+    cancelled = client.post(
+        reverse("consumers:queue_action", args=[queued.pk]), {"action": "cancel"}, follow=True
+    )
+
+    assert '<span class="diff-new">Beirne</span>' in queue.content.decode()
+    assert "Retry now" in queue.content.decode()
+    assert "Cancelled: the change will not be sent." in cancelled.content.decode()
+    queued.refresh_from_db()
+    assert queued.status == Push.Status.CANCELLED
 
 
 def test_a_supervisor_and_an_administrator_can_edit_too(client, supervisor, administrator, sandbox):

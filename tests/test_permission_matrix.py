@@ -4,14 +4,16 @@ A new URL without a rule here fails `test_every_url_has_a_rule`, so no page ship
 """
 
 import pytest
-from django.apps import apps
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from audit.services import RequestMeta
 from cdp.models import CDPConnection
-from consumers import services
+from consumers import pushes, services
+from consumers.models import Push
+from consumers.tasks import deliver_push
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 PERSONAS = ("anonymous", "agent", "supervisor", "administrator")
@@ -28,6 +30,13 @@ APP_RULES = {
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
+    "consumers:conflict": ("GET", SIGNED_IN_ONLY),
+    "consumers:conflict_resolve": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:queue": ("GET", SUPERVISORS_ONLY),
+    "consumers:queue_action": (
+        "POST",
+        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
+    ),
     "audit:list": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
@@ -51,6 +60,8 @@ ADMINISTRATOR_STATUS = {
     "admin:consumers_push_add": 403,
     "admin:consumers_push_delete": 403,
     "admin:cdp_cdpconnection_test": 302,  # back to the connection with the result
+    "admin:django_tasks_database_dbtaskresult_add": 403,
+    "admin:django_tasks_database_dbtaskresult_delete": 403,
 }
 ADMIN_POSTS = {"admin:logout", "admin:cdp_cdpconnection_test"}
 
@@ -81,28 +92,49 @@ def rule(name: str) -> tuple[str, dict[str, int]]:
 def world(db, agent, supervisor, administrator, sandbox):
     """One record of every kind, so every page has something to show."""
     consumer = services.consumer_fetch(ref=CONSUMER_REF)
-    data = {field: getattr(consumer, field) for field in services.EDITABLE_FIELDS}
-    result = services.consumer_push_update(
+    result = pushes.consumer_push_update(
         consumer=consumer,
-        data={**data, "last_name": "Beirne"},
+        data={**consumer.editable_values(), "last_name": "Beirne"},
         loaded_modified_at=consumer.cdp_modified_at,
         user=agent,
         meta=RequestMeta(),
     )
+
+    # A conflict for the conflict pages, and a queued edit for the queue's actions.
+    def push_row(status, **changes):
+        return Push.objects.create(
+            consumer_ref=CONSUMER_REF, order_ref=ORDER_REF, user=agent, status=status,
+            loaded=consumer.editable_values(), changes=changes,
+            loaded_modified_at=consumer.cdp_modified_at,
+        )  # fmt: skip
+
+    conflict = push_row(Push.Status.CONFLICT, first_name=["Liam", "William"])
+    queued = push_row(Push.Status.PENDING, title=["Mr", "Dr"])
+    deliver_push.enqueue(queued.pk)
     connection = CDPConnection(
         name="Sandbox", region=CDPConnection.Region.CUSTOM, custom_url=sandbox.base_url,
         client_key=sandbox.config.client_key,
     )  # fmt: skip
     connection.set_api_token(sandbox.config.api_token)
     connection.save()
-    return {"entry": result.entry, "connection": connection, "user": agent}
+    return {
+        "entry": result.entry,
+        "connection": connection,
+        "user": agent,
+        "conflict": conflict,
+        "queued": queued,
+    }
 
 
 def url_for(name: str, world) -> str:
     """Reverse a URL name with arguments that point at real records."""
+    if name in ("consumers:conflict", "consumers:conflict_resolve"):
+        return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["conflict"].pk})
+    if name == "consumers:queue_action":
+        return reverse(name, kwargs={"push_id": world["queued"].pk})
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
-    if name.startswith("consumers:") and name != "consumers:home":
+    if name.startswith("consumers:") and name not in ("consumers:home", "consumers:queue"):
         return reverse(name, kwargs={"ref": CONSUMER_REF})
     if name in ("audit:detail", "audit:revert"):
         return reverse(name, kwargs={"pk": world["entry"].pk})
@@ -113,25 +145,20 @@ def url_for(name: str, world) -> str:
         return reverse(name, args=[user_type.pk, world["user"].pk])
     if name == "admin:auth_user_password_change":
         return reverse(name, args=[world["user"].pk])
-    model_page = name.removeprefix("admin:").split("_", 1)[0] in {
-        c.label for c in apps.get_app_configs()
-    }
-    if model_page and name.rsplit("_", 1)[-1] in ("change", "delete", "history", "test"):
-        return reverse(name, args=[_instance_for(name).pk])
+    model = _admin_model(name)
+    if model and name.rsplit("_", 1)[-1] in ("change", "delete", "history", "test"):
+        instance = model.objects.first()
+        assert instance is not None, f"Create a {model.__name__} in the `world` fixture for {name}."
+        return reverse(name, args=[instance.pk])
     return reverse(name)
 
 
-def _instance_for(name: str):
-    """Return a record of the model behind an admin page such as admin:audit_auditentry_change."""
-    app_label, rest = name.removeprefix("admin:").split("_", 1)
-    model = next(
-        m
-        for m in apps.get_app_config(app_label).get_models()
-        if rest.startswith(m._meta.model_name + "_")
-    )
-    instance = model.objects.first()
-    assert instance is not None, f"Create a {model.__name__} in the `world` fixture to test {name}."
-    return instance
+def _admin_model(name: str):
+    """Return the model behind an admin page such as admin:audit_auditentry_change, if any."""
+    for model in admin.site._registry:
+        if name.startswith(f"admin:{model._meta.app_label}_{model._meta.model_name}_"):
+            return model
+    return None
 
 
 def test_every_url_has_a_rule():

@@ -21,6 +21,8 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
     assert codenames(roles.SUPERVISOR) == codenames(roles.CUSTOMER_SERVICE) | {
         "audit.view_auditentry",
         "audit.revert_auditentry",
+        "consumers.view_push",
+        "consumers.manage_push",
     }
     assert {"auth.change_user", "auth.add_group", "audit.view_auditentry"} <= codenames(
         roles.ADMINISTRATOR

@@ -1,0 +1,522 @@
+"""Saving edits to CDP so that none is ever lost: push, queue, retry, conflicts and reverts.
+
+An edit becomes a `Push` row before the first call to CDP. One attempt takes the consumer's push
+lock (so two saves of one consumer never race each other), re-reads the record, refuses to
+overwrite a newer version (conflict), lays the changed fields over the fresh copy and sends the
+whole record. When CDP cannot take it (unreachable, timing out, failing, circuit open) the push is
+queued, in the same transaction as its audit entry and the task that will try it again.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+from cdp import client
+from cdp.client import CDPError, CDPNotFound
+from consumers.models import FIELD_LABELS, OrderConsumer, Push
+from consumers.services import (
+    EDITABLE_FIELDS,
+    consumer_fetch,
+    consumer_fields,
+    consumer_save,
+    guest_name_of,
+)
+
+logger = logging.getLogger(__name__)
+
+# Attributes CDP sets itself; they are left out of an update body.
+READ_ONLY_ATTRIBUTES = ("href", "ref", "createdAt", "modifiedAt", "order")
+# How long an agent's save waits for another save of the same consumer before it is queued.
+LOCK_WAIT_SECONDS = 3.0
+
+
+class Outcome(StrEnum):
+    UNCHANGED = "unchanged"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    PENDING = "pending"
+
+
+@dataclass
+class PushResult:
+    outcome: Outcome
+    consumer: OrderConsumer
+    push: Push | None = None
+    error: CDPError | None = None
+    # The audit entry the attempt wrote (none when nothing changed or a retry failed again).
+    entry: AuditEntry | None = None
+
+
+# --- what changed ---------------------------------------------------------------------------
+
+
+def _same_value(field: str, a, b) -> bool:
+    # The order of a consumer's order items carries no meaning.
+    return sorted(a) == sorted(b) if field == "order_item_refs" else a == b
+
+
+def _changes(loaded: dict, data: dict) -> dict[str, tuple]:
+    """Return {field: (loaded, new)} for each editable field the agent changed."""
+    changes = {}
+    for field in EDITABLE_FIELDS:
+        old = loaded.get(field, [] if field == "order_item_refs" else "")
+        new = data.get(field, old)
+        if not _same_value(field, old, new):
+            changes[field] = (old, new)
+    return changes
+
+
+def audit_text(value) -> str:
+    """Render a field's value as the audit log stores it."""
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def from_audit_text(field: str, text: str):
+    """Turn a value stored in the audit log back into the field's value."""
+    if field == "order_item_refs":
+        return [ref for ref in text.split(", ") if ref]
+    return text
+
+
+# --- the CDP side of one attempt ---------------------------------------------------------------
+
+
+def _check_links(order_ref: str, changes: dict) -> str | None:
+    """Refuse links CDP would not resolve; return the new guest's name if the guest changed."""
+    errors = {}
+    guest_name = None
+    new_guest = changes.get("guest_ref", (None, ""))[1]
+    if new_guest:
+        try:
+            guest_name = guest_name_of(client.get_guest(new_guest))
+        except CDPNotFound:
+            errors["guest_ref"] = f"CDP has no guest with ref {new_guest}."
+    new_items = changes.get("order_item_refs", (None, []))[1]
+    if new_items:
+        order_items = set(client.list_order_item_refs(order_ref))
+        foreign = [ref for ref in new_items if ref not in order_items]
+        if foreign:
+            errors["order_item_refs"] = (
+                f"Not an item of this consumer's order {order_ref}: {', '.join(foreign)}."
+            )
+    if errors:
+        raise ValidationError(errors)
+    return guest_name
+
+
+def _push_body(fresh: dict, changes: dict) -> dict:
+    """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body."""
+    body = {key: value for key, value in fresh.items() if key not in READ_ONLY_ATTRIBUTES}
+    connection = client.current_connection()
+    for field, (_, new) in changes.items():
+        attribute = EDITABLE_FIELDS[field]
+        if not new:
+            # Leaving an attribute out of a v2 update is how it is cleared.
+            body.pop(attribute, None)
+        elif field == "guest_ref":
+            body[attribute] = client.link("guests", new, connection)
+        elif field == "order_item_refs":
+            body[attribute] = {"items": [client.link("orderItems", r, connection) for r in new]}
+        else:
+            body[attribute] = new
+    return body
+
+
+def _holds_changes(fields: dict, changes: dict) -> bool:
+    return all(_same_value(field, fields[field], new) for field, (_, new) in changes.items())
+
+
+# --- the consumer's push lock -------------------------------------------------------------------
+
+
+def _lock(ref: str, *, wait: float) -> str | None:
+    """Take the consumer's push lock, waiting up to `wait` seconds; return its token or None.
+
+    A row update rather than a database lock, so no transaction stays open while CDP answers; the
+    lock expires by itself if its holder dies.
+    """
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait
+    while True:
+        now = timezone.now()
+        taken = (
+            OrderConsumer.objects.filter(ref=ref)
+            .filter(Q(push_lock_until__isnull=True) | Q(push_lock_until__lt=now))
+            .update(
+                push_lock_token=token,
+                push_lock_until=now + timedelta(seconds=settings.PUSH_LOCK_SECONDS),
+            )
+        )
+        if taken:
+            return token
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def _unlock(ref: str, token: str) -> None:
+    OrderConsumer.objects.filter(ref=ref, push_lock_token=token).update(
+        push_lock_token="", push_lock_until=None
+    )
+
+
+# --- recording outcomes ---------------------------------------------------------------------------
+
+
+def _meta(push: Push) -> RequestMeta:
+    return RequestMeta(
+        ip_address=push.ip_address, user_agent=push.user_agent, request_id=push.request_id
+    )
+
+
+def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str = ""):
+    return audit_entry_create(
+        user=push.user,
+        meta=_meta(push),
+        action=AuditEntry.Action.REVERT if push.reverts_id else AuditEntry.Action.EDIT,
+        outcome=outcome,
+        consumer_ref=push.consumer_ref,
+        order_ref=push.order_ref,
+        object_repr=push.object_repr,
+        changes={
+            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+        },
+        cdp_status=error.status if error else None,
+        cdp_message=error.message if error else message,
+        reason=push.reason,
+        reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
+    )
+
+
+def _finish(push: Push, status: str, error: str = "") -> None:
+    push.status, push.error, push.finished_at = status, error, timezone.now()
+    push.next_attempt_at = None
+    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
+
+
+def _record_success(push: Push, reply: dict, guest_name: str | None) -> PushResult:
+    with transaction.atomic():
+        cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
+        if guest_name is None:
+            guest_name = cached.guest_name if cached and "guest_ref" not in push.changes else ""
+        saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name)
+        _finish(push, Push.Status.SUCCEEDED)
+        entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
+    return PushResult(Outcome.SUCCEEDED, saved, push=push, entry=entry)
+
+
+def _record_failure(push: Push, error: CDPError | ValidationError) -> PushResult:
+    text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    logger.warning("push %s of consumer %s failed: %s", push.pk, push.consumer_ref, text)
+    with transaction.atomic():
+        _finish(push, Push.Status.FAILED, text)
+        cdp_error = error if isinstance(error, CDPError) else None
+        entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
+    consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
+    return PushResult(Outcome.FAILED, consumer, push=push, error=cdp_error, entry=entry)
+
+
+def _record_conflict(push: Push, fresh: dict) -> PushResult:
+    """Keep CDP's newer version in the cache and leave the push for the agent to resolve."""
+    with transaction.atomic():
+        cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
+        current = consumer_save(
+            push.consumer_ref, fresh, guest_name=cached.guest_name if cached else ""
+        )
+        _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
+        entry = _audit(push, AuditEntry.Outcome.CONFLICT)
+    return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
+
+
+def _retry_delay(attempts: int) -> float:
+    return min(settings.PUSH_RETRY_DELAY_MAX, settings.PUSH_RETRY_DELAY * 2 ** max(attempts - 1, 0))
+
+
+def _queue(push: Push, error: CDPError) -> PushResult:
+    """Keep the push for the worker to try again later, or fail it when the tries are used up."""
+    if push.attempts >= settings.PUSH_MAX_ATTEMPTS:
+        return _record_failure(push, error)
+    from consumers.tasks import deliver_push
+
+    first_time = push.queued_at is None
+    with transaction.atomic():
+        now = timezone.now()
+        push.status, push.error = Push.Status.PENDING, str(error)
+        push.queued_at = push.queued_at or now
+        push.next_attempt_at = now + timedelta(seconds=_retry_delay(push.attempts))
+        push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
+        # Only the first queueing is audited; later failed tries update the push, not the log.
+        entry = _audit(push, AuditEntry.Outcome.PENDING, error) if first_time else None
+        # With the database task backend this row commits together with the push.
+        deliver_push.using(run_after=push.next_attempt_at).enqueue(push.pk)
+    consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
+    return PushResult(Outcome.PENDING, consumer, push=push, error=error, entry=entry)
+
+
+def _attempt(
+    push: Push, *, guest_name: str | None, links_checked: bool, lock_wait: float
+) -> PushResult:
+    """Make one try at delivering a push, holding the consumer's push lock throughout."""
+    token = _lock(push.consumer_ref, wait=lock_wait)
+    if token is None:
+        busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
+        return _queue(push, busy)
+    try:
+        push.attempts += 1
+        push.attempt_started_at = timezone.now()
+        push.save(update_fields=["attempts", "attempt_started_at"])
+        try:
+            if not links_checked:
+                guest_name = _check_links(push.order_ref, push.changes)
+            fresh = client.get_order_consumer(push.consumer_ref)
+            fields = consumer_fields(fresh)
+            if fields["cdp_modified_at"] != push.loaded_modified_at:
+                # An earlier try may have reached CDP although its answer was lost.
+                if push.queued_at and _holds_changes(fields, push.changes):
+                    return _record_success(push, fresh, guest_name)
+                return _record_conflict(push, fresh)
+            reply = client.update_order_consumer(push.consumer_ref, _push_body(fresh, push.changes))
+            if not isinstance(reply.get("firstName"), str):
+                # CDP's reply to an update is documented as the record; if it is not, read it back.
+                reply = client.get_order_consumer(push.consumer_ref)
+        except ValidationError as error:
+            return _record_failure(push, error)
+        except CDPError as error:
+            if error.retryable:
+                return _queue(push, error)
+            return _record_failure(push, error)
+        return _record_success(push, reply, guest_name)
+    finally:
+        _unlock(push.consumer_ref, token)
+
+
+# --- use cases ----------------------------------------------------------------------------------
+
+
+def consumer_push_update(
+    *,
+    consumer: OrderConsumer,
+    data: dict,
+    loaded_modified_at: datetime | None,
+    user,
+    meta: RequestMeta,
+    loaded_values: dict | None = None,
+    reason: str = "",
+    reverts: AuditEntry | None = None,
+) -> PushResult:
+    """Save an edit to CDP; queue it when CDP cannot take it now.
+
+    `loaded_values` are the editable fields as the agent loaded them (default: the cache).
+    Raises ValidationError, sending nothing, when a new guest or order-item link does not resolve.
+    """
+    loaded = loaded_values if loaded_values is not None else consumer.editable_values()
+    changes = _changes(loaded, data)
+    if not changes:
+        return PushResult(Outcome.UNCHANGED, consumer)
+    push = Push(
+        consumer_ref=consumer.ref,
+        order_ref=consumer.order_ref,
+        object_repr=str(consumer)[:200],
+        user=user,
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        request_id=meta.request_id,
+        reason=reason,
+        reverts_id=reverts.pk if reverts else None,
+        loaded=loaded,
+        changes={field: list(pair) for field, pair in changes.items()},
+        loaded_modified_at=loaded_modified_at,
+    )
+    try:
+        guest_name = _check_links(consumer.order_ref, push.changes)
+        links_checked = True
+    except CDPError as error:
+        if not error.retryable:
+            push.save()
+            return _record_failure(push, error)
+        # CDP cannot check the links now; the worker checks them before it sends.
+        guest_name, links_checked = None, False
+    # Committed before the first write call, so a crash mid-push leaves a trace.
+    push.save()
+    if not links_checked:
+        return _queue(push, client.CDPUnavailable("CDP could not be reached to check the links."))
+    return _attempt(push, guest_name=guest_name, links_checked=True, lock_wait=LOCK_WAIT_SECONDS)
+
+
+def push_deliver(*, push_id: int) -> PushResult | None:
+    """Try a queued push again (the worker's task); None if it is no longer queued."""
+    claimed = Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(
+        status=Push.Status.SENDING
+    )
+    if not claimed:
+        return None
+    push = Push.objects.get(pk=push_id)
+    if not OrderConsumer.objects.filter(ref=push.consumer_ref).exists():
+        try:
+            consumer_fetch(ref=push.consumer_ref)
+        except CDPError as error:
+            return _queue(push, error) if error.retryable else _record_failure(push, error)
+    return _attempt(push, guest_name=None, links_checked=False, lock_wait=0)
+
+
+def push_retry_now(*, push: Push) -> bool:
+    """Move a queued push to the front: the worker tries it at once. False if not queued."""
+    from consumers.tasks import deliver_push
+
+    with transaction.atomic():
+        moved = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
+        if moved:
+            deliver_push.enqueue(push.pk)
+    return bool(moved)
+
+
+def push_cancel(*, push: Push, user, meta: RequestMeta) -> bool:
+    """Cancel a queued push (it will not be sent) and audit who cancelled it."""
+    with transaction.atomic():
+        cancelled = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
+            status=Push.Status.CANCELLED, finished_at=timezone.now(), next_attempt_at=None
+        )
+        if cancelled:
+            _audit_resolution(push, AuditEntry.Action.CANCEL, user=user, meta=meta)
+    return bool(cancelled)
+
+
+def push_requeue_stuck() -> int:
+    """Queue again the pushes a crash left behind; return how many.
+
+    A push is *sending* only while an attempt runs; one whose attempt began longer ago than the
+    push lock lasts was cut short (the process died). A queued push long past its time lost its
+    task (e.g. the tasks backend was switched). The next try re-reads before it sends, so a
+    cut-short attempt that did reach CDP is recognised rather than repeated.
+    """
+    from consumers.tasks import deliver_push
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
+    stuck = Push.objects.filter(
+        Q(status=Push.Status.SENDING, attempt_started_at__lt=stale)
+        | Q(status=Push.Status.SENDING, attempt_started_at__isnull=True, created_at__lt=stale)
+        | Q(status=Push.Status.PENDING, next_attempt_at__lt=stale)
+    ).values_list("pk", flat=True)
+    for push_id in stuck:
+        with transaction.atomic():
+            Push.objects.filter(pk=push_id).update(
+                status=Push.Status.PENDING,
+                next_attempt_at=now,
+                queued_at=Coalesce("queued_at", Value(now)),
+            )
+            deliver_push.enqueue(push_id)
+    return len(stuck)
+
+
+# --- conflicts ----------------------------------------------------------------------------------
+
+
+class ConflictResolved(Exception):
+    """The conflict was already re-applied or discarded."""
+
+
+def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:
+    return audit_entry_create(
+        user=user,
+        meta=meta,
+        action=action,
+        outcome=AuditEntry.Outcome.SUCCEEDED,
+        consumer_ref=push.consumer_ref,
+        order_ref=push.order_ref,
+        object_repr=push.object_repr,
+        changes={
+            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+        },
+        reason=push.reason,
+    )
+
+
+def _claim_resolution(push: Push, resolution: str) -> None:
+    claimed = Push.objects.filter(pk=push.pk, status=Push.Status.CONFLICT, resolution="").update(
+        resolution=resolution
+    )
+    if not claimed:
+        raise ConflictResolved("This conflict was already resolved.")
+    push.resolution = resolution
+
+
+def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
+    """Apply a conflicting edit's changes over CDP's current version, as a new save."""
+    _claim_resolution(push, Push.Resolution.REAPPLIED)
+    try:
+        consumer = consumer_fetch(ref=push.consumer_ref)
+    except CDPError:
+        Push.objects.filter(pk=push.pk).update(resolution="")
+        raise
+    current = consumer.editable_values()
+    data = {**current, **{field: new for field, (_, new) in push.changes.items()}}
+    return consumer_push_update(
+        consumer=consumer,
+        data=data,
+        loaded_modified_at=consumer.cdp_modified_at,
+        loaded_values=current,
+        user=user,
+        meta=meta,
+        reason=push.reason or "Re-applied after a conflict.",
+    )
+
+
+def conflict_discard(*, push: Push, user, meta: RequestMeta) -> AuditEntry:
+    """Drop a conflicting edit, keeping CDP's version, and audit that it was dropped."""
+    _claim_resolution(push, Push.Resolution.DISCARDED)
+    return _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
+
+
+# --- reverting an audited change ------------------------------------------------------------------
+
+
+class RevertRefused(Exception):
+    """The change cannot be reverted; the message says why."""
+
+
+def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
+
+    Refuses (RevertRefused) when the entry is not a succeeded edit or when any of its fields was
+    changed again since; CDP errors come back in the result as for an edit.
+    """
+    if not entry.is_revertible:
+        raise RevertRefused(
+            "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+        )
+    consumer = consumer_fetch(ref=entry.consumer_ref)
+    data = {}
+    for change in entry.changes.all():
+        now = getattr(consumer, change.field)
+        if not _same_value(change.field, now, from_audit_text(change.field, change.new_value)):
+            raise RevertRefused(
+                f"{FIELD_LABELS.get(change.field, change.field)} was changed again since this "
+                f"change: CDP now holds “{audit_text(now) or '(empty)'}”, not "
+                f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
+            )
+        data[change.field] = from_audit_text(change.field, change.old_value)
+    return consumer_push_update(
+        consumer=consumer,
+        data=data,
+        loaded_modified_at=consumer.cdp_modified_at,
+        user=user,
+        meta=meta,
+        reason=reason or f"Revert of audit entry {entry.sequence}",
+        reverts=entry,
+    )
