@@ -245,8 +245,13 @@ def _retry_delay(attempts: int) -> float:
     return min(settings.PUSH_RETRY_DELAY_MAX, settings.PUSH_RETRY_DELAY * 2 ** max(attempts - 1, 0))
 
 
-def _queue(push: Push, error: CDPError) -> PushResult:
-    """Keep the push for the worker to try again later, or fail it when the tries are used up."""
+def _queue(push: Push, error: CDPError, *, update_sent: bool = False) -> PushResult:
+    """Keep the push for the worker to try again later, or fail it when the tries are used up.
+
+    `update_sent`: the update left for CDP and its answer was lost, so it may still land; the
+    next try waits at least twice the read timeout, by when such a straggler has arrived and the
+    re-read sees it, rather than sending the same record a second time.
+    """
     if push.attempts >= settings.PUSH_MAX_ATTEMPTS:
         return _record_failure(push, error)
     from consumers.tasks import deliver_push
@@ -256,7 +261,10 @@ def _queue(push: Push, error: CDPError) -> PushResult:
         now = timezone.now()
         push.status, push.error = Push.Status.PENDING, str(error)
         push.queued_at = push.queued_at or now
-        push.next_attempt_at = now + timedelta(seconds=_retry_delay(push.attempts))
+        delay = _retry_delay(push.attempts)
+        if update_sent:
+            delay = max(delay, 2 * client.current_connection().read_timeout)
+        push.next_attempt_at = now + timedelta(seconds=delay)
         push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
         # Only the first queueing is audited; later failed tries update the push, not the log.
         entry = _audit(push, AuditEntry.Outcome.PENDING, error) if first_time else None
@@ -274,6 +282,7 @@ def _attempt(
     if token is None:
         busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
         return _queue(push, busy)
+    update_sent = False
     try:
         push.attempts += 1
         push.attempt_started_at = timezone.now()
@@ -288,6 +297,7 @@ def _attempt(
                 if push.queued_at and _holds_changes(fields, push.changes):
                     return _record_success(push, fresh, guest_name)
                 return _record_conflict(push, fresh)
+            update_sent = True
             reply = client.update_order_consumer(push.consumer_ref, _push_body(fresh, push.changes))
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
@@ -296,7 +306,7 @@ def _attempt(
             return _record_failure(push, error)
         except CDPError as error:
             if error.retryable:
-                return _queue(push, error)
+                return _queue(push, error, update_sent=update_sent)
             return _record_failure(push, error)
         return _record_success(push, reply, guest_name)
     finally:
