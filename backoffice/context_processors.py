@@ -1,4 +1,5 @@
 from backoffice.roles import is_administrator, role_names
+from cdp import client
 
 
 def roles(request) -> dict:
@@ -7,3 +8,11 @@ def roles(request) -> dict:
     if user is None or not user.is_authenticated:
         return {"user_roles": [], "user_is_administrator": False}
     return {"user_roles": role_names(user), "user_is_administrator": is_administrator(user)}
+
+
+def cdp_status(request) -> dict:
+    """Tell signed-in users when CDP calls are paused (the circuit breaker is open)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"cdp_breaker": client.breaker_status()}

@@ -1,7 +1,8 @@
-"""Run the whole product locally: the CDP sandbox, then the app pointed at it (`make run`).
+"""Run the whole product locally: the CDP sandbox, the app pointed at it, and the worker.
 
 Migrates the database, creates the demo users (printing their passwords), starts the sandbox
-on loopback and Django's development server, and stops both on Ctrl-C.
+on loopback, Django's development server and the tasks worker that sends queued edits, and stops
+them all on Ctrl-C.
 """
 
 import os
@@ -52,10 +53,13 @@ def main() -> None:
         "CDP_CLIENT_KEY": client_key,
         "CDP_API_TOKEN": api_token,
         "CDP_DEMO_ORDER_REFS": ",".join(seed.demo_order_refs()),
+        # Queued edits are retried sooner than in production, so a demo does not keep you waiting.
+        "PUSH_RETRY_DELAY": os.environ.get("PUSH_RETRY_DELAY", "5"),
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)
     subprocess.run([*manage, "create_demo_users"], env=env, check=True)
+    subprocess.run([*manage, "requeue_pushes"], env=env, check=True)
 
     sandbox = subprocess.Popen(
         [
@@ -72,25 +76,26 @@ def main() -> None:
         env=env,
         cwd=ROOT,
     )
-    app = None
+    app = worker = None
     try:
         _wait_for_port(sandbox_port, sandbox)
         print(
             f"\nOpen http://127.0.0.1:{port}/ and sign in with a demo user above."
-            " Ctrl-C stops both.\n",
+            " Ctrl-C stops everything.\n",
             flush=True,
         )
         app = subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}"], env=env, cwd=ROOT)
-        # Whichever stops first, the other is stopped too.
-        while app.poll() is None and sandbox.poll() is None:
+        worker = subprocess.Popen([*manage, "db_worker", "--interval", "1"], env=env, cwd=ROOT)
+        # Whichever stops first, the others are stopped too.
+        while all(p.poll() is None for p in (app, worker, sandbox)):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in (app, sandbox):
+        for process in (app, worker, sandbox):
             if process is not None and process.poll() is None:
                 process.terminate()
-        for process in (app, sandbox):
+        for process in (app, worker, sandbox):
             if process is not None:
                 try:
                     process.wait(timeout=10)

@@ -1,6 +1,10 @@
 import re
 import uuid
 
+from django.conf import settings
+
+from cdp import client
+
 # An incoming id from a trusted proxy is kept only if it is short and harmless in logs and headers.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -17,3 +21,14 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.id
         return response
+
+
+class CDPPageBudgetMiddleware:
+    """Bound the time one page may spend waiting for CDP, however many calls it makes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with client.deadline(settings.CDP_PAGE_BUDGET):
+            return self.get_response(request)

@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "backoffice.middleware.RequestIdMiddleware",
+    "backoffice.middleware.CDPPageBudgetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.context_processors.roles",
+                "backoffice.context_processors.cdp_status",
             ],
         },
     },
@@ -150,6 +152,8 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# The longest one page may wait for CDP, all its calls and retries together (seconds).
+CDP_PAGE_BUDGET = env.float("CDP_PAGE_BUDGET", default=20.0)
 # Pending pushes: how many times the worker tries an edit CDP could not take, and how long it waits
 # between tries (exponential, from the first delay up to the longest).
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)

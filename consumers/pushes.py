@@ -25,6 +25,7 @@ from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
+from cdp.resilience import Failure
 from consumers.models import FIELD_LABELS, OrderConsumer, Push
 from consumers.services import (
     EDITABLE_FIELDS,
@@ -245,10 +246,10 @@ def _retry_delay(attempts: int) -> float:
     return min(settings.PUSH_RETRY_DELAY_MAX, settings.PUSH_RETRY_DELAY * 2 ** max(attempts - 1, 0))
 
 
-def _queue(push: Push, error: CDPError, *, update_sent: bool = False) -> PushResult:
+def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> PushResult:
     """Keep the push for the worker to try again later, or fail it when the tries are used up.
 
-    `update_sent`: the update left for CDP and its answer was lost, so it may still land; the
+    `may_have_landed`: the update left for CDP and its answer was lost, so it may still land; the
     next try waits at least twice the read timeout, by when such a straggler has arrived and the
     re-read sees it, rather than sending the same record a second time.
     """
@@ -262,7 +263,7 @@ def _queue(push: Push, error: CDPError, *, update_sent: bool = False) -> PushRes
         push.status, push.error = Push.Status.PENDING, str(error)
         push.queued_at = push.queued_at or now
         delay = _retry_delay(push.attempts)
-        if update_sent:
+        if may_have_landed:
             delay = max(delay, 2 * client.current_connection().read_timeout)
         push.next_attempt_at = now + timedelta(seconds=delay)
         push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
@@ -306,7 +307,8 @@ def _attempt(
             return _record_failure(push, error)
         except CDPError as error:
             if error.retryable:
-                return _queue(push, error, update_sent=update_sent)
+                ambiguous = update_sent and error.failure is Failure.AMBIGUOUS
+                return _queue(push, error, may_have_landed=ambiguous)
             return _record_failure(push, error)
         return _record_success(push, reply, guest_name)
     finally:

@@ -1,6 +1,7 @@
 """The agent's pages: sign-in and roles enforced, lookups, the edit form and every save outcome."""
 
 import re
+import time
 
 import pytest
 from django.urls import reverse
@@ -367,3 +368,36 @@ def test_a_supervisor_and_an_administrator_can_edit_too(client, supervisor, admi
     for user in (supervisor, administrator):
         client.force_login(user)
         assert client.get(edit_url()).status_code == 200
+
+
+def test_when_cdp_keeps_failing_every_page_says_so_and_saves_are_queued(
+    agent_client, sandbox, settings
+):
+    settings.CDP_BREAKER_THRESHOLD = 2
+    data = form_data(agent_client, last_name="Beirne")
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
+    for _ in range(2):
+        agent_client.post(reverse("consumers:refresh", kwargs={"ref": CONSUMER_REF}))
+    sandbox.requests.clear()
+
+    home = agent_client.get(reverse("consumers:home"))
+    saved = agent_client.post(edit_url(), data, follow=True)
+
+    assert "CDP is unavailable." in home.content.decode()
+    assert "calls to CDP are paused until" in home.content.decode()
+    assert "It is saved here and queued" in saved.content.decode()
+    assert Push.objects.get().status == Push.Status.PENDING
+    assert sandbox.requests_to("GET", CONSUMER_PATH) == []  # the open breaker spared CDP
+
+
+def test_a_page_never_waits_for_cdp_longer_than_its_budget(agent_client, sandbox, settings):
+    settings.CDP_PAGE_BUDGET = 0.6
+    settings.CDP_TIMEOUT = 0.4
+    sandbox.inject(Fault(path="/v2/.*", latency=0.3, times=None))
+
+    started = time.monotonic()
+    response = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))
+    took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert took < 0.6 + 0.3, took
