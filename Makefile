@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format clean
+.PHONY: run test soak lint format clean
 
 # Runtime packages; re-installed when requirements.txt changes.
 $(VENV)/.runtime: requirements.txt
@@ -27,6 +27,10 @@ test: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+## soak: 1,000 edits under injected faults (needs DATABASE_URL pointing at PostgreSQL)
+soak: $(VENV)/.dev
+	$(PY) -m pytest -m soak -s -rs tests/test_soak.py
 
 ## lint / format: ruff
 lint: $(VENV)/.dev
