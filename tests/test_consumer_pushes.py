@@ -229,6 +229,17 @@ def test_it_refuses_to_overwrite_a_newer_cdp_version(consumer, agent, sandbox):
     assert [e.outcome for e in entries()] == [AuditEntry.Outcome.CONFLICT]
 
 
+def test_a_change_behind_the_apps_back_during_the_save_is_a_conflict(consumer, agent, sandbox):
+    sandbox.inject(Fault(method="GET", path=CONSUMER_PATH, change={"title": "Dr"}))
+
+    result = push(consumer, agent, last_name="Beirne")
+
+    assert result.outcome == Outcome.CONFLICT
+    assert updates_sent(sandbox) == []
+    assert OrderConsumer.objects.get(ref=CONSUMER_REF).title == "Dr"  # CDP's confirmed version
+    assert [e.outcome for e in entries()] == ["conflict"]
+
+
 def test_it_compares_with_the_version_the_agent_loaded_not_the_cache(consumer, agent, sandbox):
     loaded, loaded_at = consumer.editable_values(), consumer.cdp_modified_at
     sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
@@ -384,9 +395,18 @@ def test_a_read_timeout_on_the_update_queues_the_edit_and_sends_it_only_once(
         Fault(method="POST", path=CONSUMER_PATH, reset=True),
         Fault(method="POST", path=CONSUMER_PATH, malformed=True),
         Fault(method="GET", path=CONSUMER_PATH, status=504, times=None),
+        Fault(method="GET", path=CONSUMER_PATH, truncated=True, times=None),
         Fault(method="GET", path=CONSUMER_PATH, status=429, retry_after=30, times=None),
     ],
-    ids=["503-update", "502-update", "reset-update", "garbled-reply", "504-read", "429-too-long"],
+    ids=[
+        "503-update",
+        "502-update",
+        "reset-update",
+        "garbled-reply",
+        "504-read",
+        "cut-short-read",
+        "429-too-long",
+    ],
 )
 def test_cdp_failing_on_its_side_queues_the_edit_and_the_worker_delivers_it(
     consumer, agent, sandbox, fault
