@@ -15,4 +15,7 @@ def cdp_status(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"cdp_breaker": client.breaker_status()}
+    try:
+        return {"cdp_breaker": client.breaker_status()}
+    except client.CDPError:
+        return {}  # no usable connection: the page's own CDP calls explain why

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3.exceptions
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from cdp import resilience
 from cdp.resilience import BreakerStatus, Failure
@@ -130,7 +131,14 @@ def current_connection() -> Connection:
 
     record = CDPConnection.objects.filter(is_active=True).first()
     if record is not None:
-        return record.client_connection()
+        try:
+            return record.client_connection()
+        except ImproperlyConfigured as error:
+            # A missing or rotated-away FIELD_ENCRYPTION_KEY: every page says so, none crashes.
+            raise CDPAuthError(
+                f"The CDP connection “{record.name}” cannot be used: {error} "
+                "Ask an administrator."
+            ) from None
     return Connection(
         base_url=settings.CDP_BASE_URL.rstrip("/"),
         client_key=settings.CDP_CLIENT_KEY,

@@ -1,5 +1,6 @@
 """The agent's pages: sign-in and roles enforced, lookups, the edit form and every save outcome."""
 
+import base64
 import re
 import time
 
@@ -7,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from cdp.models import CDPConnection
 from cdp_sandbox.server import Fault
 from consumers.models import OrderConsumer, Push
 from tests.conftest import CONSUMER_REF, ORDER_REF
@@ -401,3 +403,19 @@ def test_a_page_never_waits_for_cdp_longer_than_its_budget(agent_client, sandbox
 
     assert response.status_code == 503
     assert took < 0.6 + 0.3, took
+
+
+def test_a_connection_whose_key_was_removed_gives_a_clear_page_not_a_crash(
+    agent_client, sandbox, settings
+):
+    settings.FIELD_ENCRYPTION_KEY = [base64.b64encode(b"a" * 32).decode()]
+    connection = CDPConnection(name="EU production", client_key="key", is_active=True)
+    connection.set_api_token("a-secret-api-token")
+    connection.save()
+    settings.FIELD_ENCRYPTION_KEY = [base64.b64encode(b"b" * 32).decode()]
+
+    response = agent_client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
+
+    assert response.status_code == 503
+    assert "The CDP connection “EU production” cannot be used" in response.content.decode()
+    assert "Ask an administrator." in response.content.decode()
