@@ -136,8 +136,7 @@ def current_connection() -> Connection:
         except ImproperlyConfigured as error:
             # A missing or rotated-away FIELD_ENCRYPTION_KEY: every page says so, none crashes.
             raise CDPAuthError(
-                f"The CDP connection “{record.name}” cannot be used: {error} "
-                "Ask an administrator."
+                f"The CDP connection “{record.name}” cannot be used: {error} Ask an administrator."
             ) from None
     return Connection(
         base_url=settings.CDP_BASE_URL.rstrip("/"),
