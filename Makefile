@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test soak lint format clean
+.PHONY: run serve test soak lint format clean
 
 # Runtime packages; re-installed when requirements.txt changes.
 $(VENV)/.runtime: requirements.txt
@@ -21,6 +21,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 ## run: the app at http://127.0.0.1:8000 with demo users and the local CDP sandbox (Ctrl-C stops)
 run: $(VENV)/.runtime
 	$(PY) -m backoffice.devserver
+
+## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, the worker
+serve: $(VENV)/.runtime
+	$(PY) -m backoffice.serve
 
 ## test: lint, then the whole test suite (browser tests need Debian's chromium, see README)
 test: $(VENV)/.dev

@@ -32,3 +32,18 @@ class CDPPageBudgetMiddleware:
     def __call__(self, request):
         with client.deadline(settings.CDP_PAGE_BUDGET):
             return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Keep pages out of browser and proxy caches: they show personal data (ASVS 14.3.2).
+
+    Static files are served before this runs (WhiteNoise) and keep their long cache lifetime.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -22,6 +22,8 @@ SUPERVISORS_ONLY = {"anonymous": 302, "agent": 403, "supervisor": 200, "administ
 
 # The app's own pages: (method, {persona: status}). Anonymous visitors are sent to sign in (302).
 APP_RULES = {
+    "healthz": ("GET", dict.fromkeys(PERSONAS, 200)),
+    "readyz": ("GET", dict.fromkeys(PERSONAS, 200)),
     "login": ("GET", {"anonymous": 200, "agent": 302, "supervisor": 302, "administrator": 302}),
     "logout": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:home": ("GET", SIGNED_IN_ONLY),

@@ -1,0 +1,57 @@
+"""Liveness and readiness probes for load balancers and orchestrators: no sign-in, no data."""
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+_migrations_applied = False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Say the process is up, touching nothing else."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+
+
+def _migrations_ok() -> bool:
+    # Once every migration is applied it stays so for this process's code, so it is checked once.
+    global _migrations_applied
+    if not _migrations_applied:
+        executor = MigrationExecutor(connection)
+        targets = executor.loader.graph.leaf_nodes()
+        _migrations_applied = not executor.migration_plan(targets)
+    return _migrations_applied
+
+
+def _cdp_configured() -> bool:
+    from cdp.models import CDPConnection
+
+    if CDPConnection.objects.filter(is_active=True).exists():
+        return True
+    return bool(settings.CDP_BASE_URL and settings.CDP_CLIENT_KEY and settings.CDP_API_TOKEN)
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Say whether this instance can serve: database reachable, migrated, CDP configured."""
+    checks = {"database": _database_ok()}
+    checks["migrations"] = checks["database"] and _migrations_ok()
+    checks["cdp"] = checks["database"] and _cdp_configured()
+    ready = all(checks.values())
+    body = {"status": "ready" if ready else "not ready"}
+    body.update({name: "ok" if passed else "failing" for name, passed in checks.items()})
+    return JsonResponse(body, status=200 if ready else 503)
