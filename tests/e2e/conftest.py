@@ -39,19 +39,29 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """Open pages in separate browser contexts, as different people on different machines."""
-    contexts = []
+    """Open pages in separate browser contexts, as different people on different machines.
+
+    Any Content Security Policy violation the browser reports fails the test.
+    """
+    contexts, violations = [], []
 
     def open_page():
         context = browser.new_context(base_url=live_server.url)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text and violations.append(message.text)
+            ),
+        )
         return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], "the page broke its Content Security Policy"
 
 
 @pytest.fixture
