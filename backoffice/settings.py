@@ -213,6 +213,10 @@ PUSH_RETRY_DELAY_MAX = env.float("PUSH_RETRY_DELAY_MAX", default=900.0)
 # How long one save may hold a consumer against other saves of the same consumer (seconds).
 PUSH_LOCK_SECONDS = env.float("PUSH_LOCK_SECONDS", default=60.0)
 
+# Personal data in the cache: copies of consumers nobody has opened for this many days are
+# dropped by `python manage.py purge_cache` (run it daily). The audit log is kept.
+CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
+
 # The audit log (docs/security.md). Checkpoints of the hash chain are signed with this key, which
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.

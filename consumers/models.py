@@ -87,6 +87,8 @@ class OrderConsumer(models.Model):
     # The whole record as CDP last returned it, attributes the form never shows included.
     raw = models.JSONField("CDP record", default=dict)
     fetched_at = models.DateTimeField()
+    # When an agent last opened the consumer; `purge_cache` drops copies nobody has viewed lately.
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
     # Held by one save at a time, so two saves of the same consumer never race each other to CDP.
     push_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     push_lock_until = models.DateTimeField(null=True, blank=True, editable=False)

@@ -4,14 +4,16 @@ Saving edits back to CDP is in `consumers.pushes`.
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers.models import Order, OrderConsumer
+from consumers.models import Order, OrderConsumer, Push
 
 logger = logging.getLogger(__name__)
 
@@ -173,3 +175,39 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     for word in words[:5]:
         matches = matches.filter(Q(first_name__istartswith=word) | Q(last_name__istartswith=word))
     return matches.order_by("last_name", "first_name", "ref")
+
+
+def consumer_mark_viewed(*, consumer: OrderConsumer) -> None:
+    """Note that an agent opened the consumer, for the cache's retention period."""
+    now = timezone.now()
+    OrderConsumer.objects.filter(pk=consumer.pk).update(last_viewed_at=now)
+    consumer.last_viewed_at = now
+
+
+def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, int]:
+    """Drop cached personal data nobody has looked at for `older_than`; return counts per kind.
+
+    Consumers with an edit still on its way to CDP are kept; the audit log is not touched (it
+    keeps the refs and the field changes, see docs/security.md).
+    """
+    cutoff = timezone.now() - older_than
+    in_flight = Q(status__in=Push.WAITING) | Q(status=Push.Status.CONFLICT, resolution="")
+    busy = Push.objects.filter(in_flight).values("consumer_ref")
+    consumers = (
+        OrderConsumer.objects.annotate(seen=Coalesce("last_viewed_at", "fetched_at"))
+        .filter(seen__lt=cutoff)
+        .exclude(ref__in=busy)
+    )
+    orders = Order.objects.filter(fetched_at__lt=cutoff).exclude(
+        ref__in=OrderConsumer.objects.filter(
+            Q(last_viewed_at__gte=cutoff) | Q(fetched_at__gte=cutoff)
+        ).values("order_ref")
+    )
+    pushes = Push.objects.filter(finished_at__lt=cutoff).exclude(in_flight)
+    counts = {"consumers": consumers.count(), "orders": orders.count(), "pushes": pushes.count()}
+    if not dry_run:
+        with transaction.atomic():
+            consumers.delete()
+            orders.delete()
+            pushes.delete()
+    return counts

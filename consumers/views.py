@@ -91,6 +91,7 @@ def consumer_detail(request, ref: str):
         consumer = services.consumer_get(ref=ref)
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order consumer {ref}")
+    services.consumer_mark_viewed(consumer=consumer)
     context = {
         "consumer": consumer,
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
