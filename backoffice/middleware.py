@@ -3,6 +3,7 @@ import uuid
 
 from django.conf import settings
 
+from backoffice.logging import bind_request_id
 from cdp import client
 
 # An incoming id from a trusted proxy is kept only if it is short and harmless in logs and headers.
@@ -17,8 +18,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
+        request.id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # Every log line and CDP call made while answering carries the id (backoffice.logging).
+        with bind_request_id(request.id):
+            response = self.get_response(request)
         response["X-Request-ID"] = request.id
         return response
 

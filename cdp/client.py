@@ -21,6 +21,7 @@ import urllib3.exceptions
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from backoffice.logging import NO_REQUEST, current_request_id, remember_secret
 from cdp import resilience
 from cdp.resilience import BreakerStatus, Failure
 from cdp.resilience import deadline as deadline  # callers bound a whole page with client.deadline
@@ -244,6 +245,8 @@ def _request(
     unguarded one is a single plain attempt (still bounded by the page's deadline).
     """
     connection = connection or current_connection()
+    # The token is masked in every log line from now on, wherever it came from (backoffice.logging).
+    remember_secret(connection.api_token)
     policy = resilience.Policy.from_settings()
     if not guarded:
         policy = replace(policy, attempts=1)
@@ -355,12 +358,15 @@ def _attempt(
     host: str,
 ) -> dict:
     """Send the request once and return its JSON object, or raise the matching CDPError."""
+    # The id of the request (or queued edit) this call serves, so it can be traced in CDP too.
+    request_id = current_request_id()
     try:
         response = _get_session().request(
             method,
             connection.base_url + path,
             params=params,
             json=body,
+            headers={"X-Request-ID": request_id} if request_id != NO_REQUEST else None,
             auth=(connection.client_key, connection.api_token),
             timeout=timeout,
             # A redirect from CDP is unexpected; following it could send credentials elsewhere.

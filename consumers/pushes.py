@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
+from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
 from cdp.resilience import Failure
@@ -35,6 +36,7 @@ from consumers.services import (
     guest_name_of,
 )
 
+# Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
 logger = logging.getLogger(__name__)
 
 # Attributes CDP sets itself; they are left out of an update body.
@@ -216,12 +218,16 @@ def _record_success(push: Push, reply: dict, guest_name: str | None) -> PushResu
         saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name)
         _finish(push, Push.Status.SUCCEEDED)
         entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
+    logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
     return PushResult(Outcome.SUCCEEDED, saved, push=push, entry=entry)
 
 
 def _record_failure(push: Push, error: CDPError | ValidationError) -> PushResult:
     text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    logger.warning("push %s of consumer %s failed: %s", push.pk, push.consumer_ref, text)
+    # Refs and the error's kind only: CDP's message and the form's may quote names or e-mails.
+    logger.warning(
+        "push %s of consumer %s failed: %s", push.pk, push.consumer_ref, error_summary(error)
+    )
     with transaction.atomic():
         _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
@@ -267,6 +273,13 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
             delay = max(delay, 2 * client.current_connection().read_timeout)
         push.next_attempt_at = now + timedelta(seconds=delay)
         push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
+        logger.info(
+            "push %s of consumer %s queued after try %d: %s",
+            push.pk,
+            push.consumer_ref,
+            push.attempts,
+            error_summary(error),
+        )
         # Only the first queueing is audited; later failed tries update the push, not the log.
         entry = _audit(push, AuditEntry.Outcome.PENDING, error) if first_time else None
         # With the database task backend this row commits together with the push.

@@ -11,10 +11,12 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
 from consumers.models import Order, OrderConsumer, Push
 
+# Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
 logger = logging.getLogger(__name__)
 
 # The fields an agent may edit, with the CDP attribute each one maps to.
@@ -87,7 +89,7 @@ def _guest_name(guest_ref: str) -> str:
     try:
         guest = client.get_guest(guest_ref)
     except CDPError as error:
-        logger.info("guest %s not fetched: %s", guest_ref, error)
+        logger.info("guest %s not fetched: %s", guest_ref, error_summary(error))
         return ""
     return guest_name_of(guest)
 
@@ -134,7 +136,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
             _order_save(client.get_order(fields["order_ref"]), fields["order_ref"])
         except CDPError as error:
             # The consumer is still worth showing; the order's details stay as last fetched.
-            logger.info("order %s not fetched: %s", fields["order_ref"], error)
+            logger.info("order %s not fetched: %s", fields["order_ref"], error_summary(error))
     return consumer_save(ref, record, guest_name=guest_name)
 
 
