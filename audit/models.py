@@ -68,6 +68,9 @@ class AuditEntry(AppendOnlyModel):
         SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
         SIGN_OUT = "sign_out", "Sign-out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
+        LOCKED_OUT = "locked_out", "Locked out"
+        UNLOCKED = "unlocked", "Unlocked sign-in"
+        SESSIONS_ENDED = "sessions_ended", "Sessions ended"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
@@ -148,12 +151,25 @@ class AuditEntry(AppendOnlyModel):
         return hashlib.sha256(self.canonical_content(changes)).hexdigest()
 
     @property
+    def outcome_badge(self) -> str:
+        """The Bootstrap badge class for the outcome."""
+        return _OUTCOME_BADGES.get(self.outcome, "text-bg-secondary")
+
+    @property
     def is_revertible(self) -> bool:
         return (
             self.action in (self.Action.EDIT, self.Action.REVERT)
             and self.outcome == self.Outcome.SUCCEEDED
             and bool(self.consumer_ref)
         )
+
+
+_OUTCOME_BADGES = {
+    AuditEntry.Outcome.SUCCEEDED: "text-bg-success",
+    AuditEntry.Outcome.PENDING: "text-bg-warning",
+    AuditEntry.Outcome.CONFLICT: "text-bg-warning",
+    AuditEntry.Outcome.FAILED: "text-bg-danger",
+}
 
 
 class FieldChange(AppendOnlyModel):

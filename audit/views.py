@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import services
-from audit.forms import AuditFilterForm, RevertForm
+from audit.forms import FIELD_LABELS, AuditFilterForm, RevertForm
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError
@@ -49,6 +49,11 @@ def entry_list(request):
     rows, older, newer = _page(
         entries, before=request.GET.get("before", ""), after=request.GET.get("after", "")
     )
+    for entry in rows:
+        entry.change_rows = [
+            (FIELD_LABELS.get(c.field, c.field), c.old_value, c.new_value)
+            for c in entry.changes.all()
+        ]
     query = request.GET.copy()
     for cursor in ("before", "after"):
         query.pop(cursor, None)

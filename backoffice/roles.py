@@ -20,11 +20,13 @@ SUPERVISOR_PERMISSIONS = [
 
 
 def role_names(user) -> list[str]:
-    """Return the role names the user holds, most powerful first."""
+    """Return the role names the user holds, most powerful first (once per request's user)."""
     if not user.is_authenticated:
         return []
-    held = set(user.groups.values_list("name", flat=True))
-    return [role for role in (ADMINISTRATOR, SUPERVISOR, CUSTOMER_SERVICE) if role in held]
+    if not hasattr(user, "_role_names"):
+        held = set(user.groups.values_list("name", flat=True))
+        user._role_names = [r for r in (ADMINISTRATOR, SUPERVISOR, CUSTOMER_SERVICE) if r in held]
+    return user._role_names
 
 
 def is_administrator(user) -> bool:

@@ -1,0 +1,85 @@
+"""Lists at scale: the audit log and the consumer search against the Django admin changelists.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench.lists [--runs 30]
+
+Run `python -m bench.seed` on the same database first. Each page is requested in-process through
+the whole middleware stack (no network) as a signed-in administrator; the reference for each is
+the Django admin changelist over the same table with the same filter, measured in the same run.
+"""
+
+import argparse
+
+from bench.harness import HEADER, measure, row, setup_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    setup_django()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditEntry
+    from backoffice import roles
+    from consumers.models import OrderConsumer
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-administrator")
+    user.groups.add(Group.objects.get(name=roles.ADMINISTRATOR))
+    client = Client()
+    client.force_login(user)
+
+    newest = AuditEntry.objects.order_by("-sequence").first()
+    busy_consumer = AuditEntry.objects.filter(action="edit").order_by("-sequence")[500].consumer_ref
+    busy_user = newest.username
+    deep = AuditEntry.objects.order_by("sequence")[1000].sequence
+    month_end = newest.action_time.date()
+    month_start = month_end.replace(day=1)
+    consumer = OrderConsumer.objects.order_by("ref")[OrderConsumer.objects.count() // 2]
+    prefix = consumer.last_name[:3]
+
+    def get(url, **params):
+        def request():
+            response = client.get(url, params)
+            assert response.status_code == 200, (url, params, response.status_code)
+            return response
+
+        return request
+
+    cases = [
+        ("Audit log, first page", get("/audit/"), get("/admin/audit/auditentry/")),
+        ("Audit log, one consumer", get("/audit/", consumer_ref=busy_consumer),
+         get("/admin/audit/auditentry/", q=busy_consumer)),
+        ("Audit log, one user", get("/audit/", user=busy_user),
+         get("/admin/audit/auditentry/", q=busy_user)),
+        ("Audit log, one month", get("/audit/", date_from=month_start, date_to=month_end),
+         get("/admin/audit/auditentry/", action_time__gte=month_start, action_time__lte=month_end)),
+        ("Audit log, deep page (entry ~1,000 of the oldest)", get("/audit/", before=deep),
+         get("/admin/audit/auditentry/", p=AuditEntry.objects.count() // 100 - 10)),
+        (f"Consumer search, name prefix “{prefix}”", get("/", kind="name", q=prefix),
+         get("/admin/consumers/orderconsumer/", q=prefix)),
+        ("Consumer page by ref (cached)", get(f"/consumers/{consumer.ref}/"),
+         get(f"/admin/consumers/orderconsumer/{consumer.pk}/change/")),
+    ]  # fmt: skip
+
+    entries, consumers = AuditEntry.objects.count(), OrderConsumer.objects.count()
+    print(
+        f"{entries:,} audit entries, {consumers:,} consumers, {connection.vendor}, "
+        f"{args.runs} runs\n"
+    )
+    print(HEADER)
+    for name, ours, admin in cases:
+        with CaptureQueriesContext(connection) as queries:
+            ours()
+        ours_result = measure(ours, runs=args.runs)
+        admin_result = measure(admin, runs=max(5, args.runs // 3))
+        print(
+            row(f"{name} ({len(queries)} queries)", ours_result, admin_result, "p95 ≤ 50 ms, ≥ 5x")
+        )
+
+
+if __name__ == "__main__":
+    main()
