@@ -181,7 +181,11 @@ def ref_from_link(value) -> str:
     """Return the ref of a link object: the string after the final slash of its href."""
     if not isinstance(value, dict) or not isinstance(value.get("href"), str):
         return ""
-    return urlsplit(value["href"]).path.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        path = urlsplit(value["href"]).path
+    except ValueError:  # not a URL at all, e.g. "http://[" (found by tests/test_fuzz_cdp_parser.py)
+        return ""
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _error_from_response(response: requests.Response) -> CDPError:
@@ -189,7 +193,7 @@ def _error_from_response(response: requests.Response) -> CDPError:
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         body = {}
@@ -398,8 +402,9 @@ def _attempt(
         raise _error_from_response(response)
     try:
         data = response.json()
-    except ValueError:
-        # A garbled reply is usually a hiccup on the way, worth another try for a read.
+    except (ValueError, RecursionError):
+        # A garbled (or absurdly nested) reply is usually a hiccup on the way, worth another try
+        # for a read.
         raise CDPBadResponse(
             f"CDP answered HTTP {response.status_code} with a body that is not JSON.",
             status=response.status_code,

@@ -98,6 +98,9 @@ class Fault:
     # Attribute changes made to the consumer at /v2/orderConsumers/<ref> before answering, as
     # another CDP user would make them (see Sandbox.change_consumer).
     change: dict | None = None
+    # Answer exactly this body (text is sent as UTF-8, bytes as they are) as application/json,
+    # with `status` or 200, instead of handling the request: any shape, JSON or not.
+    body: str | bytes | None = None
     times: int | None = 1  # how many matching requests it applies to; None for all
     fraction: float = 1.0  # the share of matching requests it applies to (seeded random)
 
@@ -145,6 +148,8 @@ class Fault:
         for name in ("reset", "malformed", "truncated"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: must be true or false")
+        if self.body is not None and not isinstance(self.body, str | bytes):
+            raise ValueError("body: must be text (sent as it is), or null")
         if self.change is not None:
             if not isinstance(self.change, dict):
                 raise ValueError("change: must be an object of attribute changes, or null")
@@ -572,6 +577,13 @@ def _ref_of(link) -> str:
     return unquote(urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1])
 
 
+def _bytes_as_text(value):
+    """Show a fault's bytes `body` in the control endpoints' JSON."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def error_body(status: int, message: str) -> dict:
     """Return CDP's documented error body for a status (401 has a string `status`)."""
     if status == 401:
@@ -602,6 +614,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the app's pooled connections are exercised
     server_version = "CDPSandbox/1.0"
+    # Headers and body go out as separate writes; with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK of the headers, some 40 ms per answer.
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self._serve("GET")
@@ -662,6 +677,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(200, b'{"ref": "cut', "application/json", promised=4096)
             self.close_connection = True
             return
+        if fault and fault.body is not None:
+            record.status = fault.status or 200
+            data = fault.body
+            if isinstance(data, str):
+                data = data.encode("utf-8", "surrogatepass")
+            self._send_raw(record.status, data, "application/json")
+            return
         if fault and fault.status:
             record.status = fault.status
             extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -693,9 +715,8 @@ class _Handler(BaseHTTPRequestHandler):
         return (user, password) == (config.client_key, config.api_token)
 
     def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-        self._send_raw(
-            status, json.dumps(payload).encode("utf-8"), "application/json", headers=headers
-        )
+        data = json.dumps(payload, default=_bytes_as_text).encode("utf-8")
+        self._send_raw(status, data, "application/json", headers=headers)
 
     def _send_raw(self, status, data: bytes, content_type, *, promised=None, headers=None) -> None:
         self.send_response(status)

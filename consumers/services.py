@@ -4,6 +4,7 @@ Saving edits back to CDP is in `consumers.pushes`.
 """
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -38,20 +39,47 @@ def _parse_time(value, name: str) -> datetime | None:
         raise CDPBadResponse(f"CDP sent a {name} that is not a date and time.")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+        # In UTC, as the database keeps it; a moment past year 9999 there is refused here.
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise CDPBadResponse(
             f"CDP sent a {name} that is not a date and time: {value[:40]}"
         ) from None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-def _text(record: dict, name: str) -> str:
+def _max_length(model, field: str) -> int:
+    return model._meta.get_field(field).max_length
+
+
+def _text(record: dict, name: str, max_length: int | None = None) -> str:
     value = record.get(name)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise CDPBadResponse(f"CDP sent a {name} that is not text.")
+    if max_length is not None and len(value) > max_length:
+        raise CDPBadResponse(
+            f"CDP sent a {name} of {len(value)} characters; this back office keeps at most "
+            f"{max_length}."
+        )
     return value
+
+
+def _ref(link, name: str) -> str:
+    """Return the ref in a link object, or raise CDPBadResponse if it is not a usable link."""
+    ref = client.ref_from_link(link)
+    if not ref or len(ref) > _max_length(OrderConsumer, "ref"):
+        raise CDPBadResponse(
+            f'CDP sent a {name} that is not a link such as {{"href": ".../<ref>"}}.'
+        )
+    return ref
+
+
+def _link_ref(record: dict, name: str) -> str:
+    """Return the ref of a linked record (guest, order), or "" when there is no link."""
+    link = record.get(name)
+    return "" if link is None else _ref(link, name)
 
 
 def _item_refs(value) -> list[str]:
@@ -61,20 +89,47 @@ def _item_refs(value) -> list[str]:
     items = value.get("items") if isinstance(value, dict) else value
     if not isinstance(items, list):
         raise CDPBadResponse("CDP sent orderItems that are not a list of links.")
-    return [ref for ref in map(client.ref_from_link, items) if ref]
+    return [_ref(item, "orderItems entry") for item in items]
+
+
+def _check_storable(value, what: str) -> None:
+    """Refuse what no database could keep: NUL characters, broken Unicode, NaN or infinity."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise CDPBadResponse(f"CDP sent {what} with a NUL character in its text.")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CDPBadResponse(
+                    f"CDP sent {what} with text that is not valid Unicode."
+                ) from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise CDPBadResponse(f"CDP sent {what} with a number that is not finite.")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def consumer_fields(record: dict) -> dict:
     """Map a CDP order-consumer record onto the cache's fields, or raise CDPBadResponse."""
+    # Every check here was asked for by tests/test_fuzz_cdp_parser.py: what passes can be cached.
+    if not isinstance(record, dict):
+        raise CDPBadResponse("CDP sent an order consumer that is not a JSON object.")
     if not isinstance(record.get("firstName"), str) or not isinstance(record.get("lastName"), str):
         raise CDPBadResponse("CDP sent an order consumer without a first and last name.")
+    _check_storable(record, "an order consumer")
     return {
-        "order_ref": client.ref_from_link(record.get("order")),
-        "title": _text(record, "title"),
-        "first_name": record["firstName"],
-        "last_name": record["lastName"],
-        "gender": _text(record, "gender"),
-        "guest_ref": client.ref_from_link(record.get("guest")),
+        "order_ref": _link_ref(record, "order"),
+        "title": _text(record, "title", _max_length(OrderConsumer, "title")),
+        "first_name": _text(record, "firstName", _max_length(OrderConsumer, "first_name")),
+        "last_name": _text(record, "lastName", _max_length(OrderConsumer, "last_name")),
+        "gender": _text(record, "gender", _max_length(OrderConsumer, "gender")),
+        "guest_ref": _link_ref(record, "guest"),
         "order_item_refs": _item_refs(record.get("orderItems")),
         "cdp_created_at": _parse_time(record.get("createdAt"), "createdAt"),
         "cdp_modified_at": _parse_time(record.get("modifiedAt"), "modifiedAt"),
@@ -95,17 +150,23 @@ def _guest_name(guest_ref: str) -> str:
 
 
 def guest_name_of(guest: dict) -> str:
-    """Return a guest record's first and last name."""
+    """Return a guest record's first and last name ("" if CDP sent none fit to keep)."""
     parts = (guest.get("firstName"), guest.get("lastName"))
-    return " ".join(part for part in parts if isinstance(part, str) and part)
+    name = " ".join(part for part in parts if isinstance(part, str) and part)
+    try:
+        _check_storable(name, "a guest")
+    except CDPBadResponse:
+        return ""
+    return name[: _max_length(OrderConsumer, "guest_name")]
 
 
 def _order_save(record: dict, ref: str) -> Order:
+    _check_storable(record, "an order")
     order, _ = Order.objects.update_or_create(
         ref=ref,
         defaults={
-            "reference_id": _text(record, "referenceId"),
-            "status": _text(record, "status"),
+            "reference_id": _text(record, "referenceId", _max_length(Order, "reference_id")),
+            "status": _text(record, "status", _max_length(Order, "status")),
             "ordered_at": _parse_time(record.get("orderedAt"), "orderedAt"),
             "raw": record,
             "fetched_at": timezone.now(),

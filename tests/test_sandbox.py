@@ -362,6 +362,35 @@ def test_a_fault_posted_to_the_control_endpoint_can_carry_a_change(sandbox):
     assert consumer["lastName"] == "Walsh"
 
 
+def test_a_fault_can_answer_any_body_as_it_is(sandbox):
+    status, _, fault = call(
+        sandbox,
+        "POST",
+        "/_sandbox/faults",
+        {"path": CONSUMER_PATH, "status": 409, "body": '{"items": 3}'},
+        auth=None,
+    )
+
+    answer, _, body = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert (status, fault["body"]) == (201, '{"items": 3}')
+    assert (answer, body) == (409, {"items": 3})
+
+
+def test_a_faults_body_may_be_bytes_that_are_not_even_text(sandbox):
+    sandbox.inject(Fault(path=CONSUMER_PATH, body=b"\xff\xfe{"))
+    _, _, listed = call(sandbox, "GET", "/_sandbox/faults", auth=None)
+    address = urlsplit(sandbox.base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+
+    connection.request("GET", CONSUMER_PATH)
+    response = connection.getresponse()
+
+    assert (response.status, response.read()) == (200, b"\xff\xfe{")
+    assert listed["faults"][0]["body"] == "\ufffd\ufffd{"
+    connection.close()
+
+
 def test_retry_after_can_be_an_http_date(sandbox):
     date = "Fri, 27 Nov 2026 12:00:30 GMT"
     sandbox.inject(Fault(path=CONSUMER_PATH, status=429, retry_after=date))
