@@ -2,6 +2,7 @@
 is cached. The bodies reach the parser directly and through real HTTP from the sandbox."""
 
 import json
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -71,7 +72,15 @@ times = st.one_of(
     ),
     json_values,
 )
-names = st.one_of(st.text(max_size=30), st.integers(250, 300).map(lambda n: "x" * n), json_values)
+# What no database column can keep: NUL, a lone surrogate, NaN and infinity (PostgreSQL refuses
+# them all; SQLite some).
+unstorable = st.sampled_from(["Li\x00am", "\ud83d", "a\udc00b", math.nan, math.inf, {"k\x00": 1}])
+names = st.one_of(
+    st.text(max_size=30),
+    st.integers(250, 300).map(lambda n: "x" * n),
+    unstorable,
+    json_values,
+)
 FIELD_VALUES = {
     "firstName": names,
     "lastName": names,
@@ -87,6 +96,8 @@ FIELD_VALUES = {
     "createdAt": times,
     "modifiedAt": times,
     "emails": json_values,
+    "passportNumber": unstorable | json_values,
+    "specialAssistance": st.dictionaries(st.text(max_size=5), unstorable | json_values, max_size=3),
 }
 
 
