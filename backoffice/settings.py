@@ -4,6 +4,7 @@ Every operator-facing value comes from an environment variable (or an optional `
 the project root; variables already set in the environment win). `.env.example` lists them all.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,9 @@ INSTALLED_APPS = [
     "cdp",
     "audit",
     "consumers",
+    "axes",
+    # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -56,7 +60,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a locked-out sign-in into the sign-in page with the lockout (HTTP 429).
+    "axes.middleware.AxesMiddleware",
     "backoffice.middleware.NoStoreMiddleware",
 ]
 
@@ -96,7 +103,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -140,6 +150,58 @@ SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "csrftoken"
+
+# --- Accounts: passwords, sign-in throttling, sessions (OWASP ASVS 5.0 V6, V7; docs/security.md)
+# Argon2id with Django's parameters (t=2, m=100 MiB, p=8; ASVS 11.4.2). The other hashers only
+# verify older hashes, which are re-hashed with Argon2 at the user's next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out sign-in is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes counts failed sign-ins in the database and locks out at AXES_FAILURE_LIMIT, until
+# AXES_COOLOFF_MINUTES pass without another attempt (0: until an administrator unlocks it).
+# Two separate counters by default: per user name, from any address (guessing one account's
+# password from many addresses; OWASP counts failures per account), and per client address, for
+# any name (one address trying a password on every account). The (name, address) pair alone
+# would allow both. The price: whoever knows a user name can lock it for the cool-off, and
+# people behind one NAT address share its counter; such a site can set
+# AXES_LOCKOUT_PARAMETERS=username (a "+" joins parameters into one counter: username+ip_address).
+AXES_LOCKOUT_PARAMETERS = [
+    parameter.split("+") if "+" in parameter else parameter
+    for parameter in env.list("AXES_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES > 0 else None
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The audit log records every sign-in; axes' own log of them would be a second, unpruned copy.
+AXES_DISABLE_ACCESS_LOG = True
+# Behind reverse proxies (a load balancer, ...), how many: the client's address is then read from
+# X-Forwarded-For, that many entries from the right, the part the proxies wrote. 0: the header
+# is ignored (a client can write anything there) and the peer's address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+
+# Sessions live on the server, so they can be ended there (sign-out, deactivation, an
+# administrator): the database by default, or the cache with a shared CACHE_URL
+# (SESSION_ENGINE=django.contrib.sessions.backends.cache or ...cached_db).
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
+if SESSION_ENGINE.endswith("signed_cookies"):
+    raise ImproperlyConfigured("SESSION_ENGINE must keep sessions on the server, not in cookies.")
+# Idle timeout (ASVS 7.3.1): every request pushes the expiry this far ahead.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+# Absolute lifetime (ASVS 7.3.2): accounts.middleware ends a session this long after sign-in.
+SESSION_ABSOLUTE_HOURS = env.float("SESSION_ABSOLUTE_HOURS", default=12.0)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "consumers:home"

@@ -4,6 +4,7 @@ A new URL without a rule here fails `test_every_url_has_a_rule`, so no page ship
 """
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
@@ -61,6 +62,7 @@ ADMINISTRATOR_STATUS = {
     "admin:consumers_order_add": 403,
     "admin:consumers_push_add": 403,
     "admin:consumers_push_delete": 403,
+    "admin:axes_accessattempt_add": 403,
     "admin:cdp_cdpconnection_test": 302,  # back to the connection with the result
     "admin:django_tasks_database_dbtaskresult_add": 403,
     "admin:django_tasks_database_dbtaskresult_delete": 403,
@@ -119,6 +121,11 @@ def world(db, agent, supervisor, administrator, sandbox):
     )  # fmt: skip
     connection.set_api_token(sandbox.config.api_token)
     connection.save()
+    # A failed sign-in, for the lockout pages.
+    AccessAttempt.objects.create(
+        username="agent", ip_address="192.0.2.1", user_agent="test", get_data="", post_data="",
+        http_accept="", path_info="/accounts/login/", failures_since_start=1,
+    )  # fmt: skip
     return {
         "entry": result.entry,
         "connection": connection,

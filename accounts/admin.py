@@ -1,0 +1,86 @@
+"""Users get "End sessions" and "Unlock sign-in" actions and a list of their signed-in sessions;
+failed-sign-in records (django-axes) can be cleared, which is audited."""
+
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from accounts import services
+from accounts.models import UserSession
+from audit.services import RequestMeta
+
+User = get_user_model()
+
+
+class UserSessionInline(admin.TabularInline):
+    """The user's signed-in sessions, read-only (the session key is never shown)."""
+
+    model = UserSession
+    fields = ["created_at", "ip_address", "user_agent"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "signed-in sessions (end them with the “End sessions” action)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class BackofficeUserAdmin(UserAdmin):
+    """Django's user admin, with the session and lockout actions."""
+
+    inlines = [*UserAdmin.inlines, UserSessionInline]
+    actions = ["end_sessions", "unlock_sign_in"]
+
+    @admin.action(description="End sessions (sign out everywhere)", permissions=["change"])
+    def end_sessions(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        for user in queryset:
+            ended = services.user_sessions_end(user=user, by=request.user, meta=meta)
+            self.message_user(
+                request,
+                f"Ended {ended} signed-in session(s) of {user.get_username()}.",
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Unlock sign-in (clear failed sign-ins)", permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        for user in queryset:
+            cleared = services.user_sign_in_unlock(
+                username=user.get_username(), by=request.user, meta=meta
+            )
+            self.message_user(
+                request,
+                f"Unlocked {user.get_username()}: {cleared} failed sign-in(s) cleared.",
+                messages.SUCCESS,
+            )
+
+
+# The audit log already records every sign-in and failed sign-in; axes' own logs would be a
+# second, unpruned copy, so only its lockout state (access attempts) is shown.
+for model in (AccessLog, AccessFailureLog, AccessAttempt):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+@admin.register(AccessAttempt)
+class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
+    """axes' failed sign-ins per user name, address and browser; deleting them unlocks, audited."""
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, AccessAttempt.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.sign_in_attempts_clear(
+            attempts=queryset, by=request.user, meta=RequestMeta.from_request(request)
+        )

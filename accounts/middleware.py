@@ -1,0 +1,74 @@
+import logging
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
+
+from accounts import services
+from accounts.receivers import RECORDED_KEY, SIGNED_IN_AT
+
+logger = logging.getLogger("backoffice.security")
+
+
+async def _anonymous_user():
+    return AnonymousUser()
+
+
+class SessionLifetimeMiddleware:
+    """End a session that many hours after sign-in, and say why a session ended (ASVS 7.3.2).
+
+    The idle timeout needs no code: every request pushes the session's expiry SESSION_COOKIE_AGE
+    ahead (SESSION_SAVE_EVERY_REQUEST). This also keeps the record of a session in step when its
+    key changes while signed in, so that it can still be ended.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            signed_in_at = request.session.get(SIGNED_IN_AT)
+            # A signed-in session without the time is from before this check: end it too.
+            if signed_in_at is None or time.time() - signed_in_at > self._absolute_seconds():
+                self._end(request)
+        elif settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.is_empty():
+            # The browser still holds a session the server no longer has.
+            messages.info(
+                request,
+                "Your session has ended. A session ends after "
+                f"{settings.SESSION_COOKIE_AGE // 60} minutes without activity, "
+                f"{settings.SESSION_ABSOLUTE_HOURS:g} hours after signing in, "
+                "or when an administrator ends it. Sign in again.",
+            )
+        response = self.get_response(request)
+        self._follow_key_change(request)
+        return response
+
+    @staticmethod
+    def _absolute_seconds() -> float:
+        return settings.SESSION_ABSOLUTE_HOURS * 3600
+
+    @staticmethod
+    def _end(request) -> None:
+        logger.info("session ended: absolute lifetime reached user=%s", request.user.get_username())
+        services.user_session_forget(session_key=request.session.session_key)
+        request.session.flush()
+        request.user = AnonymousUser()
+        request.auser = _anonymous_user
+        messages.warning(
+            request,
+            f"You signed in more than {settings.SESSION_ABSOLUTE_HOURS:g} hours ago, so your "
+            "session has ended. Sign in again.",
+        )
+
+    @staticmethod
+    def _follow_key_change(request) -> None:
+        session = getattr(request, "session", None)
+        if session is None:
+            return
+        recorded = session.get(RECORDED_KEY)
+        current = session.session_key
+        if recorded and current and recorded != current:
+            services.user_session_rekey(old_key=recorded, new_key=current)
+            session[RECORDED_KEY] = current
