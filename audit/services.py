@@ -217,7 +217,8 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
     if "order_ref" in filters:
         entries = entries.filter(order_ref=filters["order_ref"].strip())
     if "user" in filters:
-        entries = entries.filter(username__iexact=filters["user"].strip())
+        # Usernames are case-sensitive in Django; an exact match can use the index.
+        entries = entries.filter(username=filters["user"].strip())
     if "date_from" in filters:
         entries = entries.filter(action_time__gte=_start_of_day(filters["date_from"]))
     if "date_to" in filters:
@@ -237,7 +238,7 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         entries = entries.filter(
             Q(consumer_ref__iexact=text)
             | Q(order_ref__iexact=text)
-            | Q(username__iexact=text)
+            | Q(username=text)
             | Q(request_id=text)
             | Q(object_repr__icontains=text)
             | Q(reason__icontains=text)

@@ -67,7 +67,7 @@ def test_it_lists_entries_newest_first_with_who_what_and_the_outcome(supervisor_
         ({"consumer_ref": CONSUMER_REF}, ["Beirne", "Liam-Óg"]),
         ({"consumer_ref": OTHER_CONSUMER_REF}, ["Clarke-Hughes"]),
         ({"order_ref": ORDER_REF}, ["Beirne", "Liam-Óg"]),
-        ({"user": "SUPERVISOR"}, ["Clarke-Hughes"]),
+        ({"user": "supervisor"}, ["Clarke-Hughes"]),
         ({"field": "first_name"}, ["Liam-Óg"]),
         ({"outcome": "failed"}, []),
         ({"q": "clarke"}, ["Clarke-Hughes"]),
