@@ -284,10 +284,39 @@ CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
 # rewrite the database still cannot forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
 
+# Logs go to stderr, one JSON object per line with the request id (backoffice/logging.py), with
+# tokens, credentials, e-mail addresses, phone and passport numbers masked. LOG_FORMAT=plain gives
+# readable lines for development (`make run` sets it).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {
+        "request_id": {"()": "backoffice.logging.RequestIdFilter"},
+        "redact": {"()": "backoffice.logging.RedactingFilter"},
+    },
+    "formatters": {
+        "json": {"()": "backoffice.logging.JSONFormatter"},
+        "plain": {"()": "backoffice.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own handlers (a second console in DEBUG, e-mail to admins with the request's
+        # data) would write unmasked: its records go to the console above like all others.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # At DEBUG these quote SQL parameters and template context, that is record content.
+        "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "django.template": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+    },
 }
