@@ -21,6 +21,7 @@ from backoffice.logging import (
     redact,
     remember_secret,
 )
+from cdp.models import CDPConnection
 from cdp_sandbox.server import Fault, error_body
 from consumers import services
 from consumers.models import Push
@@ -357,6 +358,23 @@ def test_it_masks_the_tokens_in_use(settings):
 
     assert "0001" not in text
     assert "0002" not in text
+
+
+def test_it_masks_an_active_connections_token_once_the_client_has_used_it(sandbox, db, logs):
+    token = "database-canary-token-7c41"
+    sandbox.config.api_token = token
+    connection = CDPConnection(
+        name="Canary", region=CDPConnection.Region.CUSTOM, custom_url=sandbox.base_url,
+        client_key=sandbox.config.client_key, is_active=True,
+    )  # fmt: skip
+    connection.set_api_token(token)
+    connection.save()
+
+    services.consumer_fetch(ref=CONSUMER_REF)
+    logging.getLogger("tests").warning("a careless line with %s in it", token)
+
+    assert token not in logs.text
+    assert "a careless line with [redacted token] in it" in logs.text
 
 
 def _record(msg, *args, exc_info=None) -> logging.LogRecord:
