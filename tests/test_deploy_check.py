@@ -18,9 +18,9 @@ PRODUCTION = {
 
 def manage(*args, **env):
     """Run manage.py in a fresh process with the production environment (and `env` on top)."""
-    clean = {
-        k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS", "DJANGO_SETTINGS_MODULE")
-    }
+    # Nothing the test run set for itself (the browser tests allow async-unsafe calls) leaks in.
+    test_only = ("DEBUG", "HTTPS", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in test_only}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
