@@ -50,6 +50,8 @@ def main() -> None:
         # Above CDP_PAGE_BUDGET, so a slow CDP page ends with its own message, not a kill.
         "--timeout", env.get("GUNICORN_TIMEOUT", "60"),
         "--access-logfile", "-",
+        # The path without its query string: a search by name must not land in the access log.
+        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms',
     ]  # fmt: skip
     print(f"Serving on http://{bind}/ with the tasks worker. Ctrl-C stops them.", flush=True)
     processes.append(subprocess.Popen(gunicorn, env=env, cwd=ROOT))
