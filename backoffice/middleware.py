@@ -27,13 +27,16 @@ class RequestIdMiddleware:
 
 
 class CDPPageBudgetMiddleware:
-    """Bound the time one page may spend waiting for CDP, however many calls it makes."""
+    """Bound the time one page may spend waiting for CDP, however many calls it makes.
+
+    The page also looks the CDP connection up once, not once per call.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        with client.deadline(settings.CDP_PAGE_BUDGET):
+        with client.deadline(settings.CDP_PAGE_BUDGET), client.connection_scope():
             return self.get_response(request)
 
 

@@ -265,6 +265,8 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# How many CDP calls one page or one bulk refresh makes at once (an order's consumers).
+CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
 # The longest one page may wait for CDP, all its calls and retries together (seconds).
 CDP_PAGE_BUDGET = env.float("CDP_PAGE_BUDGET", default=20.0)
 # Pending pushes: how many times the worker tries an edit CDP could not take, and how long it waits

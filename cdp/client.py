@@ -12,6 +12,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -125,8 +128,39 @@ class Connection:
     read_timeout: float
 
 
+# Inside connection_scope(): the connection looked up for it, once (a list, empty until then).
+_scoped_connection: ContextVar[list | None] = ContextVar("cdp_scoped_connection", default=None)
+
+
+@contextmanager
+def connection_scope() -> Iterator[None]:
+    """Look the CDP connection up once for everything inside (a page, a bulk refresh).
+
+    Threads started inside must run in a copy of this context (`contextvars.copy_context`) to
+    share it; they then make no database query for it.
+    """
+    if _scoped_connection.get() is not None:
+        yield
+        return
+    token = _scoped_connection.set([])
+    try:
+        yield
+    finally:
+        _scoped_connection.reset(token)
+
+
 def current_connection() -> Connection:
     """Return the CDP connection to use now: the active one in the database, else the settings."""
+    memo = _scoped_connection.get()
+    if memo:
+        return memo[0]
+    connection = _load_connection()
+    if memo is not None:
+        memo.append(connection)
+    return connection
+
+
+def _load_connection() -> Connection:
     # Imported here because the model module imports this one.
     from cdp.models import CDPConnection
 

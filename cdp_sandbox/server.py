@@ -227,6 +227,9 @@ class Sandbox:
         self.data = seed.build()
         # Bumped by reset(), so a slow request begun before a reset cannot touch the new data.
         self.generation = 0
+        # API requests being answered now, and the most at any one time since the last reset.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.base_url = ""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -255,6 +258,7 @@ class Sandbox:
         with self.lock:
             self.data = seed.build()
             self.generation += 1
+            self.max_in_flight = 0
             self.faults.clear()
             self.requests.clear()
             self._random = random.Random(self._random_seed)
@@ -653,7 +657,17 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             self._send(status, payload)
             return
+        # Counted, so tests and benchmarks can check how many calls the app makes at once.
+        with sandbox.lock:
+            sandbox.in_flight += 1
+            sandbox.max_in_flight = max(sandbox.max_in_flight, sandbox.in_flight)
+        try:
+            self._serve_api(sandbox, method, split, query, body, body_ok)
+        finally:
+            with sandbox.lock:
+                sandbox.in_flight -= 1
 
+    def _serve_api(self, sandbox, method: str, split, query: dict, body, body_ok: bool) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         record = RecordedRequest(method, split.path, query, headers, body)
         with sandbox.lock:

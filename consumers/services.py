@@ -5,8 +5,12 @@ Saving edits back to CDP is in `consumers.pushes`.
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextvars import copy_context
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -175,6 +179,23 @@ def _order_save(record: dict, ref: str) -> Order:
     return order
 
 
+def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderConsumer]:
+    """Cache many consumers in one statement (an upsert), whatever their number."""
+    if not downloaded:
+        return {}
+    now = timezone.now()
+    parsed = {ref: consumer_fields(record) for ref, (record, _) in downloaded.items()}
+    rows = [
+        OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now)
+        for ref, fields in parsed.items()
+    ]
+    updated = [*next(iter(parsed.values())), "guest_name", "fetched_at"]
+    OrderConsumer.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["ref"], update_fields=updated
+    )
+    return {c.ref: c for c in OrderConsumer.objects.filter(ref__in=list(downloaded))}
+
+
 def consumer_save(ref: str, record: dict, *, guest_name: str) -> OrderConsumer:
     """Cache CDP's copy of a consumer."""
     fields = consumer_fields(record)
@@ -207,17 +228,67 @@ def consumer_get(*, ref: str) -> OrderConsumer:
     return consumer or consumer_fetch(ref=ref)
 
 
-def order_fetch(*, ref: str, refresh: bool = False) -> tuple[Order, list[OrderConsumer]]:
+def _download(ref: str) -> tuple[dict, str]:
+    """Read a consumer and its guest's name from CDP: HTTP only, so it may run in a thread."""
+    record = client.get_order_consumer(ref)
+    return record, _guest_name(consumer_fields(record)["guest_ref"])
+
+
+def consumers_download(
+    refs: list[str], *, concurrency: int | None = None, on_done=None
+) -> tuple[dict[str, tuple[dict, str]], dict[str, CDPError]]:
+    """Read many consumers from CDP at once, with at most `concurrency` calls in flight.
+
+    Returns {ref: (record, guest name)} and {ref: error}. `on_done(ref, error)` is called in the
+    calling thread as each one finishes. Nothing is written to the database here.
+    """
+    workers = max(1, concurrency or settings.CDP_CONCURRENCY)
+    downloaded, failed = {}, {}
+    with client.connection_scope():
+        client.current_connection()  # looked up once here, so the threads need no database
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # Each task runs in a copy of this context: the page's deadline, the request id and
+            # the connection looked up above all go with it.
+            futures = {pool.submit(copy_context().run, _download, ref): ref for ref in refs}
+            for future in as_completed(futures):
+                ref = futures[future]
+                try:
+                    downloaded[ref] = future.result()
+                except CDPError as error:
+                    failed[ref] = error
+                if on_done is not None:
+                    on_done(ref, failed.get(ref))
+    return downloaded, failed
+
+
+@dataclass
+class OrderPage:
+    order: Order
+    consumers: list[OrderConsumer]
+    # The consumers CDP listed on the order but did not hand over, and why.
+    failed: dict[str, CDPError]
+
+
+def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
     """Fetch an order and its consumer refs from CDP, and the consumers not cached yet (or all)."""
     order = _order_save(client.get_order(ref), ref)
     refs = client.list_order_consumer_refs(ref)
     cached = {c.ref: c for c in OrderConsumer.objects.filter(ref__in=refs)}
-    consumers = []
-    for consumer_ref in refs:
-        if refresh or consumer_ref not in cached:
-            cached[consumer_ref] = consumer_fetch(ref=consumer_ref, with_order=False)
-        consumers.append(cached[consumer_ref])
-    return order, consumers
+    wanted = refs if refresh else [r for r in refs if r not in cached]
+    downloaded, failed = consumers_download(wanted)
+    cached.update(_consumers_save(downloaded))
+    return OrderPage(order, [cached[r] for r in refs if r in cached], failed)
+
+
+def consumers_refresh(
+    *, refs: list[str], concurrency: int | None = None, on_progress=None
+) -> tuple[int, dict[str, CDPError]]:
+    """Fetch many consumers again from CDP; return how many were refreshed, and the failures."""
+    downloaded, failed = consumers_download(refs, concurrency=concurrency, on_done=on_progress)
+    for start in range(0, len(refs), 500):
+        chunk = {ref: downloaded[ref] for ref in refs[start : start + 500] if ref in downloaded}
+        _consumers_save(chunk)
+    return len(downloaded), failed
 
 
 def order_find(*, reference: str) -> list[str]:

@@ -64,10 +64,23 @@ def home(request):
 @can_view
 def order_detail(request, ref: str):
     try:
-        order, consumers = services.order_fetch(ref=ref)
+        page = services.order_fetch(ref=ref)
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order {ref}")
-    return render(request, "consumers/order_detail.html", {"order": order, "consumers": consumers})
+    _warn_about_missing(request, page.failed)
+    return render(
+        request, "consumers/order_detail.html", {"order": page.order, "consumers": page.consumers}
+    )
+
+
+def _warn_about_missing(request, failed: dict) -> None:
+    if failed:
+        first = next(iter(failed.values()))
+        messages.warning(
+            request,
+            f"CDP did not hand over {len(failed)} of this order's consumers ({first}). "
+            "They are missing below; refresh to try again.",
+        )
 
 
 @require_POST
@@ -75,11 +88,13 @@ def order_detail(request, ref: str):
 @can_view
 def order_refresh(request, ref: str):
     try:
-        _, consumers = services.order_fetch(ref=ref, refresh=True)
+        page = services.order_fetch(ref=ref, refresh=True)
     except CDPError as error:
         messages.error(request, f"Could not refresh the order from CDP. {error}")
     else:
-        messages.success(request, f"Fetched the order and its {len(consumers)} consumers from CDP.")
+        fetched = len(page.consumers) - len(page.failed)
+        messages.success(request, f"Fetched the order and {fetched} of its consumers from CDP.")
+        _warn_about_missing(request, page.failed)
     return redirect("consumers:order", ref=ref)
 
 

@@ -36,10 +36,10 @@ def test_it_serves_a_cached_consumer_without_calling_cdp(consumer, sandbox):
 
 
 def test_it_fetches_an_order_and_caches_each_of_its_consumers(db, sandbox):
-    order, consumers = services.order_fetch(ref=ORDER_REF)
+    page = services.order_fetch(ref=ORDER_REF)
 
-    assert order.status == "CONFIRMED"
-    assert [c.first_name for c in consumers] == ["Liam", "Aoife", "Saoirse"]
+    assert page.order.status == "CONFIRMED"
+    assert [c.first_name for c in page.consumers] == ["Liam", "Aoife", "Saoirse"]
     assert OrderConsumer.objects.filter(order_ref=ORDER_REF).count() == 3
 
 

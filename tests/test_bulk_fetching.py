@@ -1,0 +1,142 @@
+"""Many consumers at once: an order's consumers and bulk refreshes fetch concurrently, bounded."""
+
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cdp_sandbox.server import Fault
+from consumers import services
+from consumers.models import Order, OrderConsumer
+from tests.conftest import CONSUMER_REF, ORDER_REF
+
+
+def add_consumers(sandbox, count: int) -> list[str]:
+    """Put `count` more consumers on the first demo order, copies of its first one."""
+    refs = []
+    for number in range(count):
+        ref = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulk-{number}"))
+        sandbox.data.consumers[ref] = {
+            **sandbox.data.consumers[CONSUMER_REF],
+            "ref": ref,
+            "firstName": f"T{number}",
+        }
+        refs.append(ref)
+    return refs
+
+
+def test_an_orders_consumers_are_fetched_at_once_but_no_more_than_the_limit(db, sandbox, settings):
+    settings.CDP_CONCURRENCY = 4
+    add_consumers(sandbox, 20)
+    sandbox.inject(Fault(method="GET", path="/v2/orderConsumers/.*", latency=0.05, times=None))
+
+    page = services.order_fetch(ref=ORDER_REF)
+
+    assert len(page.consumers) == 23
+    assert page.failed == {}
+    assert sandbox.max_in_flight == 4
+    assert OrderConsumer.objects.filter(order_ref=ORDER_REF).count() == 23
+
+
+def test_a_consumer_cdp_does_not_hand_over_is_reported_and_the_rest_are_shown(
+    agent_client, sandbox
+):
+    missing = add_consumers(sandbox, 2)[0]
+    sandbox.inject(
+        Fault(method="GET", path=f"/v2/orderConsumers/{missing}", status=404, times=None)
+    )
+
+    response = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "CDP did not hand over 1 of this order&#x27;s consumers" in content
+    assert "Liam" in content
+    assert not OrderConsumer.objects.filter(ref=missing).exists()
+
+
+def queries_for_a_first_view(client, sandbox, extra_consumers: int):
+    sandbox.reset()
+    add_consumers(sandbox, extra_consumers)
+    OrderConsumer.objects.all().delete()
+    Order.objects.all().delete()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))
+    assert response.status_code == 200
+    return queries.captured_queries
+
+
+def test_the_order_page_runs_the_same_queries_for_3_or_23_consumers(agent_client, sandbox):
+    few = queries_for_a_first_view(agent_client, sandbox, 0)
+    many = queries_for_a_first_view(agent_client, sandbox, 20)
+
+    assert len(many) == len(few)
+    assert len(many) <= 20
+    assert sum("cdp_cdpconnection" in q["sql"] for q in many) == 1  # looked up once per page
+
+
+def refresh(*args) -> str:
+    out = StringIO()
+    call_command("refresh_consumers", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_refresh_consumers_by_order_brings_changes_from_cdp(db, sandbox):
+    services.order_fetch(ref=ORDER_REF)
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+
+    out = refresh("--order", ORDER_REF)
+
+    assert "Refreshed 3 of 3 consumers" in out
+    assert "0 failed" in out
+    assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne-Walsh"
+
+
+def test_refresh_consumers_from_a_file_of_refs(db, sandbox, tmp_path):
+    listing = tmp_path / "refs.txt"
+    listing.write_text(f"{CONSUMER_REF}\n\n")
+
+    out = refresh("--file", str(listing))
+
+    assert "Refreshed 1 of 1 consumers" in out
+    assert OrderConsumer.objects.filter(ref=CONSUMER_REF).exists()
+
+
+def test_refresh_consumers_by_age(db, sandbox):
+    services.order_fetch(ref=ORDER_REF)
+    OrderConsumer.objects.filter(ref=CONSUMER_REF).update(fetched_at="2020-01-01T00:00:00Z")
+
+    out = refresh("--older-than", "1")
+
+    assert "Refreshed 1 of 1 consumers" in out
+
+
+def test_refresh_consumers_exits_non_zero_naming_each_failure(db, sandbox):
+    services.order_fetch(ref=ORDER_REF)
+    sandbox.inject(
+        Fault(method="GET", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=404, times=None)
+    )
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="1 consumer"):
+        call_command("refresh_consumers", "--order", ORDER_REF, stdout=out, stderr=StringIO())
+
+    assert f"{CONSUMER_REF}: Not found in CDP" in out.getvalue()
+    assert "Refreshed 2 of 3" in out.getvalue()
+
+
+def test_refresh_consumers_refuses_a_file_that_is_not_refs(db, tmp_path):
+    listing = tmp_path / "refs.txt"
+    listing.write_text("Liam Byrne\n")
+
+    with pytest.raises(CommandError, match="not consumer refs"):
+        refresh("--file", str(listing))
+
+
+def test_refresh_consumers_needs_to_be_told_which(db):
+    with pytest.raises(CommandError, match="Say which consumers"):
+        refresh()
