@@ -76,7 +76,7 @@ class OrderConsumer(models.Model):
     order_ref = models.CharField(max_length=64, db_index=True)
     title = models.CharField(max_length=50, blank=True)
     first_name = models.CharField(max_length=255)
-    last_name = models.CharField(max_length=255, db_index=True)
+    last_name = models.CharField(max_length=255)
     gender = models.CharField(max_length=16, blank=True)
     guest_ref = models.CharField(max_length=64, blank=True)
     # The linked guest's name when the record was fetched, so the page needs no extra CDP call.
@@ -95,7 +95,8 @@ class OrderConsumer(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        indexes = [models.Index(fields=["first_name"], name="consumer_first_name_idx")]
+        # The search by name uses expression indexes on PostgreSQL (migration 0006); a plain index
+        # on the name would tempt the planner into walking the whole table in name order.
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip()

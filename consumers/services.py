@@ -308,7 +308,9 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     matches = OrderConsumer.objects.all()
     for word in words[:5]:
         matches = matches.filter(Q(first_name__istartswith=word) | Q(last_name__istartswith=word))
-    return matches.order_by("last_name", "first_name", "ref")
+    # Only what a results list shows: never the raw record with contact details.
+    shown = ("ref", "title", "first_name", "last_name", "gender", "fetched_at")
+    return matches.only(*shown).order_by("last_name", "first_name", "ref")
 
 
 def consumer_mark_viewed(*, consumer: OrderConsumer) -> None:
