@@ -228,10 +228,16 @@ def consumer_get(*, ref: str) -> OrderConsumer:
     return consumer or consumer_fetch(ref=ref)
 
 
-def _download(ref: str) -> tuple[dict, str]:
-    """Read a consumer and its guest's name from CDP: HTTP only, so it may run in a thread."""
+def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
+    """Read a consumer and its guest's name from CDP: HTTP only, so it may run in a thread.
+
+    `known_guests` ({guest ref: name}) spares the guest's call when the link has not changed.
+    """
     record = client.get_order_consumer(ref)
-    return record, _guest_name(consumer_fields(record)["guest_ref"])
+    guest_ref = consumer_fields(record)["guest_ref"]
+    if known_guests.get(guest_ref):
+        return record, known_guests[guest_ref]
+    return record, _guest_name(guest_ref)
 
 
 def consumers_download(
@@ -240,16 +246,25 @@ def consumers_download(
     """Read many consumers from CDP at once, with at most `concurrency` calls in flight.
 
     Returns {ref: (record, guest name)} and {ref: error}. `on_done(ref, error)` is called in the
-    calling thread as each one finishes. Nothing is written to the database here.
+    calling thread as each one finishes. Nothing is written to the database here (one read: the
+    guest names already cached).
     """
     workers = max(1, concurrency or settings.CDP_CONCURRENCY)
     downloaded, failed = {}, {}
+    # Guest names as cached: a guest's name is fetched again only when the link changed.
+    known_guests = dict(
+        OrderConsumer.objects.filter(ref__in=refs)
+        .exclude(guest_name="")
+        .values_list("guest_ref", "guest_name")
+    )
     with client.connection_scope():
         client.current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each task runs in a copy of this context: the page's deadline, the request id and
             # the connection looked up above all go with it.
-            futures = {pool.submit(copy_context().run, _download, ref): ref for ref in refs}
+            futures = {
+                pool.submit(copy_context().run, _download, ref, known_guests): ref for ref in refs
+            }
             for future in as_completed(futures):
                 ref = futures[future]
                 try:

@@ -140,3 +140,23 @@ def test_refresh_consumers_refuses_a_file_that_is_not_refs(db, tmp_path):
 def test_refresh_consumers_needs_to_be_told_which(db):
     with pytest.raises(CommandError, match="Say which consumers"):
         refresh()
+
+
+def test_a_refresh_asks_for_a_guest_only_when_the_link_changed(db, sandbox):
+    services.order_fetch(ref=ORDER_REF)
+    cached_guests = set(OrderConsumer.objects.values_list("guest_ref", flat=True))
+    new_guest = next(ref for ref in sandbox.data.guests if ref not in cached_guests)
+    sandbox.change_consumer(
+        CONSUMER_REF, guest={"href": f"{sandbox.base_url}/v2/guests/{new_guest}"}
+    )
+    sandbox.requests.clear()
+
+    refresh("--order", ORDER_REF)
+
+    asked = [
+        request.path.rsplit("/", 1)[1] for request in sandbox.requests_to("GET", "/v2/guests/.*")
+    ]
+    assert asked == [new_guest]
+    guest = sandbox.data.guests[new_guest]
+    expected_name = f"{guest['firstName']} {guest['lastName']}"
+    assert OrderConsumer.objects.get(ref=CONSUMER_REF).guest_name == expected_name
