@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve test soak lint format clean
+.PHONY: run serve test soak bench lint format clean
 
 # Runtime packages; re-installed when requirements.txt changes.
 $(VENV)/.runtime: requirements.txt
@@ -35,6 +35,14 @@ test: $(VENV)/.dev
 ## soak: 1,000 edits under injected faults (needs DATABASE_URL pointing at PostgreSQL)
 soak: $(VENV)/.dev
 	$(PY) -m pytest -m soak -s -rs tests/test_soak.py
+
+## bench: every benchmark, results in bench/results.md (PostgreSQL; see docs/benchmarks.md)
+$(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backoffice_bench
+bench: $(VENV)/.bench
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run
 
 ## lint / format: ruff
 lint: $(VENV)/.dev

@@ -47,6 +47,9 @@ def main() -> None:
         sys.executable, "-m", "gunicorn", "backoffice.wsgi",
         "--bind", bind,
         "--workers", env.get("WEB_CONCURRENCY", "4"),
+        # Threads, because a page mostly waits for CDP: a waiting thread holds no CPU.
+        "--worker-class", "gthread",
+        "--threads", env.get("WEB_THREADS", "4"),
         # Above CDP_PAGE_BUDGET, so a slow CDP page ends with its own message, not a kill.
         "--timeout", env.get("GUNICORN_TIMEOUT", "60"),
         "--access-logfile", "-",
