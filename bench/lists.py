@@ -8,6 +8,7 @@ the Django admin changelist over the same table with the same filter, measured i
 """
 
 import argparse
+from datetime import timedelta
 
 from bench.harness import HEADER, measure, row, setup_django
 
@@ -21,7 +22,6 @@ def main() -> None:
     from django.contrib.auth.models import Group
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from audit.models import AuditEntry
     from backoffice import roles
@@ -38,13 +38,15 @@ def main() -> None:
     deep = AuditEntry.objects.order_by("sequence")[1000].sequence
     month_end = newest.action_time.date()
     month_start = month_end.replace(day=1)
+    old_month_start = month_start.replace(year=month_start.year - 1)
+    old_month_end = (old_month_start + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     consumer = OrderConsumer.objects.order_by("ref")[OrderConsumer.objects.count() // 2]
     prefix = consumer.last_name[:3]
 
-    def get(url, **params):
+    def get(url, _status=200, **params):
         def request():
             response = client.get(url, params)
-            assert response.status_code == 200, (url, params, response.status_code)
+            assert response.status_code == _status, (url, params, response.status_code)
             return response
 
         return request
@@ -57,12 +59,17 @@ def main() -> None:
          get("/admin/audit/auditentry/", q=busy_user)),
         ("Audit log, one month", get("/audit/", date_from=month_start, date_to=month_end),
          get("/admin/audit/auditentry/", action_time__gte=month_start, action_time__lte=month_end)),
+        ("Audit log, the same month a year earlier",
+         get("/audit/", date_from=old_month_start, date_to=old_month_end),
+         get("/admin/audit/auditentry/", action_time__gte=old_month_start,
+             action_time__lte=old_month_end)),
         ("Audit log, deep page (entry ~1,000 of the oldest)", get("/audit/", before=deep),
          get("/admin/audit/auditentry/", p=AuditEntry.objects.count() // 100 - 10)),
         (f"Consumer search, name prefix “{prefix}”", get("/", kind="name", q=prefix),
          get("/admin/consumers/orderconsumer/", q=prefix)),
-        ("Consumer page by ref (cached)", get(f"/consumers/{consumer.ref}/"),
-         get(f"/admin/consumers/orderconsumer/{consumer.pk}/change/")),
+        ("Consumer search, by ref (to its page)",
+         get("/", kind="consumer", q=consumer.ref, _status=302),
+         get("/admin/consumers/orderconsumer/", q=consumer.ref)),
     ]  # fmt: skip
 
     entries, consumers = AuditEntry.objects.count(), OrderConsumer.objects.count()
@@ -72,13 +79,9 @@ def main() -> None:
     )
     print(HEADER)
     for name, ours, admin in cases:
-        with CaptureQueriesContext(connection) as queries:
-            ours()
         ours_result = measure(ours, runs=args.runs)
         admin_result = measure(admin, runs=max(5, args.runs // 3))
-        print(
-            row(f"{name} ({len(queries)} queries)", ours_result, admin_result, "p95 ≤ 50 ms, ≥ 5x")
-        )
+        print(row(name, ours_result, admin_result, "p95 ≤ 50 ms, ≥ 5x"))
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ class OrderConsumer(models.Model):
         ordering = ["last_name", "first_name"]
         # The search by name uses expression indexes on PostgreSQL (migration 0006); a plain index
         # on the name would tempt the planner into walking the whole table in name order.
+        indexes = [models.Index(fields=["-fetched_at"], name="consumer_recent_idx")]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip()

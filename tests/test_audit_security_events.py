@@ -55,4 +55,4 @@ def test_security_events_can_be_filtered_in_the_audit_log(client, agent, supervi
 
     response = client.get(reverse("audit:list"), {"action": "sign_in_failed"})
 
-    assert [entry.username for entry in response.context["entries"]] == ["agent"]
+    assert [entry["username"] for entry in response.context["entries"]] == ["agent"]
