@@ -111,7 +111,7 @@ def consumer_detail(request, ref: str):
         "consumer": consumer,
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
         "history": AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
-        "pushes": Push.objects.filter(consumer_ref=ref).needing_attention(),
+        "pushes": Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"),
     }
     return render(request, "consumers/consumer_detail.html", context)
 

@@ -1,0 +1,81 @@
+"""Every page runs the same number of SQL queries whatever the number of rows it shows."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+from consumers import services
+from consumers.models import OrderConsumer, Push
+from tests.conftest import CONSUMER_REF, ORDER_REF
+
+META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="counts")
+# The most queries any page may run: session, user, permissions, roles, the CDP connection,
+# the page's own queries, and the session's idle-timeout refresh.
+BOUND = 16
+
+
+def make_rows(user, count: int) -> None:
+    """Give the pages `count` rows of everything: audit entries with changes, and queued edits."""
+    for number in range(count):
+        audit_entry_create(
+            user=user, meta=META, action=AuditEntry.Action.EDIT, outcome="succeeded",
+            consumer_ref=CONSUMER_REF, order_ref=ORDER_REF, object_repr="Liam Byrne",
+            changes={"last_name": (f"Old{number}", f"New{number}"), "title": ("Mr", "Dr")},
+            reason="counting",
+        )  # fmt: skip
+        Push.objects.create(
+            consumer_ref=CONSUMER_REF, order_ref=ORDER_REF, user=user, status=Push.Status.PENDING,
+            changes={"last_name": ["Byrne", f"New{number}"]},
+        )  # fmt: skip
+        OrderConsumer.objects.create(
+            ref=str(uuid.uuid4()), order_ref="elsewhere", first_name="Byron",
+            last_name=f"Test{number}", fetched_at="2026-01-01T00:00:00Z",
+        )  # fmt: skip
+
+
+def count(client, url, params=None) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params or {})
+    assert response.status_code == 200, (url, response.status_code)
+    return len(queries)
+
+
+PAGES = [
+    ("consumers:home", {}, {"kind": "name", "q": "by"}),
+    ("consumers:detail", {"ref": CONSUMER_REF}, None),
+    ("consumers:order", {"ref": ORDER_REF}, None),
+    ("consumers:queue", {}, None),
+    ("audit:list", {}, None),
+    ("audit:list", {}, {"field": "last_name"}),
+    ("audit:list", {}, {"q": "New1"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "params"), PAGES)
+def test_a_page_runs_the_same_queries_for_few_or_many_rows(
+    client, supervisor, sandbox, name, kwargs, params
+):
+    client.force_login(supervisor)
+    services.order_fetch(ref=ORDER_REF)
+    url = reverse(name, kwargs=kwargs)
+    count(client, url, params)  # first view: fetched and cached
+    make_rows(supervisor, 2)
+    few = count(client, url, params)
+    make_rows(supervisor, 30)
+    many = count(client, url, params)
+
+    assert many == few
+    assert many <= BOUND
+
+
+def test_an_audit_entry_page_runs_a_bounded_number_of_queries(client, supervisor, sandbox):
+    client.force_login(supervisor)
+    make_rows(supervisor, 1)
+    entry = AuditEntry.objects.filter(action="edit").first()
+
+    assert count(client, reverse("audit:detail", args=[entry.pk])) <= BOUND
