@@ -65,7 +65,9 @@ def audit_entry_create(
     `username` names who acted when there is no user (a failed sign-in).
     """
     rows = [(field, str(old), str(new)) for field, (old, new) in (changes or {}).items()]
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (a save's outcome and its entry commit
+    # together), without a savepoint of its own.
+    with transaction.atomic(savepoint=False):
         # Holding the head's row lock until commit makes concurrent writers take turns.
         head = _locked_head()
         entry = AuditEntry(

@@ -91,6 +91,10 @@ WSGI_APPLICATION = "backoffice.wsgi.application"
 
 # SQLite in the project folder is the zero-set-up default; production sets a postgres:// URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Keep a database connection open between requests (PostgreSQL): opening one per request costs
+# more than most of the queries a page runs. Health checks drop connections the server closed.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take SQLite's write lock when a transaction begins, so audit writers queue instead of
     # failing halfway, and wait for it rather than erroring at once.

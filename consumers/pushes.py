@@ -210,12 +210,15 @@ def _finish(push: Push, status: str, error: str = "") -> None:
     push.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
 
 
-def _record_success(push: Push, reply: dict, guest_name: str | None) -> PushResult:
+def _record_success(
+    push: Push, reply: dict, guest_name: str | None, cached: OrderConsumer | None = None
+) -> PushResult:
     with transaction.atomic():
-        cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
+        if cached is None:
+            cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
         if guest_name is None:
             guest_name = cached.guest_name if cached and "guest_ref" not in push.changes else ""
-        saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name)
+        saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name, cached=cached)
         _finish(push, Push.Status.SUCCEEDED)
         entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
@@ -240,9 +243,8 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
     """Keep CDP's newer version in the cache and leave the push for the agent to resolve."""
     with transaction.atomic():
         cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
-        current = consumer_save(
-            push.consumer_ref, fresh, guest_name=cached.guest_name if cached else ""
-        )
+        guest_name = cached.guest_name if cached else ""
+        current = consumer_save(push.consumer_ref, fresh, guest_name=guest_name, cached=cached)
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
         entry = _audit(push, AuditEntry.Outcome.CONFLICT)
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
@@ -289,18 +291,29 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
 
 
 def _attempt(
-    push: Push, *, guest_name: str | None, links_checked: bool, lock_wait: float
+    push: Push,
+    *,
+    guest_name: str | None,
+    links_checked: bool,
+    lock_wait: float,
+    cached: OrderConsumer | None = None,
+    counted: bool = False,
 ) -> PushResult:
-    """Make one try at delivering a push, holding the consumer's push lock throughout."""
+    """Make one try at delivering a push, holding the consumer's push lock throughout.
+
+    An agent's save passes the consumer's row (`cached`) and a push already counting this try
+    (`counted`), each sparing a query.
+    """
     token = _lock(push.consumer_ref, wait=lock_wait)
     if token is None:
         busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
         return _queue(push, busy)
     update_sent = False
     try:
-        push.attempts += 1
-        push.attempt_started_at = timezone.now()
-        push.save(update_fields=["attempts", "attempt_started_at"])
+        if not counted:
+            push.attempts += 1
+            push.attempt_started_at = timezone.now()
+            push.save(update_fields=["attempts", "attempt_started_at"])
         try:
             if not links_checked:
                 guest_name = _check_links(push.order_ref, push.changes)
@@ -309,7 +322,7 @@ def _attempt(
             if fields["cdp_modified_at"] != push.loaded_modified_at:
                 # An earlier try may have reached CDP although its answer was lost.
                 if push.queued_at and _holds_changes(fields, push.changes):
-                    return _record_success(push, fresh, guest_name)
+                    return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
             reply = client.update_order_consumer(push.consumer_ref, _push_body(fresh, push.changes))
@@ -323,7 +336,7 @@ def _attempt(
                 ambiguous = update_sent and error.failure is Failure.AMBIGUOUS
                 return _queue(push, error, may_have_landed=ambiguous)
             return _record_failure(push, error)
-        return _record_success(push, reply, guest_name)
+        return _record_success(push, reply, guest_name, cached)
     finally:
         _unlock(push.consumer_ref, token)
 
@@ -374,11 +387,21 @@ def consumer_push_update(
             return _record_failure(push, error)
         # CDP cannot check the links now; the worker checks them before it sends.
         guest_name, links_checked = None, False
-    # Committed before the first write call, so a crash mid-push leaves a trace.
-    push.save()
     if not links_checked:
+        push.save()
         return _queue(push, client.CDPUnavailable("CDP could not be reached to check the links."))
-    return _attempt(push, guest_name=guest_name, links_checked=True, lock_wait=LOCK_WAIT_SECONDS)
+    # Committed before the first write call, so a crash mid-push leaves a trace; it counts this
+    # first try already.
+    push.attempts, push.attempt_started_at = 1, timezone.now()
+    push.save()
+    return _attempt(
+        push,
+        guest_name=guest_name,
+        links_checked=True,
+        lock_wait=LOCK_WAIT_SECONDS,
+        cached=consumer,
+        counted=True,
+    )
 
 
 def push_deliver(*, push_id: int) -> PushResult | None:

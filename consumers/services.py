@@ -196,12 +196,18 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     return {c.ref: c for c in OrderConsumer.objects.filter(ref__in=list(downloaded))}
 
 
-def consumer_save(ref: str, record: dict, *, guest_name: str) -> OrderConsumer:
-    """Cache CDP's copy of a consumer."""
-    fields = consumer_fields(record)
-    consumer, _ = OrderConsumer.objects.update_or_create(
-        ref=ref, defaults={**fields, "guest_name": guest_name, "fetched_at": timezone.now()}
-    )
+def consumer_save(
+    ref: str, record: dict, *, guest_name: str, cached: OrderConsumer | None = None
+) -> OrderConsumer:
+    """Cache CDP's copy of a consumer; `cached` is its row when the caller has it already."""
+    fields = {**consumer_fields(record), "guest_name": guest_name, "fetched_at": timezone.now()}
+    if cached is not None:
+        # One UPDATE instead of update_or_create's locking read and savepoint.
+        OrderConsumer.objects.filter(pk=cached.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(cached, name, value)
+        return cached
+    consumer, _ = OrderConsumer.objects.update_or_create(ref=ref, defaults=fields)
     return consumer
 
 
