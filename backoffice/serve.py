@@ -52,6 +52,9 @@ def main() -> None:
         "--threads", env.get("WEB_THREADS", "4"),
         # Above CDP_PAGE_BUDGET, so a slow CDP page ends with its own message, not a kill.
         "--timeout", env.get("GUNICORN_TIMEOUT", "60"),
+        # Longer than any load balancer or client keeps an idle connection, so the server never
+        # closes one at the very moment the other end reuses it.
+        "--keep-alive", env.get("GUNICORN_KEEPALIVE", "75"),
         "--access-logfile", "-",
         # The path without its query string: a search by name must not land in the access log.
         "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms',

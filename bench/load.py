@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,6 +31,13 @@ def workers_rss_mb() -> list[float]:
     return [
         int(rss) / 1024 for pid, ppid, rss, args in rows if pid in gunicorn and ppid in gunicorn
     ]
+
+
+def _sample_rss(samples: list, minutes: float) -> None:
+    """Note the workers' memory once a minute while the load runs."""
+    for minute in range(1, int(minutes) + 1):
+        time.sleep(60)
+        samples.append((minute, workers_rss_mb()))
 
 
 def wait_until_ready(timeout: float = 60) -> None:
@@ -73,6 +81,9 @@ def main() -> None:
     try:
         wait_until_ready()
         rss_before = workers_rss_mb()
+        samples = []
+        sampler = threading.Thread(target=_sample_rss, args=(samples, args.minutes), daemon=True)
+        sampler.start()
         stats = Path("/tmp/backoffice-load")
         locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py")]
         locust += ["--headless", "-u", str(args.users), "-r", str(max(1, args.users // 10))]
@@ -84,6 +95,8 @@ def main() -> None:
         serve.terminate()
         serve.wait(timeout=30)
     report(Path(f"{stats}_stats.csv"), rss_before, rss_after, args)
+    for minute, rss in samples:
+        print(f"RSS after {minute} min: {', '.join(f'{m:.0f}' for m in rss)} MB")
 
 
 # CDP calls each page makes, for its target of 200 ms plus CDP's latency.

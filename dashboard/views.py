@@ -1,0 +1,29 @@
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from dashboard.forms import RangeForm
+from dashboard.services import dashboard_figures
+
+
+@require_GET
+@login_required
+@permission_required("audit.view_auditentry", raise_exception=True)
+def dashboard(request):
+    form = RangeForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+    else:
+        date_to = timezone.now().date()
+        date_from = date_to - timedelta(days=13)
+    figures = dashboard_figures(date_from=date_from, date_to=date_to)
+    charts = {
+        "perDay": figures.per_day,
+        "perAgent": figures.per_agent,
+        "fields": [{"label": row["label"], "changes": row["changes"]} for row in figures.fields],
+    }
+    context = {"form": form, "figures": figures, "charts": charts}
+    return render(request, "dashboard/dashboard.html", context)
