@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "axes",
     # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
     "accounts",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

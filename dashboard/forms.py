@@ -3,12 +3,14 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
+DATE = {"type": "date", "class": "form-control"}
+
 
 class RangeForm(forms.Form):
     """The dashboard's date range, in UTC days; the last two weeks unless said otherwise."""
 
-    date_from = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
-    date_to = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+    date_from = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(DATE))
+    date_to = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(DATE))
 
     error_messages = {
         "reversed": "The From date is after the To date.",

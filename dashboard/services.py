@@ -72,21 +72,26 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         "conflict_rate": totals["conflict"] / done if done else 0.0,
     }
 
+    changed = FieldChange.objects.filter(
+        entry__action__in=SAVES, entry__action_time__gte=start, entry__action_time__lt=end
+    )
     fields = [
-        {"field": row["field"], "label": FIELD_LABELS.get(row["field"], row["field"]), "changes": row["n"]}
-        for row in FieldChange.objects.filter(
-            entry__action__in=SAVES, entry__action_time__gte=start, entry__action_time__lt=end
-        )
-        .values("field")
-        .annotate(n=Count("id"))
-        .order_by("-n")[:10]
+        {
+            "field": row["field"],
+            "label": FIELD_LABELS.get(row["field"], row["field"]),
+            "changes": row["n"],
+        }
+        for row in changed.values("field").annotate(n=Count("id")).order_by("-n")[:10]
     ]
-    return Dashboard(date_from, date_to, per_day, per_agent, rates, fields, queue_figures(), cdp_figures())
+    return Dashboard(
+        date_from, date_to, per_day, per_agent, rates, fields, queue_figures(), cdp_figures()
+    )
 
 
 def queue_figures() -> dict:
     """How many edits wait for CDP (and for a person), and since when."""
-    waiting = Push.objects.filter(status__in=Push.WAITING).aggregate(n=Count("id"), oldest=Min("created_at"))
+    waiting = Push.objects.filter(status__in=Push.WAITING)
+    waiting = waiting.aggregate(n=Count("id"), oldest=Min("created_at"))
     conflicts = Push.objects.filter(status=Push.Status.CONFLICT, resolution="").count()
     oldest = waiting["oldest"]
     age = (timezone.now() - oldest) if oldest else None
@@ -94,7 +99,7 @@ def queue_figures() -> dict:
 
 
 def cdp_figures(*, hours: int = 24) -> dict:
-    """CDP as the saves saw it over the last day: how long a save's try took, and how often it failed."""
+    """CDP as the saves saw it lately: how long a save's try took, and how often CDP failed it."""
     since = timezone.now() - timedelta(hours=hours)
     recent = Push.objects.filter(attempt_started_at__gte=since)
     # A save CDP did not take at its first try was queued; one it refused outright failed.
@@ -105,8 +110,9 @@ def cdp_figures(*, hours: int = 24) -> dict:
     # Durations of the finished tries; a day of saves is a few thousand rows at most.
     durations = sorted(
         (finished - started).total_seconds() * 1000
-        for started, finished in recent.filter(finished_at__isnull=False)
-        .values_list("attempt_started_at", "finished_at")[:20_000]
+        for started, finished in recent.filter(finished_at__isnull=False).values_list(
+            "attempt_started_at", "finished_at"
+        )[:20_000]
         if finished >= started
     )
     return {

@@ -41,6 +41,7 @@ APP_RULES = {
         {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
     ),
     "audit:list": ("GET", SUPERVISORS_ONLY),
+    "dashboard:dashboard": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
     "audit:revert": (

@@ -1,0 +1,116 @@
+"""The supervisors' dashboard: saves per day and agent, rates, fields, the queue, CDP's health."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEntry
+from audit.services import RequestMeta, audit_entry_create
+from consumers.models import Push
+from dashboard.services import dashboard_figures
+
+META = RequestMeta(ip_address="203.0.113.3", user_agent="pytest")
+
+
+def save(user, outcome, field="last_name", when=None):
+    entry = audit_entry_create(
+        user=user, meta=META, action=AuditEntry.Action.EDIT, outcome=outcome,
+        consumer_ref="c", changes={field: ("a", "b")},
+    )  # fmt: skip
+    if when:
+        with connection.cursor() as cursor:
+            sql = "UPDATE audit_auditentry SET action_time = %s WHERE id = %s"
+            cursor.execute(sql, [when, entry.pk])
+    return entry
+
+
+def test_it_counts_saves_per_day_and_per_agent_with_their_outcomes(agent, supervisor):
+    today = timezone.now().date()
+    morning = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    save(agent, "succeeded", when=morning)
+    save(agent, "failed", field="title", when=morning)
+    save(supervisor, "conflict", when=morning - timedelta(days=1))
+    save(agent, "succeeded", when=morning - timedelta(days=30))  # outside the range
+
+    figures = dashboard_figures(date_from=today - timedelta(days=6), date_to=today)
+
+    days = {row["day"]: row for row in figures.per_day}
+    assert len(figures.per_day) == 7
+    assert (days[today.isoformat()]["succeeded"], days[today.isoformat()]["failed"]) == (1, 1)
+    assert days[(today - timedelta(days=1)).isoformat()]["conflict"] == 1
+    agents = [(row["username"], row["total"]) for row in figures.per_agent]
+    assert agents == [("agent", 2), ("supervisor", 1)]
+    assert figures.rates["total"] == 3
+    assert round(figures.rates["failure_rate"], 2) == 0.33
+    assert [(row["label"], row["changes"]) for row in figures.fields] == [
+        ("Last name", 2),
+        ("Title", 1),
+    ]
+
+
+def test_it_shows_the_queue_and_cdps_health_from_the_saves(agent):
+    now = timezone.now()
+    Push.objects.create(
+        consumer_ref="c",
+        user=agent,
+        status=Push.Status.PENDING,
+        attempt_started_at=now,
+        queued_at=now,
+    )
+    started, finished = now - timedelta(seconds=1), now - timedelta(milliseconds=880)
+    Push.objects.create(
+        consumer_ref="c", user=agent, status=Push.Status.SUCCEEDED,
+        attempt_started_at=started, finished_at=finished,
+    )  # fmt: skip
+
+    figures = dashboard_figures(date_from=now.date(), date_to=now.date())
+
+    assert figures.queue["waiting"] == 1
+    assert figures.cdp["tries"] == 2
+    assert figures.cdp["error_rate"] == 0.5
+    assert 100 <= figures.cdp["median_ms"] <= 140
+
+
+def test_the_page_draws_charts_with_the_numbers_one_click_away(client, supervisor, agent):
+    save(agent, "succeeded")
+    client.force_login(supervisor)
+
+    response = client.get(reverse("dashboard:dashboard"))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="dashboard-data" type="application/json"' in content
+    assert 'data-testid="per-agent"' in content
+    assert "<summary>The numbers</summary>" in content
+    assert "chart.umd.min.js" in content
+
+
+def test_a_reversed_range_is_explained(client, supervisor):
+    client.force_login(supervisor)
+
+    response = client.get(
+        reverse("dashboard:dashboard"), {"date_from": "2026-02-01", "date_to": "2026-01-01"}
+    )
+
+    assert "The From date is after the To date." in response.content.decode()
+
+
+def test_the_dashboard_runs_a_fixed_number_of_queries_whatever_the_data(client, supervisor, agent):
+    client.force_login(supervisor)
+    url = reverse("dashboard:dashboard")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(20):
+        save(agent, "succeeded")
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+
+    assert len(many) == len(few)
+
+
+def test_agents_cannot_see_the_dashboard(agent_client):
+    assert agent_client.get(reverse("dashboard:dashboard")).status_code == 403
