@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
+from backoffice.spreadsheets import csv_cell
 
 
 @dataclass(frozen=True)
@@ -292,12 +293,6 @@ EXPORT_COLUMNS = {
 EXPORT_CHUNK = 2000
 
 
-def _cell(value) -> str:
-    """Render a CSV cell, defusing text a spreadsheet would run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
     """Yield the header and one CSV row per changed field (or per entry without changes).
 
@@ -325,7 +320,7 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
             for field, old, new in changes.get(entry["pk"]) or [("", "", "")]:
                 change = {"field": field, "old_value": old, "new_value": new}
                 yield [
-                    _cell(change[column] if source is None else entry[source])
+                    csv_cell(change[column] if source is None else entry[source])
                     for column, source in EXPORT_COLUMNS.items()
                 ]
         last_sequence = chunk[-1]["sequence"]

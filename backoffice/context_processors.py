@@ -19,3 +19,8 @@ def cdp_status(request) -> dict:
         return {"cdp_breaker": client.breaker_status()}
     except client.CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
+
+
+def search_box(request) -> dict:
+    """The navigation bar's search box starts empty; the results page passes what was searched."""
+    return {"search_query": ""}

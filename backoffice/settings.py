@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.context_processors.roles",
                 "backoffice.context_processors.cdp_status",
+                "backoffice.context_processors.search_box",
             ],
         },
     },
@@ -272,6 +273,8 @@ TASKS = {
 }
 # How many CDP calls one page or one bulk refresh makes at once (an order's consumers).
 CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
+# The most consumers one bulk refresh takes (a pasted list or an uploaded CSV).
+BULK_REFRESH_MAX_REFS = env.int("BULK_REFRESH_MAX_REFS", default=10_000)
 # The longest one page may wait for CDP, all its calls and retries together (seconds).
 CDP_PAGE_BUDGET = env.float("CDP_PAGE_BUDGET", default=20.0)
 # Pending pushes: how many times the worker tries an edit CDP could not take, and how long it waits

@@ -10,6 +10,7 @@ keeps failing (the policy is in `cdp.resilience`).
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -47,6 +48,29 @@ _STATUS_NAMES = {
 }
 # The documented maximum page size for collections (using-a-collection-resource.html).
 PAGE_LIMIT = 100
+# CDP refs are UUIDs, shown in either case in the docs.
+REF_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+# The path of a link CDP returns, e.g. https://api.../v2/guests/<ref> (v2.1 links too).
+_LINK_PATH = re.compile(r"/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?")
+
+
+def is_ref(value: str) -> bool:
+    # fullmatch: "$" alone would let a ref end in a line break (%0A in a link).
+    return REF_PATTERN.fullmatch(value) is not None
+
+
+def parse_link(value: str) -> tuple[str, str] | None:
+    """Return (collection, ref) of a CDP link such as https://.../v2/guests/<ref>, else None."""
+    if not value.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        path = urlsplit(value).path
+    except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
+        return None
+    match = _LINK_PATH.fullmatch(path)
+    return (match["collection"], unquote(match["ref"])) if match else None
 
 
 class CDPError(Exception):
@@ -589,6 +613,14 @@ def find_order_refs(reference_id: str) -> list[str]:
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
     """
     return _collection_refs("/v2/orders", {"referenceId": reference_id})
+
+
+def find_order_refs_of_guest(guest_ref: str) -> list[str]:
+    """List the refs of a guest's orders.
+
+    https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
+    """
+    return _collection_refs("/v2/orders", {"guestRef": guest_ref})
 
 
 def get_guest(ref: str) -> dict:

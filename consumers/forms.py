@@ -1,20 +1,17 @@
 import re
 from datetime import datetime
-from urllib.parse import unquote, urlsplit
 
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 
+from cdp import client
+from consumers import bulk
 from consumers.models import FIELD_LABELS, TITLES, Gender, OrderConsumer
 
-# CDP refs are UUIDs, shown in either case in the docs.
-REF_PATTERN = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 # C0 and C1 controls, DEL and the Unicode line and paragraph separators (Cc, Zl and Zp).
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_LINK_PATH = re.compile(r"^/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?$")
 LOADED_SALT = "consumers.ConsumerForm.loaded"
 _COLLECTION_NAMES = {
     "guests": "a guest",
@@ -28,21 +25,16 @@ def parse_ref(value: str, collection: str) -> str:
     """Return the ref in `value`, a bare ref or a CDP link such as https://.../v2/guests/<ref>."""
     value = value.strip()
     if value.lower().startswith(("http://", "https://")):
-        try:
-            path = urlsplit(value).path
-        except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
-            path = ""
-        match = _LINK_PATH.match(path)
-        if not match:
+        link = client.parse_link(value)
+        if not link:
             raise ValidationError(f"{value} is not a CDP link ending in /v2/{collection}/<ref>.")
-        if match["collection"] != collection:
-            kind = _COLLECTION_NAMES.get(match["collection"], match["collection"])
+        if link[0] != collection:
+            kind = _COLLECTION_NAMES.get(link[0], link[0])
             raise ValidationError(
                 f"{value} is a link to {kind}, not to {_COLLECTION_NAMES[collection]}."
             )
-        value = unquote(match["ref"])
-    # fullmatch: "$" alone would let a ref end in a line break (%0A in a link).
-    if not REF_PATTERN.fullmatch(value):
+        value = link[1]
+    if not client.is_ref(value):
         raise ValidationError(
             f"{value[:80]} is not a CDP ref (a UUID such as 9b2f…-…) or a link to one."
         )
@@ -65,18 +57,24 @@ def _loaded_value_ok(name: str, value) -> bool:
 class ConsumerForm(forms.Form):
     """The fields an agent may correct on an order consumer, and the version they loaded."""
 
-    title = forms.ChoiceField(label=FIELD_LABELS["title"], required=False)
+    title = forms.ChoiceField(
+        label=FIELD_LABELS["title"],
+        required=False,
+        widget=forms.Select(attrs={"data-title-case": ""}),
+    )
     first_name = forms.CharField(
         label=FIELD_LABELS["first_name"],
         max_length=255,
         error_messages={"required": "Enter a first name: CDP requires one."},
         help_text="Title case is recommended, e.g. Mary-Kate.",
+        widget=forms.TextInput(attrs={"data-title-case": "", "autocomplete": "off"}),
     )
     last_name = forms.CharField(
         label=FIELD_LABELS["last_name"],
         max_length=255,
         error_messages={"required": "Enter a last name: CDP requires one."},
         help_text="Title case is recommended, e.g. O'Neill.",
+        widget=forms.TextInput(attrs={"data-title-case": "", "autocomplete": "off"}),
     )
     gender = forms.ChoiceField(label=FIELD_LABELS["gender"], required=False)
     guest_ref = forms.CharField(
@@ -84,6 +82,14 @@ class ConsumerForm(forms.Form):
         required=False,
         max_length=512,
         help_text="The guest's ref, or the guest's link pasted from CDP. Leave empty to unlink.",
+        widget=forms.TextInput(
+            attrs={
+                "data-guest-lookup": reverse_lazy("consumers:guest_summary"),
+                "class": "ref",
+                "spellcheck": "false",
+                "autocomplete": "off",
+            }
+        ),
     )
     order_item_refs = forms.CharField(
         label=FIELD_LABELS["order_item_refs"],
@@ -236,4 +242,56 @@ class SearchForm(forms.Form):
                 cleaned["q"] = parse_ref(q, "orders")
             except ValidationError as error:
                 self.add_error("q", error)
+        return cleaned
+
+
+class FindForm(forms.Form):
+    """The search box on every page: a ref, a CDP link, a booking reference or a name."""
+
+    q = forms.CharField(
+        label="Find",
+        max_length=200,
+        error_messages={"required": "Type a ref, a booking reference or a name to find."},
+    )
+
+
+class BulkRefreshForm(forms.Form):
+    """Consumer refs to refresh from CDP: pasted, uploaded as CSV, or both."""
+
+    # A CSV of the most refs one job takes is well under this (10,000 refs are ~370 kB).
+    MAX_FILE_BYTES = 2 * 1024 * 1024
+
+    refs = forms.CharField(
+        label="Consumer refs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "ref", "spellcheck": "false"}),
+        help_text="One per line, or separated by commas or spaces; CDP links work too.",
+    )
+    csv_file = forms.FileField(
+        label="Or a CSV file",
+        required=False,
+        help_text="Every cell holding a consumer ref or link is taken, in any column.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        refs = []
+        if cleaned.get("refs"):
+            try:
+                refs += bulk.refs_parse(cleaned["refs"])
+            except ValidationError as error:
+                self.add_error("refs", error)
+        upload = cleaned.get("csv_file")
+        if upload:
+            if upload.size > self.MAX_FILE_BYTES:
+                self.add_error("csv_file", "The file is larger than 2 MB; split it.")
+            else:
+                try:
+                    refs += bulk.refs_from_csv(upload.read())
+                except ValidationError as error:
+                    self.add_error("csv_file", error)
+        if not self.errors and not refs:
+            raise ValidationError("Paste some consumer refs or choose a CSV file.")
+        cleaned["ref_list"] = list(dict.fromkeys(refs))
         return cleaned

@@ -195,3 +195,76 @@ class Push(models.Model):
     @property
     def needs_attention(self) -> bool:
         return self.status == self.Status.CONFLICT and not self.resolution
+
+
+class ConsumerView(models.Model):
+    """When an agent last opened a consumer: their list of recent consumers."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    consumer_ref = models.CharField(max_length=64)
+    viewed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "consumer_ref"], name="one_view_per_consumer")
+        ]
+        indexes = [models.Index(fields=["user", "-viewed_at"], name="recent_views_idx")]
+
+    def __str__(self):
+        return f"{self.consumer_ref} viewed by {self.user_id}"
+
+
+class BulkRefresh(models.Model):
+    """A background refresh of many consumers from CDP, with its progress for the page to show."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"bulk refresh {self.pk} ({self.done}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in (self.Status.FINISHED, self.Status.CANCELLED)
+
+
+class BulkRefreshItem(models.Model):
+    """One consumer of a bulk refresh and what became of it."""
+
+    class Result(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        REFRESHED = "refreshed", "Refreshed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (cancelled)"
+
+    job = models.ForeignKey(BulkRefresh, on_delete=models.CASCADE, related_name="items")
+    consumer_ref = models.CharField(max_length=64)
+    result = models.CharField(max_length=16, choices=Result, default=Result.WAITING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.consumer_ref}: {self.result}"

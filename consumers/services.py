@@ -5,6 +5,7 @@ Saving edits back to CDP is in `consumers.pushes`.
 
 import logging
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextvars import copy_context
 from dataclasses import dataclass
@@ -14,12 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers.models import Order, OrderConsumer, Push
+from consumers.models import ConsumerView, Order, OrderConsumer, Push
 
 # Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
 logger = logging.getLogger(__name__)
@@ -334,11 +336,119 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     return matches.only(*shown).order_by("last_name", "first_name", "ref")
 
 
-def consumer_mark_viewed(*, consumer: OrderConsumer) -> None:
-    """Note that an agent opened the consumer, for the cache's retention period."""
+def consumer_mark_viewed(*, consumer: OrderConsumer, user) -> None:
+    """Note that an agent opened the consumer: for the retention period and their recent list."""
     now = timezone.now()
     OrderConsumer.objects.filter(pk=consumer.pk).update(last_viewed_at=now)
     consumer.last_viewed_at = now
+    ConsumerView.objects.bulk_create(
+        [ConsumerView(user=user, consumer_ref=consumer.ref, viewed_at=now)],
+        update_conflicts=True,
+        unique_fields=["user", "consumer_ref"],
+        update_fields=["viewed_at"],
+    )
+
+
+def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
+    """Return the consumers the agent opened last, newest first (those still cached)."""
+    refs = list(
+        ConsumerView.objects.filter(user=user)
+        .order_by("-viewed_at")
+        .values_list("consumer_ref", flat=True)[:limit]
+    )
+    shown = ("ref", "title", "first_name", "last_name")
+    cached = {c.ref: c for c in OrderConsumer.objects.filter(ref__in=refs).only(*shown)}
+    return [cached[ref] for ref in refs if ref in cached]
+
+
+def consumer_names(*, refs: list[str]) -> dict[str, str]:
+    """Return {ref: display name} of the cached consumers among `refs`."""
+    shown = ("ref", "title", "first_name", "last_name")
+    cached = OrderConsumer.objects.filter(ref__in=refs).only(*shown)
+    return {consumer.ref: consumer.display_name for consumer in cached}
+
+
+@dataclass
+class Found:
+    """What a search box query points at: one place to go, or a list to choose from."""
+
+    url: str = ""
+    consumers: list[OrderConsumer] | None = None
+    order_refs: list[str] | None = None
+    message: str = ""
+
+
+# A booking reference (PNR): letters and digits, perhaps a dash, no spaces.
+_BOOKING_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$")
+
+
+def consumer_find(*, query: str) -> Found:
+    """Find what a query names: a consumer, order or guest ref (or link), a booking reference or
+    a name among cached consumers. CDP is asked only for what the cache does not know."""
+    query = query.strip()
+    ref, kind = _ref_and_kind(query)
+    if ref:
+        return _find_ref(ref, kind)
+    if any(character.isdigit() for character in query) and _BOOKING_REFERENCE.match(query):
+        order_refs = client.find_order_refs(query)
+        if len(order_refs) == 1:
+            return Found(url=reverse("consumers:order", args=[order_refs[0]]))
+        if order_refs:
+            return Found(order_refs=order_refs)
+    matches = list(consumer_search(query=query)[:51])
+    if len(matches) == 1:
+        return Found(url=reverse("consumers:detail", args=[matches[0].ref]))
+    if matches:
+        return Found(consumers=matches[:50])
+    return Found(message=f"Nothing matches “{query}”: no cached consumer has that name.")
+
+
+def _ref_and_kind(query: str) -> tuple[str, str]:
+    """Return (ref, kind) for a bare ref (kind "") or a CDP link (kind from its path)."""
+    kind, ref = client.parse_link(query) or ("", query)
+    return (ref, kind) if client.is_ref(ref) else ("", "")
+
+
+def _find_ref(ref: str, kind: str) -> Found:
+    consumer_url = reverse("consumers:detail", args=[ref])
+    order_url = reverse("consumers:order", args=[ref])
+    if kind in ("", "orderConsumers") and OrderConsumer.objects.filter(ref=ref).exists():
+        return Found(url=consumer_url)
+    if kind in ("", "orders") and Order.objects.filter(ref=ref).exists():
+        return Found(url=order_url)
+    if kind in ("", "guests"):
+        guests = list(OrderConsumer.objects.filter(guest_ref=ref)[:51])
+        if len(guests) == 1:
+            return Found(url=reverse("consumers:detail", args=[guests[0].ref]))
+        if guests:
+            return Found(consumers=guests[:50])
+    # Not cached: ask CDP what the ref is.
+    lookups = [
+        ("orderConsumers", client.get_order_consumer, consumer_url),
+        ("orders", client.get_order, order_url),
+    ]
+    for collection, lookup, url in lookups:
+        if kind in ("", collection):
+            try:
+                lookup(ref)
+                return Found(url=url)
+            except CDPNotFound:
+                pass
+    if kind in ("", "guests"):
+        order_refs = client.find_order_refs_of_guest(ref)
+        if len(order_refs) == 1:
+            return Found(url=reverse("consumers:order", args=[order_refs[0]]))
+        if order_refs:
+            return Found(order_refs=order_refs)
+    return Found(message=f"CDP has no consumer, order or guest with the ref {ref}.")
+
+
+def guest_lookup(*, ref: str) -> dict:
+    """Return a guest's name and first e-mail address, for the edit form's hint."""
+    guest = client.get_guest(ref)
+    emails = guest.get("emails") if isinstance(guest.get("emails"), list) else []
+    email = next((e for e in emails if isinstance(e, str)), "")
+    return {"ref": ref, "name": guest_name_of(guest), "email": email}
 
 
 def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, int]:

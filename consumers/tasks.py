@@ -3,7 +3,7 @@
 from django.tasks import task
 
 from backoffice.logging import bind_request_id
-from consumers import pushes
+from consumers import bulk, pushes
 from consumers.models import Push
 
 
@@ -15,3 +15,10 @@ def deliver_push(push_id: int) -> str:
     with bind_request_id(request_id):
         result = pushes.push_deliver(push_id=push_id)
     return result.outcome if result else "no longer queued"
+
+
+@task()
+def run_bulk_refresh(job_id: int) -> str:
+    """Refresh the consumers of a bulk refresh and return how it ended."""
+    job = bulk.bulk_refresh_run(job_id=job_id)
+    return f"{job.status}: {job.done} of {job.total}, {job.failed} failed" if job else "not run"

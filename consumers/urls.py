@@ -16,6 +16,13 @@ urlpatterns = [
         views.conflict_resolve,
         name="conflict_resolve",
     ),
+    path("find/", views.find, name="find"),
+    path("guests/summary/", views.guest_summary, name="guest_summary"),
+    path("bulk/", views.bulk_refresh_new, name="bulk_new"),
+    path("bulk/<int:job_id>/", views.bulk_refresh_detail, name="bulk"),
+    path("bulk/<int:job_id>/progress/", views.bulk_refresh_progress, name="bulk_progress"),
+    path("bulk/<int:job_id>/cancel/", views.bulk_refresh_cancel, name="bulk_cancel"),
+    path("bulk/<int:job_id>/failures.csv", views.bulk_refresh_failures, name="bulk_failures"),
     path("queue/", views.push_queue, name="queue"),
     path("queue/<int:push_id>/", views.push_action, name="queue_action"),
 ]

@@ -1,16 +1,18 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError, CDPNotFound
-from consumers import pushes, services
-from consumers.forms import ConsumerForm, SearchForm
-from consumers.models import FIELD_LABELS, Order, OrderConsumer, Push
+from consumers import bulk, pushes, services
+from consumers.forms import BulkRefreshForm, ConsumerForm, FindForm, SearchForm, parse_ref
+from consumers.models import FIELD_LABELS, BulkRefresh, Order, OrderConsumer, Push
 from consumers.pushes import Outcome
 
 can_view = permission_required("consumers.view_orderconsumer", raise_exception=True)
@@ -54,9 +56,45 @@ def home(request):
         "results": results,
         "order_refs": order_refs,
         "demo_order_refs": settings.CDP_DEMO_ORDER_REFS,
-        "recent": OrderConsumer.objects.order_by("-fetched_at")[:8],
+        "recent": services.consumers_recently_viewed(user=request.user),
     }
     return render(request, "consumers/home.html", context)
+
+
+@require_GET
+@login_required
+@can_view
+def find(request):
+    """The search box on every page: straight to the record when the match is unique."""
+    form = FindForm(request.GET)
+    found = None
+    if form.is_valid():
+        try:
+            found = services.consumer_find(query=form.cleaned_data["q"])
+        except CDPError as error:
+            form.add_error(None, f"CDP could not be asked. {error}")
+        else:
+            if found.url:
+                return redirect(found.url)
+    context = {"find_form": form, "found": found, "search_query": request.GET.get("q", "")}
+    return render(request, "consumers/find.html", context)
+
+
+@require_GET
+@login_required
+@can_view
+def guest_summary(request):
+    """The guest's name and e-mail for the edit form's hint, as JSON, or why there are none."""
+    try:
+        ref = parse_ref(request.GET.get("ref", ""), "guests")
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0]}, status=400)
+    try:
+        return JsonResponse(services.guest_lookup(ref=ref))
+    except CDPNotFound:
+        return JsonResponse({"error": f"CDP has no guest {ref}."}, status=404)
+    except CDPError as error:
+        return JsonResponse({"error": f"Could not look the guest up. {error}"}, status=503)
 
 
 @require_GET
@@ -68,9 +106,12 @@ def order_detail(request, ref: str):
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order {ref}")
     _warn_about_missing(request, page.failed)
-    return render(
-        request, "consumers/order_detail.html", {"order": page.order, "consumers": page.consumers}
-    )
+    context = {
+        "order": page.order,
+        "consumers": page.consumers,
+        "consumer_refs": [consumer.ref for consumer in page.consumers] + list(page.failed),
+    }
+    return render(request, "consumers/order_detail.html", context)
 
 
 def _warn_about_missing(request, failed: dict) -> None:
@@ -106,7 +147,7 @@ def consumer_detail(request, ref: str):
         consumer = services.consumer_get(ref=ref)
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order consumer {ref}")
-    services.consumer_mark_viewed(consumer=consumer)
+    services.consumer_mark_viewed(consumer=consumer, user=request.user)
     context = {
         "consumer": consumer,
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
@@ -288,3 +329,103 @@ def push_action(request, push_id: int):
         text = "The worker will try it now." if done else "It is no longer queued."
     (messages.success if done else messages.info)(request, f"{push.object_repr}: {text}")
     return redirect("consumers:queue")
+
+
+# --- bulk refresh -------------------------------------------------------------------------------
+
+BULK_ROWS_PER_PAGE = 200
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@can_view
+def bulk_refresh_new(request):
+    form = BulkRefreshForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = bulk.bulk_refresh_start(user=request.user, refs=form.cleaned_data["ref_list"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("consumers:bulk", job_id=job.pk)
+    jobs = BulkRefresh.objects.filter(user=request.user)[:10]
+    context = {"form": form, "jobs": jobs, "max_refs": settings.BULK_REFRESH_MAX_REFS}
+    return render(request, "consumers/bulk_new.html", context)
+
+
+def _bulk_page(request, job: BulkRefresh):
+    return Paginator(job.items.order_by("id"), BULK_ROWS_PER_PAGE).get_page(request.GET.get("page"))
+
+
+@require_GET
+@login_required
+@can_view
+def bulk_refresh_detail(request, job_id: int):
+    job = get_object_or_404(BulkRefresh.objects.select_related("user"), pk=job_id)
+    page = _bulk_page(request, job)
+    names = services.consumer_names(refs=[i.consumer_ref for i in page.object_list])
+    rows = [(item, names.get(item.consumer_ref, "")) for item in page.object_list]
+    context = {"job": job, "page": page, "rows": rows, "can_cancel": _can_cancel(request, job)}
+    return render(request, "consumers/bulk_detail.html", context)
+
+
+@require_GET
+@login_required
+@can_view
+def bulk_refresh_progress(request, job_id: int):
+    """The job's counts and the results of the rows on the page being watched, as JSON."""
+    job = get_object_or_404(BulkRefresh, pk=job_id)
+    items = list(_bulk_page(request, job).object_list)
+    names = services.consumer_names(refs=[item.consumer_ref for item in items])
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": job.get_status_display(),
+            "over": job.is_over,
+            "total": job.total,
+            "done": job.done,
+            "failed": job.failed,
+            "percent": job.percent,
+            "rows": {
+                item.consumer_ref: {
+                    "result": item.result,
+                    "label": item.get_result_display(),
+                    "name": names.get(item.consumer_ref, ""),
+                    "error": item.error,
+                }
+                for item in items
+            },
+        }
+    )
+
+
+def _can_cancel(request, job: BulkRefresh) -> bool:
+    mine = job.user_id == request.user.pk
+    return not job.is_over and (mine or request.user.has_perm("consumers.manage_push"))
+
+
+@require_POST
+@login_required
+@can_view
+def bulk_refresh_cancel(request, job_id: int):
+    job = get_object_or_404(BulkRefresh, pk=job_id)
+    if job.is_over:
+        messages.info(request, "The refresh had already ended.")
+    elif not _can_cancel(request, job):
+        raise PermissionDenied(
+            "Only the agent who started a bulk refresh, or a supervisor, may cancel it."
+        )
+    elif bulk.bulk_refresh_cancel(job=job):
+        messages.success(request, "Cancelling: the consumers not refreshed yet are skipped.")
+    return redirect("consumers:bulk", job_id=job.pk)
+
+
+@require_GET
+@login_required
+@can_view
+def bulk_refresh_failures(request, job_id: int):
+    job = get_object_or_404(BulkRefresh, pk=job_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="bulk-refresh-{job.pk}-failures.csv"'
+    bulk.bulk_refresh_failures_csv(job=job, out=response)
+    return response

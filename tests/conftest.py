@@ -11,6 +11,7 @@ from cdp_sandbox.server import Sandbox
 # Seeded records the tests refer to: order 0 has three consumers, consumer 0 is its first.
 ORDER_REF = seed.make_ref("order", 0)
 CONSUMER_REF = seed.make_ref("consumer", 0)
+GUEST_REF = seed.make_ref("guest", 0)  # consumer 0's guest
 OTHER_ORDER_REF = seed.make_ref("order", 1)
 OTHER_CONSUMER_REF = seed.make_ref("consumer", 3)
 

@@ -12,10 +12,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from audit.services import RequestMeta
 from cdp.models import CDPConnection
-from consumers import pushes, services
+from consumers import bulk, pushes, services
 from consumers.models import Push
 from consumers.tasks import deliver_push
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
 PERSONAS = ("anonymous", "agent", "supervisor", "administrator")
 SIGNED_IN_ONLY = {"anonymous": 302, "agent": 200, "supervisor": 200, "administrator": 200}
@@ -35,6 +35,14 @@ APP_RULES = {
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
     "consumers:conflict": ("GET", SIGNED_IN_ONLY),
     "consumers:conflict_resolve": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:find": ("GET", SIGNED_IN_ONLY),
+    "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
+    "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
+    "consumers:bulk": ("GET", SIGNED_IN_ONLY),
+    "consumers:bulk_progress": ("GET", SIGNED_IN_ONLY),
+    "consumers:bulk_failures": ("GET", SIGNED_IN_ONLY),
+    # The agent who started it cancels it; the others find it over (both back to its page).
+    "consumers:bulk_cancel": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:queue": ("GET", SUPERVISORS_ONLY),
     "consumers:queue_action": (
         "POST",
@@ -127,7 +135,9 @@ def world(db, agent, supervisor, administrator, sandbox):
         username="agent", ip_address="192.0.2.1", user_agent="test", get_data="", post_data="",
         http_accept="", path_info="/accounts/login/", failures_since_start=1,
     )  # fmt: skip
+    bulk_refresh = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
     return {
+        "bulk_refresh": bulk_refresh,
         "entry": result.entry,
         "connection": connection,
         "user": agent,
@@ -142,9 +152,14 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["conflict"].pk})
     if name == "consumers:queue_action":
         return reverse(name, kwargs={"push_id": world["queued"].pk})
+    if name.startswith("consumers:bulk") and name != "consumers:bulk_new":
+        return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
+    if name == "consumers:guest_summary":
+        return reverse(name) + f"?ref={GUEST_REF}"
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
-    if name.startswith("consumers:") and name not in ("consumers:home", "consumers:queue"):
+    unparametrized = ("consumers:home", "consumers:queue", "consumers:find", "consumers:bulk_new")
+    if name.startswith("consumers:") and name not in unparametrized:
         return reverse(name, kwargs={"ref": CONSUMER_REF})
     if name in ("audit:detail", "audit:revert"):
         return reverse(name, kwargs={"pk": world["entry"].pk})

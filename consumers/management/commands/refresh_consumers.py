@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from cdp import client
-from consumers.forms import REF_PATTERN
 from consumers.models import OrderConsumer
 from consumers.services import consumers_refresh
 
@@ -80,7 +79,7 @@ class Command(BaseCommand):
             except OSError as error:
                 raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
             wanted = [line.strip() for line in lines if line.strip()]
-            bad = [line for line in wanted if not REF_PATTERN.fullmatch(line)]
+            bad = [line for line in wanted if not client.is_ref(line)]
             if bad:
                 raise CommandError(f"{file} holds lines that are not consumer refs: {bad[0]!r}.")
             refs += wanted

@@ -1,0 +1,176 @@
+"""Refreshing many consumers from CDP in the background, with progress the page can show.
+
+A `BulkRefresh` is created with one `BulkRefreshItem` per ref, then run by the tasks worker in
+small chunks: each chunk is read from CDP concurrently (`consumers_download`), saved, and counted
+on the job, so the page that polls it sees the bar move. A cancel request is honoured between
+chunks; a job the worker dropped half way can be run again and picks up the refs still waiting.
+"""
+
+import csv
+import io
+import logging
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backoffice.logging import error_summary
+from backoffice.spreadsheets import csv_cell
+from cdp import client
+from consumers.models import BulkRefresh, BulkRefreshItem
+from consumers.services import consumers_refresh
+
+logger = logging.getLogger(__name__)
+Result = BulkRefreshItem.Result
+
+# Refs come one per line, or separated by commas, semicolons, tabs or spaces (a pasted column or
+# row of a spreadsheet both work).
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def refs_parse(text: str) -> list[str]:
+    """Return the refs in pasted text (bare refs or CDP links), in order, each once.
+
+    Raises ValidationError naming the first few entries that are neither.
+    """
+    refs, bad = [], []
+    for token in _SEPARATORS.split(text):
+        token = token.strip().strip("\"'")
+        if not token:
+            continue
+        collection, ref = client.parse_link(token) or ("orderConsumers", token)
+        if collection == "orderConsumers" and client.is_ref(ref):
+            refs.append(ref)
+        else:
+            bad.append(token[:80])
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ValidationError(
+            f"{len(bad)} entries are not order consumer refs or links to one: {shown}."
+        )
+    return list(dict.fromkeys(refs))
+
+
+def refs_from_csv(data: bytes) -> list[str]:
+    """Return the consumer refs in an uploaded CSV file: every cell that holds one, any column.
+
+    A header row and other columns (names, notes) are ignored, so an export from elsewhere can be
+    uploaded as it is.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError("The file is not UTF-8 text; save it as CSV (UTF-8).") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    refs = []
+    for row in csv.reader(io.StringIO(text), dialect):
+        for cell in row:
+            cell = cell.strip()
+            collection, ref = client.parse_link(cell) or ("orderConsumers", cell)
+            if collection == "orderConsumers" and client.is_ref(ref):
+                refs.append(ref)
+    if not refs:
+        raise ValidationError("The file holds no order consumer refs.")
+    return list(dict.fromkeys(refs))
+
+
+def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
+    """Create the job and its items, and queue it for the worker."""
+    from consumers.tasks import run_bulk_refresh
+
+    limit = settings.BULK_REFRESH_MAX_REFS
+    if not refs:
+        raise ValidationError("Give at least one order consumer ref.")
+    if len(refs) > limit:
+        raise ValidationError(
+            f"{len(refs)} refs is more than one bulk refresh takes ({limit}); split the list."
+        )
+    with transaction.atomic():
+        job = BulkRefresh.objects.create(user=user, total=len(refs))
+        BulkRefreshItem.objects.bulk_create(
+            [BulkRefreshItem(job=job, consumer_ref=ref) for ref in refs], batch_size=1000
+        )
+        # With the database task backend the task commits together with the job.
+        run_bulk_refresh.enqueue(job.pk)
+    logger.info("bulk refresh queued", extra={"job": job.pk, "refs": len(refs)})
+    return job
+
+
+def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
+    """Refresh the job's waiting consumers chunk by chunk, counting as it goes."""
+    started = BulkRefresh.objects.filter(
+        pk=job_id, status__in=[BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+    ).update(status=BulkRefresh.Status.RUNNING)
+    if not started:
+        return None  # cancelled before it started, or already over
+    chunk_size = max(1, settings.CDP_CONCURRENCY * 2)
+    while True:
+        job = BulkRefresh.objects.get(pk=job_id)
+        if job.cancel_requested:
+            return _cancel_now(job)
+        items = list(job.items.filter(result=Result.WAITING).order_by("id")[:chunk_size])
+        if not items:
+            break
+        _, failed = consumers_refresh(refs=[item.consumer_ref for item in items])
+        for item in items:
+            error = failed.get(item.consumer_ref)
+            item.result = Result.FAILED if error else Result.REFRESHED
+            item.error = str(error) if error else ""
+        with transaction.atomic():
+            BulkRefreshItem.objects.bulk_update(items, ["result", "error"])
+            BulkRefresh.objects.filter(pk=job_id).update(
+                done=F("done") + len(items), failed=F("failed") + len(failed)
+            )
+        for ref, error in failed.items():
+            logger.info(
+                "bulk refresh: consumer not refreshed",
+                extra={"job": job_id, "consumer_ref": ref, "error": error_summary(error)},
+            )
+    BulkRefresh.objects.filter(pk=job_id, status=BulkRefresh.Status.RUNNING).update(
+        status=BulkRefresh.Status.FINISHED, finished_at=timezone.now()
+    )
+    job = BulkRefresh.objects.get(pk=job_id)
+    logger.info(
+        "bulk refresh finished", extra={"job": job_id, "done": job.done, "failed": job.failed}
+    )
+    return job
+
+
+def _cancel_now(job: BulkRefresh) -> BulkRefresh:
+    with transaction.atomic():
+        job.items.filter(result=Result.WAITING).update(result=Result.SKIPPED)
+        BulkRefresh.objects.filter(pk=job.pk).update(
+            status=BulkRefresh.Status.CANCELLED, finished_at=timezone.now()
+        )
+    logger.info("bulk refresh cancelled", extra={"job": job.pk, "done": job.done})
+    job.refresh_from_db()
+    return job
+
+
+def bulk_refresh_cancel(*, job: BulkRefresh) -> bool:
+    """Ask the job to stop; one not started yet stops at once. False if it was already over."""
+    asked = BulkRefresh.objects.filter(
+        pk=job.pk, status__in=[BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+    ).update(cancel_requested=True)
+    if not asked:
+        return False
+    # A queued job would only notice when the worker reaches it: stop it here instead.
+    if BulkRefresh.objects.filter(pk=job.pk, status=BulkRefresh.Status.QUEUED).exists():
+        _cancel_now(job)
+    job.refresh_from_db()
+    return True
+
+
+def bulk_refresh_failures_csv(*, job: BulkRefresh, out) -> None:
+    """Write the refs that could not be refreshed, with CDP's reason, as CSV."""
+    writer = csv.writer(out)
+    writer.writerow(["consumer_ref", "error"])
+    failures = job.items.filter(result=Result.FAILED).order_by("id")
+    for ref, error in failures.values_list("consumer_ref", "error").iterator():
+        writer.writerow([csv_cell(ref), csv_cell(error)])
