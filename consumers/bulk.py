@@ -20,6 +20,7 @@ from django.utils import timezone
 from backoffice.logging import error_summary
 from backoffice.spreadsheets import csv_cell
 from cdp import client
+from cdp.client import CDPError
 from consumers.models import BulkRefresh, BulkRefreshItem
 from consumers.services import consumers_refresh
 
@@ -117,7 +118,11 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
         items = list(job.items.filter(result=Result.WAITING).order_by("id")[:chunk_size])
         if not items:
             break
-        _, failed = consumers_refresh(refs=[item.consumer_ref for item in items])
+        refs = [item.consumer_ref for item in items]
+        try:
+            _, failed = consumers_refresh(refs=refs)
+        except CDPError as error:  # no usable connection: every ref of the chunk fails alike
+            failed = dict.fromkeys(refs, error)
         for item in items:
             error = failed.get(item.consumer_ref)
             item.result = Result.FAILED if error else Result.REFRESHED

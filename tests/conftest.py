@@ -1,8 +1,11 @@
 """Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import caches
+from django.core.management import call_command
 
 from backoffice import roles
 from cdp_sandbox import seed
@@ -80,3 +83,12 @@ def outsider(db, django_user_model):
 def agent_client(client, agent):
     client.force_login(agent)
     return client
+
+
+def run_worker():
+    """Run the real tasks worker until nothing is due, as `manage.py db_worker --batch` does.
+
+    Like Django's test client, it must not close the test's database connection mid-test.
+    """
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)

@@ -6,12 +6,10 @@ import subprocess
 import sys
 import threading
 import time
-from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import connection
 
 from audit.models import AuditEntry
@@ -20,7 +18,7 @@ from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import OrderConsumer, Push
 from consumers.pushes import Outcome
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
 META = RequestMeta(ip_address="203.0.113.7", user_agent="pytest", request_id="req-0001")
@@ -55,15 +53,6 @@ def push(consumer, agent, **changes):
 
 def updates_sent(sandbox):
     return sandbox.requests_to("POST", CONSUMER_PATH)
-
-
-def run_worker():
-    """Run the real tasks worker until nothing is due, as `manage.py db_worker --batch` does.
-
-    Like Django's test client, it must not close the test's database connection mid-test.
-    """
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
 def run_worker_until_settled(timeout: float = 5.0):

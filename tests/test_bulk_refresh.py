@@ -1,0 +1,249 @@
+"""Bulk refresh: refs pasted or uploaded, run chunk by chunk, progress, cancel and failures."""
+
+import base64
+import csv
+import io
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from cdp.models import CDPConnection
+from cdp_sandbox import seed
+from cdp_sandbox.server import Fault
+from consumers import bulk
+from consumers.models import BulkRefresh, BulkRefreshItem, OrderConsumer
+from consumers.services import consumers_refresh
+from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
+
+REFS = [seed.make_ref("consumer", number) for number in range(6)]
+NEW = reverse("consumers:bulk_new")
+
+
+def job_url(job, name="consumers:bulk"):
+    return reverse(name, kwargs={"job_id": job.pk})
+
+
+def results(job) -> dict[str, str]:
+    return dict(job.items.values_list("consumer_ref", "result"))
+
+
+# --- reading the refs -----------------------------------------------------------------------------
+
+
+def test_pasted_refs_may_be_one_per_line_or_separated_and_links_count_too():
+    link = f"https://api-engage-eu.sitecorecloud.io/v2/orderConsumers/{REFS[2]}"
+    text = f"{REFS[0]}\n{REFS[1]}, {link};\t{REFS[0]}\n\n"
+
+    assert bulk.refs_parse(text) == REFS[:3]
+
+
+def test_pasted_text_that_is_not_a_consumer_ref_is_named_in_the_error():
+    order_link = f"https://api-engage-eu.sitecorecloud.io/v2/orders/{ORDER_REF}"
+
+    with pytest.raises(ValidationError) as error:
+        bulk.refs_parse(f"{REFS[0]} liam {order_link}")
+
+    # Each shown up to its first 80 characters.
+    assert error.value.messages == [
+        f"2 entries are not order consumer refs or links to one: liam, {order_link[:80]}."
+    ]
+
+
+def test_a_csv_gives_every_cell_holding_a_ref_whatever_its_column_or_delimiter():
+    comma = f"name,consumer ref\nLiam,{REFS[0]}\nAoife,{REFS[1]}\n".encode()
+    semicolon = f"\ufeffref;note\n{REFS[2]};called twice\n".encode()
+
+    assert bulk.refs_from_csv(comma) == REFS[:2]
+    assert bulk.refs_from_csv(semicolon) == [REFS[2]]
+
+
+def test_a_csv_without_refs_or_not_in_utf8_is_refused_with_a_reason():
+    with pytest.raises(ValidationError, match="holds no order consumer refs"):
+        bulk.refs_from_csv(b"name\nLiam\n")
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        bulk.refs_from_csv("Fernández".encode("latin-1"))
+
+
+# --- the pages and the worker ---------------------------------------------------------------------
+
+
+def test_pasted_refs_start_a_refresh_the_worker_runs_to_the_end(agent_client, sandbox):
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+
+    response = agent_client.post(NEW, {"refs": "\n".join(REFS)})
+
+    job = BulkRefresh.objects.get()
+    assert response["Location"] == job_url(job)
+    assert (job.status, job.total, job.done) == ("queued", 6, 0)
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed, job.percent) == ("finished", 6, 0, 100)
+    assert set(results(job).values()) == {"refreshed"}
+    assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne-Walsh"
+    page = agent_client.get(job_url(job)).content.decode()
+    assert "6 of 6 done, 0 failed." in page
+    assert "Byrne-Walsh" in page
+
+
+def test_an_uploaded_csv_starts_a_refresh_too(agent_client):
+    upload = SimpleUploadedFile("refs.csv", f"ref\n{REFS[0]}\n{REFS[1]}\n".encode(), "text/csv")
+
+    agent_client.post(NEW, {"csv_file": upload})
+
+    assert list(BulkRefresh.objects.get().items.values_list("consumer_ref", flat=True)) == REFS[:2]
+
+
+def test_the_order_page_offers_a_bulk_refresh_of_all_its_consumers(agent_client):
+    content = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF})).content
+    order_refs = [consumer.ref for consumer in OrderConsumer.objects.filter(order_ref=ORDER_REF)]
+
+    assert f'action="{NEW}"'.encode() in content
+    for ref in order_refs:
+        assert ref.encode() in content
+
+
+def test_bad_input_starts_nothing_and_keeps_what_was_typed(agent_client):
+    response = agent_client.post(NEW, {"refs": f"{REFS[0]}\nliam"})
+
+    assert response.status_code == 200
+    assert "1 entries are not order consumer refs" in response.content.decode()
+    assert REFS[0] in response.content.decode()
+    assert not BulkRefresh.objects.exists()
+    empty = agent_client.post(NEW, {"refs": "  "})
+    assert "Paste some consumer refs or choose a CSV file." in empty.content.decode()
+
+
+def test_more_refs_than_one_refresh_takes_are_refused(agent_client, settings):
+    settings.BULK_REFRESH_MAX_REFS = 2
+
+    response = agent_client.post(NEW, {"refs": " ".join(REFS[:3])})
+
+    assert "3 refs is more than one bulk refresh takes (2); split the list." in (
+        response.content.decode()
+    )
+    assert not BulkRefresh.objects.exists()
+
+
+def test_failures_are_listed_with_cdps_reason_and_downloadable_as_csv(agent, agent_client, sandbox):
+    unknown = str(uuid.uuid4())
+    sandbox.inject(Fault(path=f"/v2/orderConsumers/{REFS[1]}", status=503, times=None))
+    job = bulk.bulk_refresh_start(user=agent, refs=[REFS[0], REFS[1], unknown])
+
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == ("finished", 3, 2)
+    assert results(job) == {REFS[0]: "refreshed", REFS[1]: "failed", unknown: "failed"}
+    response = agent_client.get(job_url(job, "consumers:bulk_failures"))
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="bulk-refresh-{job.pk}-failures.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["consumer_ref", "error"]
+    assert {row[0] for row in rows[1:]} == {REFS[1], unknown}
+    reasons = dict(rows[1:])
+    assert "CDP is unavailable (HTTP 503 Service Unavailable)" in reasons[REFS[1]]
+    assert reasons[unknown] == (
+        f"Not found in CDP (HTTP 404 Not Found): No order consumer found with ref {unknown}."
+    )
+
+
+def test_the_progress_reports_counts_and_the_rows_of_the_page_being_watched(agent, agent_client):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:2])
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    progress = agent_client.get(job_url(job, "consumers:bulk_progress")).json()
+
+    assert {k: progress[k] for k in ("status", "over", "total", "done", "failed", "percent")} == {
+        "status": "finished",
+        "over": True,
+        "total": 2,
+        "done": 2,
+        "failed": 0,
+        "percent": 100,
+    }
+    assert progress["rows"][REFS[0]] == {
+        "result": "refreshed",
+        "label": "Refreshed",
+        "name": "Mr Liam Byrne",
+        "error": "",
+    }
+
+
+def test_the_progress_moves_chunk_by_chunk_while_the_worker_runs(
+    agent, agent_client, settings, monkeypatch
+):
+    settings.CDP_CONCURRENCY = 1  # chunks of two
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS)
+    seen = []
+
+    def refresh_and_look_at_the_progress(**kwargs):
+        # What the page would show when the worker starts on each chunk.
+        seen.append(agent_client.get(job_url(job, "consumers:bulk_progress")).json()["done"])
+        return consumers_refresh(**kwargs)
+
+    monkeypatch.setattr(bulk, "consumers_refresh", refresh_and_look_at_the_progress)
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    assert seen == [0, 2, 4]
+    assert agent_client.get(job_url(job, "consumers:bulk_progress")).json()["done"] == 6
+
+
+def test_a_refresh_cancelled_before_the_worker_starts_skips_everything(agent, agent_client):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:3])
+
+    response = agent_client.post(job_url(job, "consumers:bulk_cancel"))
+
+    assert response["Location"] == job_url(job)
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert set(results(job).values()) == {"skipped"}
+    assert bulk.bulk_refresh_run(job_id=job.pk) is None
+
+
+def test_a_running_refresh_stops_at_the_next_chunk_when_cancelled(agent, sandbox):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS)
+    BulkRefresh.objects.filter(pk=job.pk).update(status=BulkRefresh.Status.RUNNING)
+
+    assert bulk.bulk_refresh_cancel(job=job)
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert job.items.filter(result=BulkRefreshItem.Result.SKIPPED).count() == 6
+    assert sandbox.requests_to("GET", "/v2/orderConsumers/.*") == []
+
+
+def test_only_the_agent_who_started_it_or_a_supervisor_may_cancel(
+    agent, client, django_user_model, supervisor
+):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
+    colleague = django_user_model.objects.create_user(username="colleague")
+    colleague.groups.set(agent.groups.all())
+
+    client.force_login(colleague)
+    assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 403
+    assert b"Cancel the refresh" not in client.get(job_url(job)).content
+    client.force_login(supervisor)
+    assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 302
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+
+
+def test_without_a_usable_cdp_connection_every_ref_fails_with_the_reason(agent, settings):
+    settings.FIELD_ENCRYPTION_KEY = [base64.b64encode(b"a" * 32).decode()]
+    connection = CDPConnection(name="EU production", client_key="key", is_active=True)
+    connection.set_api_token("a-secret-api-token")
+    connection.save()
+    settings.FIELD_ENCRYPTION_KEY = [base64.b64encode(b"b" * 32).decode()]  # the key was rotated
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:3])
+
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == ("finished", 3, 3)
+    [error] = set(job.items.values_list("error", flat=True))
+    assert error.startswith("The CDP connection “EU production” cannot be used")
