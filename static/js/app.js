@@ -39,6 +39,7 @@
         // Not remembered, but switched for this page.
       }
       showTheme();
+      document.dispatchEvent(new CustomEvent("backoffice:themechange", { detail: { theme: theme } }));
     });
   }
 
@@ -72,8 +73,14 @@
     hint.className = "form-text";
     hint.setAttribute("aria-live", "polite");
     field.insertAdjacentElement("afterend", hint);
+    var shown = "";
     function update() {
       var suggestion = suggestionFor(field);
+      // Redrawn only when it changes: the button must stay put while the keyboard moves onto it.
+      if (suggestion === shown) {
+        return;
+      }
+      shown = suggestion;
       hint.replaceChildren();
       if (!suggestion) {
         return;

@@ -67,3 +67,22 @@ def new_page(browser, live_server):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+# axe-core 4.14.1, vendored from the npm package (tests/e2e/vendor, MPL-2.0): test-only, never
+# served. It is evaluated through the DevTools protocol, which the page's CSP does not govern.
+AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def accessibility_violations(page) -> list[str]:
+    """Run axe-core on the page as it is now; return its serious and critical violations."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE)
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in result["violations"]
+        if violation["impact"] in BLOCKING_IMPACTS
+    ]
