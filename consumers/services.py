@@ -361,6 +361,25 @@ def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
     return [cached[ref] for ref in refs if ref in cached]
 
 
+def sync_state(statuses) -> str:
+    """Sum up a consumer's pushes needing attention as one badge: the worst state wins."""
+    statuses = set(statuses)
+    if Push.Status.CONFLICT in statuses:
+        return "conflict"
+    if Push.Status.FAILED in statuses:
+        return "failed"
+    return "pending" if statuses & set(Push.WAITING) else "synced"
+
+
+def consumers_sync_states(*, refs: list[str]) -> dict[str, str]:
+    """Return each consumer's sync state (synced, pending, failed or conflict), in one query."""
+    statuses = {ref: [] for ref in refs}
+    attention = Push.objects.filter(consumer_ref__in=refs).needing_attention()
+    for ref, status in attention.values_list("consumer_ref", "status"):
+        statuses[ref].append(status)
+    return {ref: sync_state(found) for ref, found in statuses.items()}
+
+
 def consumer_names(*, refs: list[str]) -> dict[str, str]:
     """Return {ref: display name} of the cached consumers among `refs`."""
     shown = ("ref", "title", "first_name", "last_name")

@@ -106,9 +106,10 @@ def order_detail(request, ref: str):
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order {ref}")
     _warn_about_missing(request, page.failed)
+    states = services.consumers_sync_states(refs=[consumer.ref for consumer in page.consumers])
     context = {
         "order": page.order,
-        "consumers": page.consumers,
+        "consumers": [(consumer, states[consumer.ref]) for consumer in page.consumers],
         "consumer_refs": [consumer.ref for consumer in page.consumers] + list(page.failed),
     }
     return render(request, "consumers/order_detail.html", context)
@@ -148,11 +149,15 @@ def consumer_detail(request, ref: str):
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order consumer {ref}")
     services.consumer_mark_viewed(consumer=consumer, user=request.user)
+    pushes_needing_attention = list(
+        Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user")
+    )
     context = {
         "consumer": consumer,
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
         "history": AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
-        "pushes": Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"),
+        "pushes": pushes_needing_attention,
+        "sync_state": services.sync_state(push.status for push in pushes_needing_attention),
     }
     return render(request, "consumers/consumer_detail.html", context)
 

@@ -3,7 +3,8 @@
 import pytest
 
 from consumers import services
-from consumers.models import Order, OrderConsumer
+from consumers.models import Order, OrderConsumer, Push
+from consumers.services import sync_state
 from tests.conftest import CONSUMER_REF, ORDER_REF, OTHER_ORDER_REF
 
 
@@ -59,3 +60,10 @@ def test_it_searches_cached_consumers_by_the_start_of_their_names(db, sandbox):
     }
     assert [c.first_name for c in services.consumer_search(query="aoife BYRNE")] == ["Aoife"]
     assert list(services.consumer_search(query="   ")) == []
+
+
+def test_a_consumers_sync_state_is_the_worst_of_its_pushes():
+    assert sync_state([]) == "synced"
+    assert sync_state([Push.Status.SENDING]) == "pending"
+    assert sync_state([Push.Status.PENDING, Push.Status.FAILED]) == "failed"
+    assert sync_state([Push.Status.FAILED, Push.Status.CONFLICT]) == "conflict"

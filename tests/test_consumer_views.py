@@ -276,6 +276,11 @@ def test_a_timeout_queues_the_change_and_the_consumer_page_shows_it(
     assert '<span class="diff-new">Beirne</span>' in content
     assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"
     assert Push.objects.get().status == Push.Status.PENDING
+    assert response.context["sync_state"] == "pending"
+    order = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))
+    states = {consumer.ref: state for consumer, state in order.context["consumers"]}
+    assert states.pop(CONSUMER_REF) == "pending"
+    assert set(states.values()) == {"synced"}
 
 
 def test_an_unknown_guest_is_a_form_error_and_nothing_is_sent(agent_client, sandbox):
