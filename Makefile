@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve test soak bench lint format clean
+.PHONY: run serve test soak bench screenshots lint format clean
 
 # Runtime packages; re-installed when requirements.txt changes.
 $(VENV)/.runtime: requirements.txt
@@ -43,6 +43,10 @@ $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backoffice_bench
 bench: $(VENV)/.bench
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.run
+
+## screenshots: the main pages as PNG files in docs/screenshots (headless Chromium)
+screenshots: $(VENV)/.dev
+	$(PY) -m pytest -q tests/e2e/screenshots.py
 
 ## lint / format: ruff
 lint: $(VENV)/.dev

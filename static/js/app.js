@@ -25,7 +25,6 @@
   function showTheme() {
     var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
     toggle.setAttribute("aria-pressed", dark ? "true" : "false");
-    toggle.textContent = dark ? "Light theme" : "Dark theme";
   }
   if (toggle) {
     showTheme();
@@ -96,7 +95,7 @@
         field.dispatchEvent(new Event("change", { bubbles: true }));
         field.focus();
       });
-      hint.append("Title case is recommended. ", button);
+      hint.append("Suggested: ", button);
     }
     field.addEventListener("input", update);
     field.addEventListener("change", update);

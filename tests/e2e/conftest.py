@@ -82,7 +82,10 @@ def accessibility_violations(page) -> list[str]:
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} — "
-        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        + "; ".join(
+            f"{node['target'][0]}: {node.get('failureSummary', '')}"
+            for node in violation["nodes"][:3]
+        )
         for violation in result["violations"]
         if violation["impact"] in BLOCKING_IMPACTS
     ]

@@ -56,6 +56,7 @@ def test_the_charts_follow_a_switch_to_the_dark_theme(page, agent, supervisor):
     page.goto("/dashboard/")
     light_text = page.evaluate("Chart.defaults.color")
 
+    page.get_by_test_id("current-user").click()
     page.get_by_role("button", name="Dark theme").click()
 
     dark_text = page.evaluate("Chart.defaults.color")

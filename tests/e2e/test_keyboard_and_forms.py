@@ -122,11 +122,14 @@ def test_the_dark_theme_is_remembered(page, agent):
     html = page.locator("html")
     toggle = page.get_by_role("button", name="Dark theme")
 
+    page.get_by_test_id("current-user").click()  # the user menu
     toggle.click()
 
     expect(html).to_have_attribute("data-bs-theme", "dark")
     expect(page.get_by_test_id("theme-toggle")).to_have_attribute("aria-pressed", "true")
     page.reload()
     expect(html).to_have_attribute("data-bs-theme", "dark")
-    page.get_by_role("button", name="Light theme").click()
+    page.get_by_test_id("current-user").click()
+    toggle.click()
     expect(html).to_have_attribute("data-bs-theme", "light")
+    expect(page.get_by_test_id("theme-toggle")).to_have_attribute("aria-pressed", "false")
