@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from consumers.models import Push
+from dashboard.models import DailySaves, RolledUpDay
 from dashboard.services import dashboard_figures
 
 META = RequestMeta(ip_address="203.0.113.3", user_agent="pytest")
@@ -114,3 +115,46 @@ def test_the_dashboard_runs_a_fixed_number_of_queries_whatever_the_data(client, 
 
 def test_agents_cannot_see_the_dashboard(agent_client):
     assert agent_client.get(reverse("dashboard:dashboard")).status_code == 403
+
+
+def test_days_that_are_over_are_counted_once_and_then_read_from_daily_totals(agent, supervisor):
+    today = timezone.now().date()
+    noon = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    save(agent, "succeeded", when=noon - timedelta(days=5))
+    save(agent, "failed", field="title", when=noon - timedelta(days=5))
+    save(supervisor, "conflict", when=noon - timedelta(days=3))
+    save(agent, "succeeded", when=noon - timedelta(days=1))  # yesterday: still open
+    week = {"date_from": today - timedelta(days=6), "date_to": today}
+
+    first = dashboard_figures(**week)
+
+    closed = sorted(RolledUpDay.objects.values_list("day", flat=True))
+    assert closed == [today - timedelta(days=n) for n in range(6, 1, -1)]  # quiet days too
+    assert DailySaves.objects.filter(day=today - timedelta(days=5)).count() == 2
+    assert first.rates["total"] == 4
+    # A day that is over is not counted again: an entry dated into it now is not seen...
+    save(agent, "succeeded", when=noon - timedelta(days=4))
+    # ...while yesterday and today are counted from the entries every time.
+    save(agent, "succeeded", when=noon)
+    second = dashboard_figures(**week)
+    assert second.rates["total"] == 5
+    assert [(row["username"], row["total"]) for row in second.per_agent] == [
+        ("agent", 4),
+        ("supervisor", 1),
+    ]
+    assert [(row["label"], row["changes"]) for row in second.fields] == [
+        ("Last name", 4),
+        ("Title", 1),
+    ]
+
+
+def test_rolling_a_day_up_twice_keeps_one_copy_of_its_totals(agent):
+    old_day = timezone.now().date() - timedelta(days=10)
+    save(agent, "succeeded", when=datetime.combine(old_day, datetime.min.time(), tzinfo=UTC))
+    dashboard_figures(date_from=old_day, date_to=old_day)
+    RolledUpDay.objects.all().delete()  # as if a second request raced the first
+
+    figures = dashboard_figures(date_from=old_day, date_to=old_day)
+
+    assert DailySaves.objects.get().saves == 1
+    assert figures.rates["total"] == 1

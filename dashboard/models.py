@@ -1,0 +1,53 @@
+"""Daily totals of the audit log, kept for days that are over.
+
+Audit entries are append-only, so a day's totals never change once the day is over: they are
+worked out once, the first time the dashboard shows that day, and read from here afterwards. A
+year on the dashboard then sums a few thousand of these rows instead of half a million entries.
+"""
+
+from django.db import models
+
+
+class RolledUpDay(models.Model):
+    """A day whose totals are stored below (also when it had no saves at all)."""
+
+    day = models.DateField(primary_key=True)
+    rolled_up_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return str(self.day)
+
+
+class DailySaves(models.Model):
+    """How many saves (edits and reverts) one user made on one day, with one outcome."""
+
+    day = models.DateField()
+    username = models.CharField(max_length=150)
+    outcome = models.CharField(max_length=16)
+    saves = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "username", "outcome"], name="one_total_per_day_user_outcome"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.username} {self.outcome}: {self.saves}"
+
+
+class DailyFieldChanges(models.Model):
+    """How many saves of one day changed one field."""
+
+    day = models.DateField()
+    field = models.CharField(max_length=64)
+    changes = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "field"], name="one_total_per_day_field")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.field}: {self.changes}"
