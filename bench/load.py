@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 8765
+SERVE_LOG = Path("/tmp/backoffice-load-serve.log")
 
 
 def workers_rss_mb() -> list[float]:
@@ -73,30 +74,41 @@ def main() -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True)
     subprocess.run(
-        [*manage, "shell", "-c",
+        [*manage, "shell", "--no-imports", "-v", "0", "-c",
          "from bench.load import create_users; create_users()"],
         env=env, check=True,
     )  # fmt: skip
-    serve = subprocess.Popen([sys.executable, "-m", "backoffice.serve"], env=env, cwd=ROOT)
-    try:
-        wait_until_ready()
-        rss_before = workers_rss_mb()
-        samples = []
-        sampler = threading.Thread(target=_sample_rss, args=(samples, args.minutes), daemon=True)
-        sampler.start()
-        stats = Path("/tmp/backoffice-load")
-        locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py")]
-        locust += ["--headless", "-u", str(args.users), "-r", str(max(1, args.users // 10))]
-        locust += ["-t", f"{int(args.minutes * 60)}s", "--host", f"http://127.0.0.1:{PORT}"]
-        locust += ["--csv", str(stats), "--only-summary"]
-        subprocess.run(locust, env=env, cwd=ROOT, check=False)
-        rss_after = workers_rss_mb()
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
+    # The access log would drown the report: it goes to a file, named at the end.
+    with SERVE_LOG.open("w") as serve_log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "backoffice.serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=serve_log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_ready()
+            rss_before = workers_rss_mb()
+            samples = []
+            sampler = threading.Thread(
+                target=_sample_rss, args=(samples, args.minutes), daemon=True
+            )
+            sampler.start()
+            stats = Path("/tmp/backoffice-load")
+            locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py")]
+            locust += ["--headless", "-u", str(args.users), "-r", str(max(1, args.users // 10))]
+            locust += ["-t", f"{int(args.minutes * 60)}s", "--host", f"http://127.0.0.1:{PORT}"]
+            locust += ["--csv", str(stats), "--only-summary"]
+            subprocess.run(locust, env=env, cwd=ROOT, check=False)
+            rss_after = workers_rss_mb()
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
     report(Path(f"{stats}_stats.csv"), rss_before, rss_after, args)
     for minute, rss in samples:
         print(f"RSS after {minute} min: {', '.join(f'{m:.0f}' for m in rss)} MB")
+    print(f"\nThe app's own log: {SERVE_LOG}")
 
 
 # CDP calls each page makes, for its target of 200 ms plus CDP's latency.

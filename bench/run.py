@@ -72,7 +72,11 @@ def main() -> None:
         subprocess.run(collect, env=production, cwd=ROOT, check=True)
         count = "from audit.models import AuditEntry; print(AuditEntry.objects.count())"
         seeded = subprocess.run(
-            [*manage, "shell", "-c", count], env=quiet, cwd=ROOT, capture_output=True, text=True
+            [*manage, "shell", "--no-imports", "-v", "0", "-c", count],
+            env=quiet,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         if not seeded.stdout.strip().isdigit() or int(seeded.stdout.strip()) < entries:
             run(["bench.seed", "--consumers", str(consumers), "--entries", str(entries)], env, out)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers.models import ConsumerView, Order, OrderConsumer, Push
+from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 
 # Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
 logger = logging.getLogger(__name__)
@@ -474,7 +474,8 @@ def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, in
     """Drop cached personal data nobody has looked at for `older_than`; return counts per kind.
 
     Consumers with an edit still on its way to CDP are kept; the audit log is not touched (it
-    keeps the refs and the field changes, see docs/security.md).
+    keeps the refs and the field changes, see docs/security.md). The agents' recent views and
+    bulk refreshes older than that go too.
     """
     cutoff = timezone.now() - older_than
     in_flight = Q(status__in=Push.WAITING) | Q(status=Push.Status.CONFLICT, resolution="")
@@ -490,10 +491,21 @@ def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, in
         ).values("order_ref")
     )
     pushes = Push.objects.filter(finished_at__lt=cutoff).exclude(in_flight)
-    counts = {"consumers": consumers.count(), "orders": orders.count(), "pushes": pushes.count()}
+    # Who opened which consumer, and the refs and CDP messages of bulk refreshes, age out too.
+    views = ConsumerView.objects.filter(viewed_at__lt=cutoff)
+    bulk_refreshes = BulkRefresh.objects.filter(finished_at__lt=cutoff)
+    counts = {
+        "consumers": consumers.count(),
+        "orders": orders.count(),
+        "pushes": pushes.count(),
+        "views": views.count(),
+        "bulk_refreshes": bulk_refreshes.count(),
+    }
     if not dry_run:
         with transaction.atomic():
             consumers.delete()
             orders.delete()
             pushes.delete()
+            views.delete()
+            bulk_refreshes.delete()
     return counts

@@ -82,7 +82,7 @@ def find(request):
 
 @require_GET
 @login_required
-@can_view
+@can_edit
 def guest_summary(request):
     """The guest's name and e-mail for the edit form's hint, as JSON, or why there are none."""
     try:

@@ -8,8 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from consumers import pushes, services
-from consumers.models import Order, OrderConsumer, Push
+from consumers import bulk, pushes, services
+from consumers.models import (
+    BulkRefresh,
+    BulkRefreshItem,
+    ConsumerView,
+    Order,
+    OrderConsumer,
+    Push,
+)
 from tests.conftest import CONSUMER_REF, ORDER_REF
 from tests.test_consumer_pushes import META
 
@@ -77,8 +84,8 @@ def test_purge_drops_copies_nobody_viewed_and_keeps_the_audit_log(db, agent, san
     call_command("purge_cache", stdout=out)
 
     assert (
-        "Dropped 3 consumer(s), 1 order(s) and 1 finished edit(s) not viewed for 30 days."
-        in out.getvalue()
+        "Dropped 3 consumer(s), 1 order(s) and 1 finished edit(s) not viewed for 30 days, "
+        "0 recent view(s) and 0 bulk refresh(es) older than that." in out.getvalue()
     )
     assert not OrderConsumer.objects.exists()
     assert not Push.objects.exists()
@@ -119,3 +126,21 @@ def test_a_dry_run_deletes_nothing(db, sandbox):
 
     assert "Would drop 3 consumer(s)" in out.getvalue()
     assert OrderConsumer.objects.count() == 3
+
+
+def test_purge_drops_old_recent_views_and_bulk_refreshes(db, agent, sandbox):
+    consumer = services.consumer_fetch(ref=CONSUMER_REF)
+    services.consumer_mark_viewed(consumer=consumer, user=agent)
+    job = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
+    bulk.bulk_refresh_run(job_id=job.pk)
+    recent_job = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
+    bulk.bulk_refresh_run(job_id=recent_job.pk)
+    long_ago = timezone.now() - timedelta(days=31)
+    ConsumerView.objects.update(viewed_at=long_ago)
+    BulkRefresh.objects.filter(pk=job.pk).update(finished_at=long_ago)
+
+    call_command("purge_cache", "--days", "30", stdout=StringIO())
+
+    assert not ConsumerView.objects.exists()
+    assert list(BulkRefresh.objects.values_list("pk", flat=True)) == [recent_job.pk]
+    assert not BulkRefreshItem.objects.filter(job_id=job.pk).exists()

@@ -9,7 +9,8 @@ from consumers.services import cache_purge
 class Command(BaseCommand):
     help = (
         "Drop cached consumers (and their orders and finished edits) nobody has viewed for "
-        "CACHE_RETENTION_DAYS days. The audit log is kept. Run it daily from cron."
+        "CACHE_RETENTION_DAYS days, and older recent views and bulk refreshes. The audit log is "
+        "kept. Run it daily from cron."
     )
 
     def add_arguments(self, parser):
@@ -27,5 +28,7 @@ class Command(BaseCommand):
         verb = "Would drop" if dry_run else "Dropped"
         self.stdout.write(
             f"{verb} {counts['consumers']} consumer(s), {counts['orders']} order(s) and "
-            f"{counts['pushes']} finished edit(s) not viewed for {days} days."
+            f"{counts['pushes']} finished edit(s) not viewed for {days} days, "
+            f"{counts['views']} recent view(s) and {counts['bulk_refreshes']} bulk refresh(es) "
+            "older than that."
         )
