@@ -275,6 +275,8 @@ TASKS = {
 CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
 # The most consumers one bulk refresh takes (a pasted list or an uploaded CSV).
 BULK_REFRESH_MAX_REFS = env.int("BULK_REFRESH_MAX_REFS", default=10_000)
+# A bulk refresh that has not moved for this long lost its worker; requeue_pushes restarts it.
+BULK_REFRESH_STALL_SECONDS = env.int("BULK_REFRESH_STALL_SECONDS", default=600)
 # The longest one page may wait for CDP, all its calls and retries together (seconds).
 CDP_PAGE_BUDGET = env.float("CDP_PAGE_BUDGET", default=20.0)
 # Pending pushes: how many times the worker tries an edit CDP could not take, and how long it waits

@@ -10,11 +10,13 @@ import csv
 import io
 import logging
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backoffice.logging import error_summary
@@ -107,7 +109,7 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
     """Refresh the job's waiting consumers chunk by chunk, counting as it goes."""
     started = BulkRefresh.objects.filter(
         pk=job_id, status__in=[BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
-    ).update(status=BulkRefresh.Status.RUNNING)
+    ).update(status=BulkRefresh.Status.RUNNING, progressed_at=timezone.now())
     if not started:
         return None  # cancelled before it started, or already over
     chunk_size = max(1, settings.CDP_CONCURRENCY * 2)
@@ -129,8 +131,13 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
             item.error = str(error) if error else ""
         with transaction.atomic():
             BulkRefreshItem.objects.bulk_update(items, ["result", "error"])
+            # Counted from the items rather than added to, so a job run twice (recovered while
+            # its first worker was only slow) still counts each consumer once.
+            over = BulkRefreshItem.objects.filter(job_id=job_id).exclude(result=Result.WAITING)
             BulkRefresh.objects.filter(pk=job_id).update(
-                done=F("done") + len(items), failed=F("failed") + len(failed)
+                done=_count(over),
+                failed=_count(over.filter(result=Result.FAILED)),
+                progressed_at=timezone.now(),
             )
         for ref, error in failed.items():
             logger.info(
@@ -145,6 +152,35 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
         "bulk refresh finished", extra={"job": job_id, "done": job.done, "failed": job.failed}
     )
     return job
+
+
+def _count(items) -> Coalesce:
+    """How many of `items` there are, as an expression for an update."""
+    counted = items.order_by().values("job_id").annotate(n=Count("id")).values("n")[:1]
+    return Coalesce(Subquery(counted), 0)
+
+
+def bulk_refresh_requeue_stalled() -> int:
+    """Queue again the jobs whose worker died (or whose task was lost); return how many.
+
+    A running job moves at least once per chunk, and a chunk is bounded by CDP's time budgets, so
+    one that has not moved for BULK_REFRESH_STALL_SECONDS has lost its worker. Running it again
+    refreshes only the refs still waiting.
+    """
+    from consumers.tasks import run_bulk_refresh
+
+    stale = timezone.now() - timedelta(seconds=settings.BULK_REFRESH_STALL_SECONDS)
+    stalled = BulkRefresh.objects.filter(
+        Q(status=BulkRefresh.Status.RUNNING, progressed_at__lt=stale)
+        | Q(status=BulkRefresh.Status.QUEUED, created_at__lt=stale)
+    ).values_list("pk", flat=True)
+    for job_id in stalled:
+        with transaction.atomic():
+            # Moved on so the next cron run leaves it alone while the new task waits its turn.
+            BulkRefresh.objects.filter(pk=job_id).update(progressed_at=timezone.now())
+            run_bulk_refresh.enqueue(job_id)
+        logger.info("bulk refresh queued again", extra={"job": job_id})
+    return len(stalled)
 
 
 def _cancel_now(job: BulkRefresh) -> BulkRefresh:

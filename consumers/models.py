@@ -233,6 +233,9 @@ class BulkRefresh(models.Model):
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # When the worker last started or finished a chunk: a running job that has not moved for long
+    # lost its worker (see bulk_refresh_requeue_stalled).
+    progressed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,11 +4,16 @@ import base64
 import csv
 import io
 import uuid
+from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from cdp.models import CDPConnection
 from cdp_sandbox import seed
@@ -231,6 +236,58 @@ def test_only_the_agent_who_started_it_or_a_supervisor_may_cancel(
     assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 302
     job.refresh_from_db()
     assert job.status == "cancelled"
+
+
+def a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago: int) -> BulkRefresh:
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS)
+    job.items.filter(consumer_ref__in=REFS[:2]).update(result=BulkRefreshItem.Result.REFRESHED)
+    BulkRefresh.objects.filter(pk=job.pk).update(
+        status=BulkRefresh.Status.RUNNING,
+        done=2,
+        progressed_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+    DBTaskResult.objects.all().delete()  # its task went with the worker
+    return job
+
+
+def test_a_refresh_whose_worker_died_is_queued_again_and_finishes_only_the_rest(agent, sandbox):
+    job = a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago=11)
+    out = StringIO()
+
+    call_command("requeue_pushes", stdout=out)
+    run_worker()
+
+    assert out.getvalue() == "Queued 0 edit(s) and 1 bulk refresh(es) again.\n"
+    job.refresh_from_db()
+    assert (job.status, job.done, job.failed) == ("finished", 6, 0)
+    fetched = {
+        r.path.rsplit("/", 1)[-1] for r in sandbox.requests_to("GET", "/v2/orderConsumers/.*")
+    }
+    assert fetched == set(REFS[2:])
+
+
+def test_a_refresh_that_moved_lately_or_is_over_is_left_alone(agent):
+    a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago=5)
+    over = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
+    BulkRefresh.objects.filter(pk=over.pk).update(
+        status=BulkRefresh.Status.FINISHED, created_at=timezone.now() - timedelta(days=1)
+    )
+    tasks = DBTaskResult.objects.count()
+
+    assert bulk.bulk_refresh_requeue_stalled() == 0
+    assert DBTaskResult.objects.count() == tasks
+
+
+def test_a_refresh_run_twice_counts_each_consumer_once(agent, sandbox):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS)
+    bulk.bulk_refresh_run(job_id=job.pk)
+    BulkRefresh.objects.filter(pk=job.pk).update(status=BulkRefresh.Status.RUNNING)
+    job.items.filter(consumer_ref=REFS[0]).update(result=BulkRefreshItem.Result.WAITING)
+
+    bulk.bulk_refresh_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("finished", 6, 6)
 
 
 def test_without_a_usable_cdp_connection_every_ref_fails_with_the_reason(agent, settings):
