@@ -156,6 +156,19 @@ def test_failures_are_listed_with_cdps_reason_and_downloadable_as_csv(agent, age
     )
 
 
+def test_the_failures_csv_defuses_text_a_spreadsheet_would_run(agent):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
+    job.items.update(result=BulkRefreshItem.Result.FAILED, error='=HYPERLINK("http://evil")')
+    out = io.StringIO()
+
+    bulk.bulk_refresh_failures_csv(job=job, out=out)
+
+    assert list(csv.reader(io.StringIO(out.getvalue())))[1] == [
+        REFS[0],
+        '\'=HYPERLINK("http://evil")',
+    ]
+
+
 def test_the_progress_reports_counts_and_the_rows_of_the_page_being_watched(agent, agent_client):
     job = bulk.bulk_refresh_start(user=agent, refs=REFS[:2])
     bulk.bulk_refresh_run(job_id=job.pk)
