@@ -28,3 +28,21 @@ class RangeForm(forms.Form):
             raise forms.ValidationError(self.error_messages["too_long"], code="too_long")
         cleaned["date_from"], cleaned["date_to"] = date_from, date_to
         return cleaned
+
+
+# The ranges a supervisor asks for most, one click each: (label, days back from today).
+PRESETS = [("Today", 0), ("7 days", 6), ("14 days", 13), ("30 days", 29), ("90 days", 89),
+           ("A year", 364)]  # fmt: skip
+
+
+def range_presets(*, today, date_from, date_to) -> list[dict]:
+    """The preset ranges as links, the one on show marked current."""
+    return [
+        {
+            "label": label,
+            "date_from": today - timedelta(days=back),
+            "date_to": today,
+            "current": (date_from, date_to) == (today - timedelta(days=back), today),
+        }
+        for label, back in PRESETS
+    ]

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from dashboard.forms import RangeForm
+from dashboard.forms import RangeForm, range_presets
 from dashboard.services import dashboard_figures
 
 
@@ -25,5 +25,6 @@ def dashboard(request):
         "perAgent": figures.per_agent,
         "fields": [{"label": row["label"], "changes": row["changes"]} for row in figures.fields],
     }
-    context = {"form": form, "figures": figures, "charts": charts}
+    presets = range_presets(today=timezone.now().date(), date_from=date_from, date_to=date_to)
+    context = {"form": form, "figures": figures, "charts": charts, "presets": presets}
     return render(request, "dashboard/dashboard.html", context)

@@ -99,6 +99,19 @@ def test_a_reversed_range_is_explained(client, supervisor):
     assert "The From date is after the To date." in response.content.decode()
 
 
+def test_preset_ranges_are_one_click_away_and_the_one_on_show_is_marked(client, supervisor):
+    client.force_login(supervisor)
+    today = timezone.now().date()
+
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
+
+    week = f"?date_from={today - timedelta(days=6):%Y-%m-%d}&amp;date_to={today:%Y-%m-%d}"
+    assert f'href="{week}">7 days</a>' in page
+    two_weeks = f"?date_from={today - timedelta(days=13):%Y-%m-%d}&amp;date_to={today:%Y-%m-%d}"
+    assert f'aria-current="page" href="{two_weeks}">14 days</a>' in page
+    assert page.count('aria-current="page" href="?date_from') == 1
+
+
 def test_the_dashboard_runs_a_fixed_number_of_queries_whatever_the_data(client, supervisor, agent):
     client.force_login(supervisor)
     url = reverse("dashboard:dashboard")
