@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Subquery
+from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -170,10 +170,14 @@ def bulk_refresh_requeue_stalled() -> int:
     from consumers.tasks import run_bulk_refresh
 
     stale = timezone.now() - timedelta(seconds=settings.BULK_REFRESH_STALL_SECONDS)
-    stalled = BulkRefresh.objects.filter(
-        Q(status=BulkRefresh.Status.RUNNING, progressed_at__lt=stale)
-        | Q(status=BulkRefresh.Status.QUEUED, created_at__lt=stale)
-    ).values_list("pk", flat=True)
+    stalled = (
+        BulkRefresh.objects.filter(
+            status__in=[BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+        )
+        .alias(moved_at=Coalesce("progressed_at", "created_at"))
+        .filter(moved_at__lt=stale)
+        .values_list("pk", flat=True)
+    )
     for job_id in stalled:
         with transaction.atomic():
             # Moved on so the next cron run leaves it alone while the new task waits its turn.

@@ -279,6 +279,14 @@ def test_a_refresh_whose_worker_died_is_queued_again_and_finishes_only_the_rest(
     assert fetched == set(REFS[2:])
 
 
+def test_a_refresh_queued_again_is_not_queued_once_more_while_it_waits_its_turn(agent):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS)
+    BulkRefresh.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    assert bulk.bulk_refresh_requeue_stalled() == 1
+    assert bulk.bulk_refresh_requeue_stalled() == 0
+
+
 def test_a_refresh_that_moved_lately_or_is_over_is_left_alone(agent):
     a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago=5)
     over = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
