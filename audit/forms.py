@@ -21,10 +21,14 @@ class AuditFilterForm(forms.Form):
     order_ref = forms.CharField(label="Order ref", required=False, max_length=64)
     user = forms.CharField(label="User", required=False, max_length=150)
     date_from = forms.DateField(
-        label="From (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="From (UTC)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
-        label="To (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="To (UTC)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     field = forms.ChoiceField(
         label="Field changed",

@@ -4,13 +4,19 @@ from django import forms
 from django.utils import timezone
 
 DATE = {"type": "date", "class": "form-control"}
+# A date input takes and shows only ISO dates, whatever the language's own format.
+ISO = "%Y-%m-%d"
 
 
 class RangeForm(forms.Form):
     """The dashboard's date range, in UTC days; the last two weeks unless said otherwise."""
 
-    date_from = forms.DateField(label="From (UTC)", required=False, widget=forms.DateInput(DATE))
-    date_to = forms.DateField(label="To (UTC)", required=False, widget=forms.DateInput(DATE))
+    date_from = forms.DateField(
+        label="From (UTC)", required=False, widget=forms.DateInput(DATE, format=ISO)
+    )
+    date_to = forms.DateField(
+        label="To (UTC)", required=False, widget=forms.DateInput(DATE, format=ISO)
+    )
 
     error_messages = {
         "reversed": "The From date is after the To date.",

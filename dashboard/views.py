@@ -13,12 +13,12 @@ from dashboard.services import dashboard_figures
 @login_required
 @permission_required("audit.view_auditentry", raise_exception=True)
 def dashboard(request):
-    form = RangeForm(request.GET or None)
+    date_to = timezone.now().date()
+    date_from = date_to - timedelta(days=13)
+    # The fields show the range on show, the default one too.
+    form = RangeForm(request.GET or None, initial={"date_from": date_from, "date_to": date_to})
     if form.is_bound and form.is_valid():
         date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
-    else:
-        date_to = timezone.now().date()
-        date_from = date_to - timedelta(days=13)
     figures = dashboard_figures(date_from=date_from, date_to=date_to)
     charts = {
         "perDay": figures.per_day,

@@ -99,6 +99,16 @@ def test_a_reversed_range_is_explained(client, supervisor):
     assert "The From date is after the To date." in response.content.decode()
 
 
+def test_the_date_fields_show_the_range_on_show(client, supervisor):
+    client.force_login(supervisor)
+    today = timezone.now().date()
+
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
+
+    assert f'name="date_from" value="{today - timedelta(days=13):%Y-%m-%d}"' in page
+    assert f'name="date_to" value="{today:%Y-%m-%d}"' in page
+
+
 def test_preset_ranges_are_one_click_away_and_the_one_on_show_is_marked(client, supervisor):
     client.force_login(supervisor)
     today = timezone.now().date()

@@ -5,6 +5,14 @@
   if (!source || typeof Chart === "undefined") return;
   const data = JSON.parse(source.textContent);
   let charts = [];
+  // Bars grow in once, on the first drawing, and never for people who asked for less motion.
+  const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  let animate = !calm;
+  // Counts of saves: whole numbers on the axes.
+  const counts = { stacked: true, beginAtZero: true, ticks: { precision: 0 } };
+  // The agents' chart lies on its side, one bar per agent, as tall as its rows need.
+  const agentsBox = document.getElementById("chart-per-agent-box");
+  if (agentsBox) agentsBox.style.height = 60 + 28 * Math.max(1, data.perAgent.length) + "px";
   // The theme's colours are read when drawing; a theme switch (app.js) draws the charts again.
   const draw = () => {
     charts.forEach((chart) => chart.destroy());
@@ -13,6 +21,7 @@
     const colour = (name) => style.getPropertyValue(name).trim();
     Chart.defaults.color = colour("--bs-body-color");
     Chart.defaults.borderColor = colour("--bs-border-color");
+    Chart.defaults.animation = animate ? Chart.defaults.animation : false;
     const outcomes = [
       ["succeeded", "Succeeded", "--bs-success"],
       ["failed", "Failed", "--bs-danger"],
@@ -27,7 +36,7 @@
           label, data: data.perDay.map((row) => row[key]), backgroundColor: colour(css),
         })),
       },
-      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      options: { scales: { x: { stacked: true }, y: counts } },
     }));
     charts.push(new Chart(document.getElementById("chart-fields"), {
       type: "bar",
@@ -35,7 +44,11 @@
         labels: data.fields.map((row) => row.label),
         datasets: [{ label: "Changes", data: data.fields.map((row) => row.changes), backgroundColor: colour("--bs-primary") }],
       },
-      options: { indexAxis: "y", plugins: { legend: { display: false } } },
+      options: {
+        indexAxis: "y",
+        plugins: { legend: { display: false } },
+        scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
     }));
     charts.push(new Chart(document.getElementById("chart-per-agent"), {
       type: "bar",
@@ -45,8 +58,13 @@
           label, data: data.perAgent.map((row) => row[key]), backgroundColor: colour(css),
         })),
       },
-      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      options: {
+        indexAxis: "y",
+        maintainAspectRatio: false,
+        scales: { x: counts, y: { stacked: true } },
+      },
     }));
+    animate = false; // a theme switch redraws at once
   };
   draw();
   document.addEventListener("backoffice:themechange", draw);

@@ -55,7 +55,9 @@ def shoot(page, name: str, *, full_page: bool = False) -> None:
 def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, settings):
     settings.CDP_DEMO_ORDER_REFS = seed.demo_order_refs()[:3]
     history(agent, supervisor)
-    context = browser.new_context(base_url=live_server.url, viewport=LAPTOP)
+    context = browser.new_context(
+        base_url=live_server.url, viewport=LAPTOP, reduced_motion="reduce"
+    )
     page = context.new_page()
     sign_in(page, "supervisor", "supervisor-password")
 
@@ -104,7 +106,7 @@ def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, 
     page.goto(f"/consumers/{CONSUMER_REF}/")
     shoot(page, "consumer-dark")
 
-    tablet = browser.new_context(base_url=live_server.url, viewport=TABLET)
+    tablet = browser.new_context(base_url=live_server.url, viewport=TABLET, reduced_motion="reduce")
     page = tablet.new_page()
     sign_in(page, "agent", "agent-password")
     page.goto(f"/orders/{ORDER_REF}/")
