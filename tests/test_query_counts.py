@@ -6,11 +6,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from consumers import services
-from consumers.models import OrderConsumer, Push
+from consumers.models import BulkRefresh, BulkRefreshItem, ConsumerView, OrderConsumer, Push
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="counts")
@@ -32,10 +33,14 @@ def make_rows(user, count: int) -> None:
             consumer_ref=CONSUMER_REF, order_ref=ORDER_REF, user=user, status=Push.Status.PENDING,
             changes={"last_name": ["Byrne", f"New{number}"]},
         )  # fmt: skip
-        OrderConsumer.objects.create(
+        consumer = OrderConsumer.objects.create(
             ref=str(uuid.uuid4()), order_ref="elsewhere", first_name="Byron",
             last_name=f"Test{number}", fetched_at="2026-01-01T00:00:00Z",
         )  # fmt: skip
+        ConsumerView.objects.create(user=user, consumer_ref=consumer.ref, viewed_at=timezone.now())
+        job = BulkRefresh.objects.order_by("id").first() or BulkRefresh.objects.create(user=user)
+        BulkRefreshItem.objects.create(job=job, consumer_ref=consumer.ref, result="refreshed")
+        BulkRefresh.objects.create(user=user, total=1, done=1, status="finished")
 
 
 def count(client, url, params=None) -> int:
@@ -45,8 +50,15 @@ def count(client, url, params=None) -> int:
     return len(queries)
 
 
+JOB = object()  # the bulk refresh the test makes before the first view
+
 PAGES = [
+    ("consumers:home", {}, None),
     ("consumers:home", {}, {"kind": "name", "q": "by"}),
+    ("consumers:find", {}, {"q": "Test"}),
+    ("consumers:bulk_new", {}, None),
+    ("consumers:bulk", {"job_id": JOB}, None),
+    ("consumers:bulk_progress", {"job_id": JOB}, None),
     ("consumers:detail", {"ref": CONSUMER_REF}, None),
     ("consumers:order", {"ref": ORDER_REF}, None),
     ("consumers:queue", {}, None),
@@ -62,7 +74,8 @@ def test_a_page_runs_the_same_queries_for_few_or_many_rows(
 ):
     client.force_login(supervisor)
     services.order_fetch(ref=ORDER_REF)
-    url = reverse(name, kwargs=kwargs)
+    job = BulkRefresh.objects.create(user=supervisor)
+    url = reverse(name, kwargs={key: job.pk if v is JOB else v for key, v in kwargs.items()})
     count(client, url, params)  # first view: fetched and cached
     make_rows(supervisor, 2)
     few = count(client, url, params)
