@@ -148,15 +148,21 @@
       hint.className = "form-text";
       hint.textContent = "Looking the guest up in CDP\u2026";
       var url = field.getAttribute("data-guest-lookup") + "?ref=" + encodeURIComponent(value);
+      var lasting = false;
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) {
+          // A guest found, unknown or mistyped stays so; CDP out of reach (503) is asked again.
+          lasting = response.status < 500;
           return response.json();
         })
         .catch(function () {
+          lasting = false;
           return { error: "Could not reach the back office to look the guest up." };
         })
         .then(function (answer) {
-          answers[value] = answer;
+          if (lasting) {
+            answers[value] = answer;
+          }
           if (asked === value) {
             show(answer);
           }

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cdp_sandbox import seed
+from cdp_sandbox.server import Fault
 from tests.conftest import CONSUMER_REF
 from tests.e2e.test_edit_flow import sign_in
 
@@ -94,6 +95,23 @@ def test_the_guest_field_shows_who_the_guest_is_as_the_agent_types(page, agent, 
     expect(hint).to_contain_text("is not a CDP ref")
     guest.fill("")
     expect(hint).to_have_text("")
+
+
+def test_a_guest_cdp_could_not_be_asked_about_is_asked_again_later(page, agent, sandbox):
+    other_guest = seed.make_ref("guest", 1)
+    sandbox.inject(Fault(path=f"/v2/guests/{other_guest}", status=503, times=None))
+    sign_in(page, "agent", "agent-password")
+    page.goto(f"/consumers/{CONSUMER_REF}/edit/")
+    guest = page.get_by_label("Guest", exact=True)
+    hint = page.get_by_test_id("guest-hint")
+
+    guest.fill(other_guest)
+    expect(hint).to_contain_text("Could not look the guest up.")
+    sandbox.clear_faults()
+    guest.fill("")
+    guest.fill(other_guest)
+
+    expect(hint).to_have_text("Guest: Aoife Byrne · aoife.byrne@example.com")
 
 
 def test_leaving_the_edit_page_with_unsaved_changes_asks_first(page, agent):
