@@ -330,5 +330,7 @@ LOGGING = {
         # At DEBUG these quote SQL parameters and template context, that is record content.
         "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "django.template": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        # django-axes announces its configuration each time a process starts: noise, not news.
+        "axes.apps": {"level": "WARNING"},
     },
 }

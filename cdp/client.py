@@ -623,6 +623,22 @@ def find_order_refs_of_guest(guest_ref: str) -> list[str]:
     return _collection_refs("/v2/orders", {"guestRef": guest_ref})
 
 
+def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], bool]:
+    """Search guests by `firstName`, `lastName`, `email` or `phoneNumber`; return the refs on the
+    first page of at most `limit` and whether CDP may hold more.
+
+    A common name can match thousands of guests: one page is read, never the whole collection.
+    https://doc.sitecore.com/cdp/en/developers/api/retrieve-guests--legacy-.html
+    """
+    page = _request("GET", "/v2/guests", params={**params, "offset": 0, "limit": limit})
+    items = page.get("items")
+    if not isinstance(items, list):
+        raise CDPBadResponse("CDP answered with a collection that has no list of items.")
+    refs = list(dict.fromkeys(ref for ref in map(ref_from_link, items) if ref))
+    page_limit = page.get("limit") if isinstance(page.get("limit"), int) else limit
+    return refs, len(items) >= max(min(page_limit, limit), 1)
+
+
 def get_guest(ref: str) -> dict:
     """Retrieve a guest.
 

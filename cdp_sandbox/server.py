@@ -419,6 +419,8 @@ class Sandbox:
                         self._link("orderItems", i["ref"]) for i in self._items_of(order["ref"])
                     ]
                     return 200, self._collection(path, query, links)
+            elif route[0] == "guests" and len(route) == 1 and method == "GET":
+                return 200, self._find_guests(path, query)
             elif route[0] == "guests" and len(route) == 2 and method == "GET":
                 return 200, self._render_plain(
                     "guests", self._find(self.data.guests, route[1], "guest")
@@ -448,6 +450,27 @@ class Sandbox:
         else:
             raise SandboxError(400, "referenceId or guestRef: one of them is required.")
         return self._collection(path, query, [self._link("orders", o["ref"]) for o in found])
+
+    # Guest search parameters and the guest attribute each one matches. The docs list the
+    # parameters, not how they match: the sandbox compares whole values, ignoring case.
+    GUEST_SEARCH = {"firstName": "firstName", "lastName": "lastName", "email": "emails",
+                    "phoneNumber": "phoneNumbers"}  # fmt: skip
+
+    def _find_guests(self, path: str, query: dict) -> dict:
+        asked = {name: query[name].casefold() for name in self.GUEST_SEARCH if name in query}
+        if not asked:
+            raise SandboxError(400, f"{', '.join(self.GUEST_SEARCH)}: one of them is required.")
+
+        def matches(guest: dict) -> bool:
+            for name, wanted in asked.items():
+                value = guest.get(self.GUEST_SEARCH[name])
+                values = value if isinstance(value, list) else [value]
+                if wanted not in {str(v).casefold() for v in values if v is not None}:
+                    return False
+            return True
+
+        found = [g["ref"] for g in self.data.guests.values() if matches(g)]
+        return self._collection(path, query, [self._link("guests", ref) for ref in found])
 
     def _update_consumer(self, record: dict, body) -> dict:
         """Replace the whole consumer with `body` (v2: an attribute left out is gone afterwards)."""

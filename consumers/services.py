@@ -394,20 +394,29 @@ class Found:
     url: str = ""
     consumers: list[OrderConsumer] | None = None
     order_refs: list[str] | None = None
+    # Guests CDP found by name or e-mail address: [(guest ref, name)], and whether it has more.
+    guests: list[tuple[str, str]] | None = None
+    more_guests: bool = False
     message: str = ""
 
 
 # A booking reference (PNR): letters and digits, perhaps a dash, no spaces.
 _BOOKING_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The most guests one search lists (a common name matches thousands in CDP).
+GUEST_RESULTS = 20
 
 
 def consumer_find(*, query: str) -> Found:
-    """Find what a query names: a consumer, order or guest ref (or link), a booking reference or
-    a name among cached consumers. CDP is asked only for what the cache does not know."""
+    """Find what a query names: a consumer, order or guest ref (or link), a booking reference, a
+    guest's e-mail address, or a name: cached consumers first, else CDP's guests of that name.
+    CDP is asked only for what the cache does not know."""
     query = query.strip()
     ref, kind = _ref_and_kind(query)
     if ref:
         return _find_ref(ref, kind)
+    if _EMAIL.match(query):
+        return _find_guests({"email": query}, query)
     if any(character.isdigit() for character in query) and _BOOKING_REFERENCE.match(query):
         order_refs = client.find_order_refs(query)
         if len(order_refs) == 1:
@@ -419,7 +428,44 @@ def consumer_find(*, query: str) -> Found:
         return Found(url=reverse("consumers:detail", args=[matches[0].ref]))
     if matches:
         return Found(consumers=matches[:50])
-    return Found(message=f"Nothing matches “{query}”: no cached consumer has that name.")
+    # CDP cannot list consumers by name, but it can list guests (the people behind them).
+    words = query.split()
+    if len(words) == 1:
+        return _find_guests({"lastName": words[0]}, query)
+    return _find_guests({"firstName": words[0], "lastName": " ".join(words[1:])}, query)
+
+
+def _find_guests(params: dict[str, str], query: str) -> Found:
+    """The guests CDP lists for a name or an e-mail address; straight to the one if unique."""
+    refs, more = client.find_guest_refs(params, limit=GUEST_RESULTS)
+    if not refs:
+        searched = "e-mail address" if "email" in params else "name"
+        return Found(
+            message=f"Nothing matches “{query}”: no cached consumer has that name, and CDP has "
+            f"no guest with that {searched}. CDP matches a guest's whole first and last name "
+            "(“Aoife Byrne” or “Byrne”); a booking reference or a ref finds the rest."
+        )
+    if len(refs) == 1:
+        found = _find_ref(refs[0], "guests")
+        if found.url or found.consumers or found.order_refs:
+            return found
+    guests = guests_named(refs)
+    if len(refs) == 1:  # a guest without orders: nothing to open but the guest
+        return Found(guests=guests, message="This guest has no orders in CDP.")
+    return Found(guests=guests, more_guests=more)
+
+
+def guests_named(refs: list[str]) -> list[tuple[str, str]]:
+    """Read the guests' names from CDP at once (CDP_CONCURRENCY calls in flight), in order.
+
+    A guest CDP cannot hand over is listed without a name rather than failing the list.
+    """
+    with client.connection_scope():
+        client.current_connection()  # looked up once here, so the threads need no database
+        with ThreadPoolExecutor(max_workers=max(1, settings.CDP_CONCURRENCY)) as pool:
+            # Each call runs in its own copy of this context (the page's deadline, the request id).
+            futures = [pool.submit(copy_context().run, _guest_name, ref) for ref in refs]
+            return [(ref, future.result()) for ref, future in zip(refs, futures, strict=True)]
 
 
 def _ref_and_kind(query: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import pytest
 
 from cdp import client
 from cdp.client import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
+from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
@@ -40,6 +41,16 @@ def test_it_lists_all_of_an_orders_consumers_across_pages(sandbox):
     assert CONSUMER_REF in refs
     pages = sandbox.requests_to("GET", f"/v2/orders/{ORDER_REF}/consumers")
     assert [page.query["offset"] for page in pages] == ["0", "2"]
+
+
+def test_a_guest_search_reads_one_page_and_says_whether_cdp_may_have_more(sandbox):
+    assert client.find_guest_refs({"lastName": "Byrne"}, limit=2) == (
+        [seed.make_ref("guest", 0), seed.make_ref("guest", 1)],
+        True,
+    )
+    assert len(sandbox.requests_to("GET", "/v2/guests")) == 1
+    refs, more = client.find_guest_refs({"lastName": "Byrne"}, limit=20)
+    assert (len(refs), more) == (3, False)
 
 
 def test_it_updates_an_order_consumer_with_the_whole_record(sandbox):

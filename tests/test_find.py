@@ -85,6 +85,60 @@ def test_nothing_found_says_so_and_keeps_the_query_in_the_box(agent_client):
     assert 'value="Nobody"' in content
 
 
+def test_a_name_nobody_cached_is_looked_for_among_cdps_guests(agent_client, sandbox):
+    response = agent_client.get(FIND, {"q": "byrne"})
+
+    content = response.content.decode()
+    assert "3 guests in CDP" in content
+    for first in ("Liam", "Aoife", "Saoirse"):
+        assert f"{first} Byrne</a>" in content
+    assert f'href="{FIND}?q={GUEST_REF}"' in content
+    assert "@example.com" not in content  # a list shows names, never contact details
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query == {
+        "lastName": "byrne", "offset": "0", "limit": "20",
+    }  # fmt: skip
+
+
+def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_their_order(agent_client, sandbox):
+    response = agent_client.get(FIND, {"q": "Aoife Byrne"})
+
+    assert response["Location"] == ORDER_URL
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["firstName"] == "Aoife"
+
+
+def test_an_email_address_finds_its_guest(agent_client, sandbox):
+    response = agent_client.get(FIND, {"q": "Aoife.Byrne@example.com"})
+
+    assert response["Location"] == ORDER_URL
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["email"] == "Aoife.Byrne@example.com"
+
+
+def test_when_cdp_has_more_guests_than_one_page_the_list_says_how_to_narrow_it(
+    agent_client, monkeypatch
+):
+    monkeypatch.setattr("consumers.services.GUEST_RESULTS", 2)
+
+    content = agent_client.get(FIND, {"q": "Byrne"}).content.decode()
+
+    assert "2+ guests in CDP" in content
+    assert "add the first name, or search by e-mail address" in content
+
+
+def test_a_name_cdp_has_no_guest_of_either_is_explained(agent_client):
+    content = agent_client.get(FIND, {"q": "Aoife Nobody"}).content.decode()
+
+    assert "no cached consumer has that name, and CDP has no guest with that name" in content
+
+
+def test_when_cdp_cannot_search_its_guests_the_query_is_kept(agent_client, sandbox):
+    sandbox.inject(Fault(path="/v2/guests", status=503, times=None))
+
+    content = agent_client.get(FIND, {"q": "Byrne"}).content.decode()
+
+    assert "CDP could not be asked." in content
+    assert 'value="Byrne"' in content
+
+
 def test_a_ref_cdp_does_not_know_is_explained(agent_client):
     unknown = str(uuid.uuid4())
 

@@ -231,6 +231,18 @@ def test_it_finds_orders_by_reference_id_and_requires_a_query(sandbox):
     assert status == 400
 
 
+def test_it_searches_guests_by_whole_name_or_email_ignoring_case_and_requires_a_query(sandbox):
+    def found(query):
+        _, _, body = call(sandbox, "GET", f"/v2/guests?{query}")
+        return len(body["items"])
+
+    assert found("lastName=BYRNE") == 3
+    assert found("firstName=aoife&lastName=Byrne") == 1
+    assert found("email=Aoife.Byrne@example.com") == 1
+    assert found("lastName=Byr") == 0  # whole values, not prefixes
+    assert call(sandbox, "GET", "/v2/guests")[0] == 400
+
+
 def test_it_records_requests_without_their_credentials(sandbox):
     call(sandbox, "GET", f"/v2/orderConsumers/{CONSUMER_REF}")
 
