@@ -54,6 +54,9 @@ def test_every_page_passes_axe_core(new_page, world, administrator, theme):  # n
 
     page.goto("/find/?q=Byrne")
     found += check(page, "search results")
+    page.goto("/find/?q=Fernández")
+    expect(page.get_by_test_id("guests")).to_be_visible()
+    found += check(page, "guests found in CDP")
     page.goto(f"/consumers/{CONSUMER_REF}/edit/")
     page.get_by_label("First name").fill("")
     page.get_by_label("Last name").fill("o'neill")
