@@ -425,3 +425,13 @@ def test_a_connection_whose_key_was_removed_gives_a_clear_page_not_a_crash(
     assert response.status_code == 503
     assert "The CDP connection “EU production” cannot be used" in response.content.decode()
     assert "Ask an administrator." in response.content.decode()
+
+
+def test_every_page_and_the_admin_name_the_icon_so_browsers_do_not_ask_for_favicon_ico(
+    client, administrator
+):
+    icon = 'rel="icon" href="/static/favicon.svg"'
+    assert icon in client.get(reverse("login")).content.decode()
+    client.force_login(administrator)
+    for url in (reverse("consumers:home"), reverse("admin:index")):
+        assert icon in client.get(url).content.decode(), url
