@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
         "--strict-titles", action="store_true", help="refuse titles outside the documented list"
     )
     parser.add_argument(
+        "--case-sensitive-guest-search",
+        action="store_true",
+        help="match guest names in the guest search in case too (CDP does not say)",
+    )
+    parser.add_argument(
         "--max-string-length",
         type=int,
         default=None,
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             api_token=args.api_token,
             update_status=args.update_status,
             strict_titles=args.strict_titles,
+            case_sensitive_guest_search=args.case_sensitive_guest_search,
             max_string_length=args.max_string_length,
         )
     )

@@ -77,6 +77,8 @@ class SandboxConfig:
     max_string_length: int | None = None
     # Undocumented in CDP: whether an update may link a guest or order item that does not exist.
     check_links: bool = True
+    # Undocumented in CDP: whether the guest search's names must match in case too.
+    case_sensitive_guest_search: bool = False
 
 
 @dataclass
@@ -452,12 +454,17 @@ class Sandbox:
         return self._collection(path, query, [self._link("orders", o["ref"]) for o in found])
 
     # Guest search parameters and the guest attribute each one matches. The docs list the
-    # parameters, not how they match: the sandbox compares whole values, ignoring case.
+    # parameters, not how they match: the sandbox compares whole values, ignoring case unless
+    # `case_sensitive_guest_search` (e-mail addresses always ignore case).
     GUEST_SEARCH = {"firstName": "firstName", "lastName": "lastName", "email": "emails",
                     "phoneNumber": "phoneNumbers"}  # fmt: skip
 
     def _find_guests(self, path: str, query: dict) -> dict:
-        asked = {name: query[name].casefold() for name in self.GUEST_SEARCH if name in query}
+        def fold(name: str, value) -> str:
+            exact = self.config.case_sensitive_guest_search and name != "email"
+            return str(value) if exact else str(value).casefold()
+
+        asked = {name: fold(name, query[name]) for name in self.GUEST_SEARCH if name in query}
         if not asked:
             raise SandboxError(400, f"{', '.join(self.GUEST_SEARCH)}: one of them is required.")
 
@@ -465,7 +472,7 @@ class Sandbox:
             for name, wanted in asked.items():
                 value = guest.get(self.GUEST_SEARCH[name])
                 values = value if isinstance(value, list) else [value]
-                if wanted not in {str(v).casefold() for v in values if v is not None}:
+                if wanted not in {fold(name, v) for v in values if v is not None}:
                     return False
             return True
 

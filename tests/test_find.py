@@ -99,6 +99,18 @@ def test_a_name_nobody_cached_is_looked_for_among_cdps_guests(agent_client, sand
     }  # fmt: skip
 
 
+def test_a_name_typed_in_one_case_is_asked_again_in_title_case_if_cdp_minds_case(
+    agent_client, sandbox
+):
+    sandbox.config.case_sensitive_guest_search = True
+
+    content = agent_client.get(FIND, {"q": "BYRNE"}).content.decode()
+
+    assert "3 guests in CDP" in content
+    searches = sandbox.requests_to("GET", "/v2/guests")
+    assert [search.query["lastName"] for search in searches] == ["BYRNE", "Byrne"]
+
+
 def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_their_order(agent_client, sandbox):
     response = agent_client.get(FIND, {"q": "Aoife Byrne"})
 
