@@ -109,6 +109,25 @@ def test_the_date_fields_show_the_range_on_show(client, supervisor):
     assert f'name="date_to" value="{today:%Y-%m-%d}"' in page
 
 
+def test_each_number_leads_to_the_audit_entries_behind_it(client, supervisor, agent):
+    client.force_login(supervisor)
+    title = save(agent, "succeeded", field="title")
+    save(agent, "succeeded", field="last_name")
+    today = timezone.now().date()
+    since = today - timedelta(days=13)
+
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
+    audit = reverse("audit:list")
+
+    assert f'href="{audit}?date_from={today}&amp;date_to={today}">{today}</a>' in page
+    assert f'href="{audit}?field=title&amp;date_from={since}&amp;date_to={today}">Title</a>' in page
+    assert f'href="{audit}?user=agent&amp;date_from={since}&amp;date_to={today}">agent</a>' in page
+    # and the audit log takes those filters
+    response = client.get(audit, {"field": "title", "date_from": since, "date_to": today})
+    assert len(response.context["entries"]) == 1
+    assert f'href="{reverse("audit:detail", args=[title.pk])}"' in response.content.decode()
+
+
 def test_preset_ranges_are_one_click_away_and_the_one_on_show_is_marked(client, supervisor):
     client.force_login(supervisor)
     today = timezone.now().date()
