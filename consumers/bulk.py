@@ -51,9 +51,12 @@ def refs_parse(text: str) -> list[str]:
             bad.append(token[:80])
     if bad:
         shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise ValidationError(
-            f"{len(bad)} entries are not order consumer refs or links to one: {shown}."
+        entries = (
+            "1 entry is not an order consumer ref or a link to one"
+            if len(bad) == 1
+            else (f"{len(bad)} entries are not order consumer refs or links to one")
         )
+        raise ValidationError(f"{entries}: {shown}.")
     return list(dict.fromkeys(refs))
 
 

@@ -291,6 +291,10 @@ class BulkRefreshForm(forms.Form):
                     refs += bulk.refs_from_csv(upload.read())
                 except ValidationError as error:
                     self.add_error("csv_file", error)
+        if upload and self.errors and "csv_file" not in self.errors:
+            # The file was fine, but the page comes back for the pasted refs: say it must be
+            # chosen again (no browser keeps a chosen file), rather than lose it silently.
+            self.add_error("csv_file", "Choose the file again once the refs above are mended.")
         if not self.errors and not refs:
             raise ValidationError("Paste some consumer refs or choose a CSV file.")
         cleaned["ref_list"] = list(dict.fromkeys(refs))

@@ -114,11 +114,22 @@ def test_bad_input_starts_nothing_and_keeps_what_was_typed(agent_client):
     response = agent_client.post(NEW, {"refs": f"{REFS[0]}\nliam"})
 
     assert response.status_code == 200
-    assert "1 entries are not order consumer refs" in response.content.decode()
+    assert "1 entry is not an order consumer ref or a link to one: liam." in (
+        response.content.decode()
+    )
     assert REFS[0] in response.content.decode()
     assert not BulkRefresh.objects.exists()
     empty = agent_client.post(NEW, {"refs": "  "})
     assert "Paste some consumer refs or choose a CSV file." in empty.content.decode()
+
+
+def test_a_good_file_sent_with_bad_pasted_refs_is_asked_for_again_not_lost_silently(agent_client):
+    upload = SimpleUploadedFile("refs.csv", REFS[0].encode(), content_type="text/csv")
+
+    response = agent_client.post(NEW, {"refs": "liam", "csv_file": upload})
+
+    assert "Choose the file again once the refs above are mended." in response.content.decode()
+    assert not BulkRefresh.objects.exists()
 
 
 def test_more_refs_than_one_refresh_takes_are_refused(agent_client, settings):

@@ -63,7 +63,7 @@ def test_an_agent_pastes_refs_fixes_a_typo_and_cancels_before_the_worker_starts(
 
     page.get_by_label("Consumer refs").fill("\n".join([*refs, "liam"]))
     page.get_by_role("button", name="Start the refresh").click()
-    expect(page.get_by_text("1 entries are not order consumer refs")).to_be_visible()
+    expect(page.get_by_text("1 entry is not an order consumer ref")).to_be_visible()
     expect(page.get_by_label("Consumer refs")).to_have_value("\n".join([*refs, "liam"]))
     page.get_by_label("Consumer refs").fill("\n".join(refs))
     page.get_by_role("button", name="Start the refresh").click()
