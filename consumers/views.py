@@ -354,7 +354,21 @@ def bulk_refresh_new(request):
         else:
             return redirect("consumers:bulk", job_id=job.pk)
     jobs = BulkRefresh.objects.filter(user=request.user)[:10]
-    context = {"form": form, "jobs": jobs, "max_refs": settings.BULK_REFRESH_MAX_REFS}
+    # Supervisors may cancel anyone's refresh: they see every one still going, to find it.
+    others = []
+    if request.user.has_perm("consumers.manage_push"):
+        going = [BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+        others = (
+            BulkRefresh.objects.filter(status__in=going)
+            .exclude(user=request.user)
+            .select_related("user")[:50]
+        )
+    context = {
+        "form": form,
+        "jobs": jobs,
+        "others": others,
+        "max_refs": settings.BULK_REFRESH_MAX_REFS,
+    }
     return render(request, "consumers/bulk_new.html", context)
 
 

@@ -322,6 +322,24 @@ def test_a_refresh_run_twice_counts_each_consumer_once(agent, sandbox):
     assert (job.status, job.done, job.total) == ("finished", 6, 6)
 
 
+def test_supervisors_see_every_refresh_still_going_so_they_can_cancel_it(
+    agent, client, django_user_model, supervisor
+):
+    going = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
+    over = bulk.bulk_refresh_start(user=agent, refs=REFS[1:2])
+    bulk.bulk_refresh_cancel(job=over)
+    client.force_login(supervisor)
+
+    page = client.get(NEW).content.decode()
+
+    assert f'href="{job_url(going)}"' in page
+    assert f'href="{job_url(over)}"' not in page
+    colleague = django_user_model.objects.create_user(username="colleague")
+    colleague.groups.set(agent.groups.all())
+    client.force_login(colleague)
+    assert "Other agents' refreshes still going" not in client.get(NEW).content.decode()
+
+
 def test_without_a_usable_cdp_connection_every_ref_fails_with_the_reason(agent, settings):
     settings.FIELD_ENCRYPTION_KEY = [base64.b64encode(b"a" * 32).decode()]
     connection = CDPConnection(name="EU production", client_key="key", is_active=True)
