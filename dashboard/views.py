@@ -13,8 +13,8 @@ from dashboard.services import dashboard_figures
 @login_required
 @permission_required("audit.view_auditentry", raise_exception=True)
 def dashboard(request):
-    date_to = timezone.now().date()
-    date_from = date_to - timedelta(days=13)
+    today = timezone.now().date()
+    date_from, date_to = today - timedelta(days=13), today
     # The fields show the range on show, the default one too.
     form = RangeForm(request.GET or None, initial={"date_from": date_from, "date_to": date_to})
     if form.is_bound and form.is_valid():
@@ -25,6 +25,6 @@ def dashboard(request):
         "perAgent": figures.per_agent,
         "fields": [{"label": row["label"], "changes": row["changes"]} for row in figures.fields],
     }
-    presets = range_presets(today=timezone.now().date(), date_from=date_from, date_to=date_to)
+    presets = range_presets(today=today, date_from=date_from, date_to=date_to)
     context = {"form": form, "figures": figures, "charts": charts, "presets": presets}
     return render(request, "dashboard/dashboard.html", context)
