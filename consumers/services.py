@@ -6,10 +6,12 @@ Saving edits back to CDP is in `consumers.pushes`.
 import logging
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -257,7 +259,6 @@ def consumers_download(
     calling thread as each one finishes. Nothing is written to the database here (one read: the
     guest names already cached).
     """
-    workers = max(1, concurrency or settings.CDP_CONCURRENCY)
     downloaded, failed = {}, {}
     # Guest names as cached: a guest's name is fetched again only when the link changed.
     known_guests = dict(
@@ -265,23 +266,31 @@ def consumers_download(
         .exclude(guest_name="")
         .values_list("guest_ref", "guest_name")
     )
+    download = partial(_download, known_guests=known_guests)
+    for ref, future in _cdp_in_parallel(download, refs, concurrency=concurrency):
+        try:
+            downloaded[ref] = future.result()
+        except CDPError as error:
+            failed[ref] = error
+        if on_done is not None:
+            on_done(ref, failed.get(ref))
+    return downloaded, failed
+
+
+def _cdp_in_parallel(
+    call, refs: list[str], *, concurrency: int | None = None
+) -> Iterator[tuple[str, Future]]:
+    """Run `call(ref)` for every ref with at most `concurrency` (default CDP_CONCURRENCY) in
+    flight; yield (ref, its future) in the calling thread as each one finishes."""
+    workers = max(1, concurrency or settings.CDP_CONCURRENCY)
     with client.connection_scope():
         client.current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            # Each task runs in a copy of this context: the page's deadline, the request id and
+            # Each call runs in a copy of this context: the page's deadline, the request id and
             # the connection looked up above all go with it.
-            futures = {
-                pool.submit(copy_context().run, _download, ref, known_guests): ref for ref in refs
-            }
+            futures = {pool.submit(copy_context().run, call, ref): ref for ref in refs}
             for future in as_completed(futures):
-                ref = futures[future]
-                try:
-                    downloaded[ref] = future.result()
-                except CDPError as error:
-                    failed[ref] = error
-                if on_done is not None:
-                    on_done(ref, failed.get(ref))
-    return downloaded, failed
+                yield futures[future], future
 
 
 @dataclass
@@ -466,12 +475,8 @@ def _guest_names(refs: list[str]) -> list[tuple[str, str]]:
 
     A guest CDP cannot hand over is listed without a name rather than failing the list.
     """
-    with client.connection_scope():
-        client.current_connection()  # looked up once here, so the threads need no database
-        with ThreadPoolExecutor(max_workers=max(1, settings.CDP_CONCURRENCY)) as pool:
-            # Each call runs in its own copy of this context (the page's deadline, the request id).
-            futures = [pool.submit(copy_context().run, _guest_name, ref) for ref in refs]
-            return [(ref, future.result()) for ref, future in zip(refs, futures, strict=True)]
+    names = {ref: future.result() for ref, future in _cdp_in_parallel(_guest_name, refs)}
+    return [(ref, names[ref]) for ref in refs]
 
 
 def _ref_and_kind(query: str) -> tuple[str, str]:

@@ -28,13 +28,15 @@
       ["conflict", "Conflict", "--bs-warning"],
       ["pending", "Queued", "--bs-info"],
     ];
+    // One stacked dataset per outcome, for the rows of a day or an agent.
+    const byOutcome = (rows) => outcomes.map(([key, label, css]) => ({
+      label, data: rows.map((row) => row[key]), backgroundColor: colour(css),
+    }));
     charts.push(new Chart(document.getElementById("chart-per-day"), {
       type: "bar",
       data: {
         labels: data.perDay.map((row) => row.day),
-        datasets: outcomes.map(([key, label, css]) => ({
-          label, data: data.perDay.map((row) => row[key]), backgroundColor: colour(css),
-        })),
+        datasets: byOutcome(data.perDay),
       },
       options: { scales: { x: { stacked: true }, y: counts } },
     }));
@@ -54,9 +56,7 @@
       type: "bar",
       data: {
         labels: data.perAgent.map((row) => row.username),
-        datasets: outcomes.map(([key, label, css]) => ({
-          label, data: data.perAgent.map((row) => row[key]), backgroundColor: colour(css),
-        })),
+        datasets: byOutcome(data.perAgent),
       },
       options: {
         indexAxis: "y",
