@@ -549,9 +549,7 @@ def _collection_refs(path: str, params: dict | None = None) -> list[str]:
         page = _request(
             "GET", path, params={**(params or {}), "offset": offset, "limit": PAGE_LIMIT}
         )
-        items = page.get("items")
-        if not isinstance(items, list):
-            raise CDPBadResponse("CDP answered with a collection that has no list of items.")
+        items = _items(page)
         new_refs = [ref for ref in map(ref_from_link, items) if ref and ref not in refs]
         refs.extend(new_refs)
         # CDP may cap the page below what was asked, so the page's own limit says when it is last.
@@ -559,6 +557,14 @@ def _collection_refs(path: str, params: dict | None = None) -> list[str]:
         if not new_refs or len(items) < max(page_limit, 1):
             return refs
         offset += len(items)
+
+
+def _items(page: dict) -> list:
+    """The items of a collection page, as CDP documents them: a list."""
+    items = page.get("items")
+    if not isinstance(items, list):
+        raise CDPBadResponse("CDP answered with a collection that has no list of items.")
+    return items
 
 
 def get_order_consumer(ref: str) -> dict:
@@ -631,9 +637,7 @@ def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], b
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-guests--legacy-.html
     """
     page = _request("GET", "/v2/guests", params={**params, "offset": 0, "limit": limit})
-    items = page.get("items")
-    if not isinstance(items, list):
-        raise CDPBadResponse("CDP answered with a collection that has no list of items.")
+    items = _items(page)
     refs = list(dict.fromkeys(ref for ref in map(ref_from_link, items) if ref))
     page_limit = page.get("limit") if isinstance(page.get("limit"), int) else limit
     return refs, len(items) >= max(min(page_limit, limit), 1)
