@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "backoffice.middleware.CDPPageBudgetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which is the first to read a POST's body (backoffice/uploads.py).
+    "backoffice.uploads.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -106,6 +108,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # One process: memory. Several app servers: a shared Redis, e.g. CACHE_URL=redis://host:6379/1,
 # so they share the CDP circuit breaker (and sessions, with SESSION_ENGINE=...cache).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Request bodies (backoffice/uploads.py): form fields up to this many bytes (the largest form, the
+# bulk refresh's 10,000 pasted links, is about 1 MB), plus the files a page takes, which only the
+# bulk refresh does; a body declaring more is refused unread, and a file sent elsewhere refused.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "backoffice.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -75,12 +75,22 @@ def refs_from_csv(data: bytes) -> list[str]:
     except csv.Error:
         dialect = csv.excel
     refs = []
-    for row in csv.reader(io.StringIO(text), dialect):
-        for cell in row:
-            cell = cell.strip()
-            collection, ref = client.parse_link(cell) or ("orderConsumers", cell)
-            if collection == "orderConsumers" and client.is_ref(ref):
-                refs.append(ref)
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        for row in reader:
+            for cell in row:
+                cell = cell.strip()
+                collection, ref = client.parse_link(cell) or ("orderConsumers", cell)
+                if collection == "orderConsumers" and client.is_ref(ref):
+                    refs.append(ref)
+    except csv.Error:
+        # A NUL character, or a cell over the csv module's field limit (128 KB, far longer than
+        # any ref or link), which a quote left open also makes.
+        raise ValidationError(
+            f"Line {reader.line_num} of the file could not be read as CSV: it holds a NUL "
+            "character, a quote left open or a cell of more than 128 KB. Save it as CSV (UTF-8) "
+            "again, or paste the refs."
+        ) from None
     if not refs:
         raise ValidationError("The file holds no order consumer refs.")
     return list(dict.fromkeys(refs))

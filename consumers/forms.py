@@ -271,7 +271,11 @@ class BulkRefreshForm(forms.Form):
         label="Or a CSV file",
         required=False,
         help_text="Every cell holding a consumer ref or link is taken, in any column.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        # The browser checks the size before sending (static/js/bulk.js); the server refuses it
+        # as it streams in (backoffice/uploads.py) and again below.
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,text/csv", "data-max-bytes": MAX_FILE_BYTES}
+        ),
     )
 
     def clean(self):

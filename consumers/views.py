@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
+from backoffice.uploads import accepts_upload
 from cdp.client import CDPError, CDPNotFound
 from consumers import bulk, pushes, services
 from consumers.forms import BulkRefreshForm, ConsumerForm, FindForm, SearchForm, parse_ref
@@ -341,6 +342,7 @@ def push_action(request, push_id: int):
 BULK_ROWS_PER_PAGE = 200
 
 
+@accepts_upload(max_file_bytes=BulkRefreshForm.MAX_FILE_BYTES)
 @require_http_methods(["GET", "POST"])
 @login_required
 @can_view

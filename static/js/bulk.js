@@ -1,6 +1,32 @@
 // The bulk refresh page: polls the job's progress and updates the bar, the counts and the rows.
 (function () {
   "use strict";
+  // A file too large for the server is refused here, before it is sent, with the form kept.
+  var upload = document.querySelector("input[type=file][data-max-bytes]");
+  if (upload) {
+    var tooLarge = document.createElement("div");
+    tooLarge.className = "invalid-feedback";
+    tooLarge.id = upload.id + "-too-large";
+    upload.after(tooLarge);
+    var describedBy = upload.getAttribute("aria-describedby") || "";
+    upload.addEventListener("change", function () {
+      var file = upload.files[0];
+      var limit = Number(upload.dataset.maxBytes);
+      var over = Boolean(file && file.size > limit);
+      tooLarge.textContent = over
+        ? "The file is larger than " + Math.round(limit / 1048576) + " MB; split it."
+        : "";
+      upload.classList.toggle("is-invalid", over);
+      upload.setCustomValidity(over ? tooLarge.textContent : "");
+      upload.setAttribute("aria-describedby", (describedBy + (over ? " " + tooLarge.id : "")).trim());
+    });
+    upload.form.addEventListener("submit", function (event) {
+      if (!upload.checkValidity()) {
+        event.preventDefault();
+        upload.focus();
+      }
+    });
+  }
   var job = document.getElementById("bulk-job");
   if (!job) {
     return;

@@ -73,3 +73,19 @@ def test_an_agent_pastes_refs_fixes_a_typo_and_cancels_before_the_worker_starts(
     expect(page.get_by_role("status")).to_contain_text("Cancelling")
     expect(page.get_by_test_id("bulk-status")).to_have_text("Cancelled")
     expect(page.get_by_test_id("bulk-rows").get_by_text("Skipped")).to_have_count(3)
+
+
+def test_a_file_too_large_is_refused_in_the_browser_before_it_is_sent(page, agent):
+    sign_in(page, "agent", "agent-password")
+    page.get_by_role("link", name="Bulk refresh").click()
+    page.get_by_label("Consumer refs").fill(seed.make_ref("consumer", 0))
+    too_large = {"name": "refs.csv", "mimeType": "text/csv", "buffer": b"x" * (2 * 1024**2 + 1)}
+    page.get_by_label("Or a CSV file").set_input_files(too_large)
+    expect(page.get_by_text("The file is larger than 2 MB; split it.")).to_be_visible()
+
+    page.get_by_role("button", name="Start the refresh").click()
+    expect(page.get_by_label("Or a CSV file")).to_be_focused()
+    assert not BulkRefresh.objects.exists()
+    small = {"name": "refs.csv", "mimeType": "text/csv", "buffer": b"ref\n"}
+    page.get_by_label("Or a CSV file").set_input_files(small)
+    expect(page.get_by_text("The file is larger than 2 MB; split it.")).to_be_hidden()
