@@ -3,19 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve test soak bench screenshots lint format clean
+.PHONY: run serve test soak bench screenshots lint format lock clean
 
-# Runtime packages; re-installed when requirements.txt changes.
+# Runtime packages, locked with hashes (requirements.in -> requirements.txt, `make lock`);
+# re-installed when requirements.txt changes.
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (3.13 recommended, see .python-version); python3 is " + sys.version.split()[0])'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 # Test and lint packages on top; re-installed when either requirements file changes.
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 ## run: the app at http://127.0.0.1:8000 with demo users and the local CDP sandbox (Ctrl-C stops)
@@ -38,7 +39,7 @@ soak: $(VENV)/.dev
 
 ## bench: every benchmark, results in bench/results.md (PostgreSQL; see docs/benchmarks.md)
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r bench/requirements.txt
 	touch $@
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backoffice_bench
 bench: $(VENV)/.bench
@@ -54,6 +55,14 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+## lock: compile requirements*.in into the pinned, hashed requirements*.txt (needs PyPI)
+LOCK := -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-find-links --no-emit-index-url
+lock: $(VENV)/.dev
+	$(PY) $(LOCK) -o requirements.txt requirements.in
+	$(PY) $(LOCK) -o requirements-dev.txt requirements-dev.in
+	cd bench && ../$(PY) $(LOCK) -o requirements.txt requirements.in
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
