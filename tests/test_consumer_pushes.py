@@ -189,9 +189,11 @@ def test_it_refuses_an_order_item_of_another_order_and_sends_nothing(consumer, a
 def test_it_reads_the_record_back_when_cdps_reply_to_an_update_is_not_the_record(
     consumer, agent, sandbox, monkeypatch
 ):
-    original = sandbox._update_consumer
+    original = sandbox.store._update_consumer
     monkeypatch.setattr(
-        sandbox, "_update_consumer", lambda record, body: {"ref": original(record, body)["ref"]}
+        sandbox.store,
+        "_update_consumer",
+        lambda record, body: {"ref": original(record, body)["ref"]},
     )
 
     result = push(consumer, agent, last_name="Beirne")

@@ -356,7 +356,7 @@ def test_a_fault_posted_to_the_control_endpoint_is_checked(sandbox):
     assert status == 400
     assert "unknown fault field stats" in body["message"]
     assert bad == 400
-    assert sandbox.faults == []
+    assert sandbox.faults.items == []
 
 
 def test_a_fault_posted_to_the_control_endpoint_can_carry_a_change(sandbox):
