@@ -7,13 +7,9 @@ import time
 from base64 import b64decode
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from cdp_sandbox.store import SandboxConfig, SandboxError, error_body
-
-if TYPE_CHECKING:
-    from cdp_sandbox.server import Sandbox
 
 
 @dataclass
@@ -37,7 +33,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, handler, sandbox: "Sandbox"):
+    # `sandbox` is the cdp_sandbox.server.Sandbox it serves (not imported: that module imports
+    # this one).
+    def __init__(self, address, handler, sandbox):
         self.sandbox = sandbox
         super().__init__(address, handler)
 
@@ -65,7 +63,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         pass  # the request log replaces stderr noise
 
     def _serve(self, method: str) -> None:
-        sandbox: Sandbox = self.server.sandbox
+        sandbox = self.server.sandbox
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
