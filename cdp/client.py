@@ -54,9 +54,28 @@ REF_PATTERN = re.compile(
 )
 # The path of a link CDP returns, e.g. https://api.../v2/guests/<ref> (v2.1 links too).
 _LINK_PATH = re.compile(r"/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?")
+# What no ref may hold: a slash or a backslash (which some servers and proxies also take for a
+# path separator), and C0 controls or DEL (a line break in a ref is a header or log injection).
+_NOT_IN_A_REF = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def is_valid_ref(value) -> bool:
+    """Say whether `value` can stand for a CDP resource: exactly one path segment.
+
+    Never empty, "." or "..", never holding a slash: urllib3 removes dot segments from a URL
+    after the ref has been percent-encoded (which leaves dots as they are), so `/v2/orders/..`
+    would become `/v2/`, a path that names no resource. This is the one definition; the client
+    checks every ref it puts into a path against it and the URL converters use it too.
+    """
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and _NOT_IN_A_REF.search(value) is None
+    )
 
 
 def is_ref(value: str) -> bool:
+    """Say whether typed text has the shape of a CDP ref as the docs show them (a UUID)."""
     # fullmatch: "$" alone would let a ref end in a line break (%0A in a link).
     return REF_PATTERN.fullmatch(value) is not None
 
@@ -70,7 +89,11 @@ def parse_link(value: str) -> tuple[str, str] | None:
     except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
         return None
     match = _LINK_PATH.fullmatch(path)
-    return (match["collection"], unquote(match["ref"])) if match else None
+    if not match:
+        return None
+    # Decoded, a segment may turn into a dot segment or hold a slash (%2e%2e, %2F).
+    ref = unquote(match["ref"])
+    return (match["collection"], ref) if is_valid_ref(ref) else None
 
 
 class CDPError(Exception):
@@ -231,19 +254,22 @@ def _get_session() -> requests.Session:
 
 def link(collection: str, ref: str, connection: Connection | None = None) -> dict:
     """Return CDP's link object for a resource, e.g. `{"href": ".../v2/guests/<ref>"}`."""
+    path = _path(collection, ref)
     connection = connection or current_connection()
-    return {"href": f"{connection.base_url}/v2/{collection}/{quote(ref, safe='')}"}
+    return {"href": f"{connection.base_url}{path}"}
 
 
 def ref_from_link(value) -> str:
-    """Return the ref of a link object: the string after the final slash of its href."""
+    """Return the ref of a link object (the decoded last segment of its href), else ""."""
     if not isinstance(value, dict) or not isinstance(value.get("href"), str):
         return ""
     try:
         path = urlsplit(value["href"]).path
     except ValueError:  # not a URL at all, e.g. "http://[" (found by tests/test_fuzz_cdp_parser.py)
         return ""
-    return path.rstrip("/").rsplit("/", 1)[-1]
+    ref = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    # A crafted answer linking to "<base>/v2/guests/.." must not send the next call to /v2/.
+    return ref if is_valid_ref(ref) else ""
 
 
 def _error_from_response(response: requests.Response) -> CDPError:
@@ -538,7 +564,25 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 def _path(*parts: str) -> str:
+    """Return the v2 path of these segments, refusing (unsent) any that is not one segment."""
+    for part in parts:
+        if not is_valid_ref(part):
+            raise _not_a_ref(part)
     return "/v2/" + "/".join(quote(part, safe="") for part in parts)
+
+
+# Control characters are not shown in a message as they are (C0, DEL and C1).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _not_a_ref(value) -> CDPNotFound:
+    shown = _CONTROL.sub("\ufffd", value[:80]) if isinstance(value, str) else repr(value)
+    error = CDPNotFound(
+        f"“{shown}” is not a CDP ref (one path segment, not “.” or “..”), so CDP was not asked."
+    )
+    # Nothing was sent: no attempt made, and the circuit breaker never hears of it.
+    error.attempts = 0
+    return error
 
 
 def _collection_refs(path: str, params: dict | None = None) -> list[str]:
