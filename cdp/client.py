@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import urllib3.exceptions
+import urllib3.util
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -158,6 +159,17 @@ class CDPRejected(CDPError):
     """CDP refused the request itself, usually a validation error (400, 415 or another 4xx)."""
 
 
+class CDPHostNotAllowed(CDPError):
+    """The connection points at a host CDP_ALLOWED_HOSTS does not list, so nothing was sent.
+
+    Not worth trying again: only an administrator or the operator can change either.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.attempts = 0
+
+
 class CDPBadResponse(CDPError):
     """CDP answered with something this client does not understand (not JSON, odd status)."""
 
@@ -227,6 +239,71 @@ def _load_connection() -> Connection:
         connect_timeout=settings.CDP_CONNECT_TIMEOUT,
         read_timeout=settings.CDP_TIMEOUT,
     )
+
+
+# Anywhere in a base URL: whitespace, control characters and backslashes, which URL parsers
+# (Python's, urllib3's, a browser's) read differently, so that each may see another host.
+_DOUBTFUL_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f\\]")
+
+
+def _normal_host(host: str) -> str:
+    """Return a host name as compared: lower case, no IPv6 brackets, no final (root) dot."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host[:-1] if host.endswith(".") else host
+
+
+def allowed_hosts() -> list[str]:
+    """Return CDP_ALLOWED_HOSTS as compared (read now: tests and deployments change it)."""
+    return [_normal_host(host) for host in settings.CDP_ALLOWED_HOSTS if host.strip()]
+
+
+def host_refusal(url: str) -> str:
+    """Say why CDP credentials must not be sent to `url`; "" when its host is allowed.
+
+    The host is read as `requests` (urllib3) will connect to it and as Python reads it, and the
+    two must agree; a URL carrying a user name or password (`https://good@evil/`) is refused
+    outright. The message names the host, never the rest of the URL.
+    """
+    if not isinstance(url, str):
+        return "The CDP URL is not a valid URL."
+    if _DOUBTFUL_IN_A_URL.search(url):
+        return "The CDP URL holds a space, a control character or a backslash."
+    if not url.lower().startswith(("https://", "http://")):
+        return "The CDP URL must start with https:// (or http:// for the local sandbox)."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+        connected_to = urllib3.util.parse_url(url).host or ""
+    except (ValueError, urllib3.exceptions.LocationParseError):
+        return "The CDP URL is not a valid URL."
+    if "@" in parts.netloc:
+        return (
+            "The CDP URL holds a user name or password before its host; give the host alone "
+            "(the client key and API token are sent separately)."
+        )
+    host = parts.hostname or ""
+    if not host:
+        return "The CDP URL names no host."
+    if not host.isascii():
+        return "The CDP URL's host must be written in ASCII (an international name in punycode)."
+    if _normal_host(connected_to) != _normal_host(host):
+        return "The CDP URL's host reads differently to different parsers."
+    allowed = allowed_hosts()
+    if _normal_host(host) not in allowed:
+        return (
+            f"The host {host} is not in CDP_ALLOWED_HOSTS ({', '.join(allowed) or 'empty'}), "
+            "and CDP credentials go to no other host."
+        )
+    return ""
+
+
+def _refuse_unless_allowed(connection: Connection) -> None:
+    """Raise CDPHostNotAllowed, before anything is sent, if the connection's host is not allowed."""
+    why = host_refusal(connection.base_url)
+    if why:
+        raise CDPHostNotAllowed(f"CDP was not called and no credentials were sent: {why}")
 
 
 _session: requests.Session | None = None
@@ -333,6 +410,9 @@ def _request(
     unguarded one is a single plain attempt (still bounded by the page's deadline).
     """
     connection = connection or current_connection()
+    # The lowest level, so no caller (page, worker, connection test) can send a token elsewhere;
+    # before the circuit breaker, which must not count a call that was never made.
+    _refuse_unless_allowed(connection)
     # The token is masked in every log line from now on, wherever it came from (backoffice.logging).
     remember_secret(connection.api_token)
     policy = resilience.Policy.from_settings()

@@ -1,7 +1,7 @@
 from django import forms
 
 from cdp import crypto
-from cdp.models import CDPConnection
+from cdp.models import TOKEN_FOR_NEW_URL, CDPConnection
 
 
 class CDPConnectionForm(forms.ModelForm):
@@ -18,6 +18,7 @@ class CDPConnectionForm(forms.ModelForm):
     error_messages = {
         "token_required": "Enter the API token from CDP > Settings > API access.",
         "token_too_short": "That is too short to be a CDP API token.",
+        "token_for_new_url": TOKEN_FOR_NEW_URL,
     }
 
     class Meta:
@@ -26,6 +27,10 @@ class CDPConnectionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Where the stored token may go: read now, before the form's values reach the instance.
+        self.stored_token_url = (
+            self.instance.base_url if self.instance.api_token_encrypted else None
+        )
         if self.instance.api_token_encrypted:
             self.fields["api_token"].label = "New API token"
             self.fields["api_token"].help_text = (
@@ -53,3 +58,19 @@ class CDPConnectionForm(forms.ModelForm):
             except crypto.EncryptionKeyMissing as exc:
                 raise forms.ValidationError(str(exc), code="no_key") from None
         return token
+
+    def clean(self):
+        cleaned = super().clean()
+        new_url = CDPConnection.url_of(cleaned.get("region", ""), cleaned.get("custom_url", ""))
+        moved = self.stored_token_url is not None and new_url != self.stored_token_url
+        # Where the connection points is in doubt while the region or URL has an error itself.
+        settled = not {"region", "custom_url", "api_token"} & set(self.errors)
+        if moved and settled and not cleaned.get("api_token"):
+            self.add_error(
+                "api_token",
+                forms.ValidationError(
+                    self.error_messages["token_for_new_url"].format(url=new_url),
+                    code="token_for_new_url",
+                ),
+            )
+        return cleaned

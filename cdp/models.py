@@ -14,6 +14,12 @@ from cdp import client, crypto
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
 NO_TOKEN = "(none)"
+# A stored token goes only to the host it was typed in for: pointing the connection elsewhere
+# (region or custom URL) takes the token again, so nobody can redirect it by editing the URL.
+TOKEN_FOR_NEW_URL = (
+    "Type the API token again: the connection now points at {url}, and the stored token goes "
+    "only where it was typed in for."
+)
 # What each audited field of a connection is called in the audit log.
 FIELD_LABELS = {
     "name": "Name",
@@ -100,11 +106,23 @@ class CDPConnection(models.Model):
             raise ValidationError(
                 {"custom_url": "Leave this empty unless the region is “Custom URL”."}
             )
+        # The client would refuse to call it anyway; saying so here spares a connection that
+        # can never work.
+        refusal = client.host_refusal(self.base_url)
+        if refusal:
+            raise ValidationError(
+                {"custom_url" if self.region == self.Region.CUSTOM else "region": refusal}
+            )
 
     @property
     def base_url(self) -> str:
-        url = self.custom_url if self.region == self.Region.CUSTOM else self.region
-        return url.rstrip("/")
+        return self.url_of(self.region, self.custom_url)
+
+    @classmethod
+    def url_of(cls, region: str, custom_url: str) -> str:
+        """Return the base URL that a region, or the custom URL, stands for."""
+        url = custom_url if region == cls.Region.CUSTOM else region
+        return (url or "").rstrip("/")
 
     @property
     def masked_token(self) -> str:

@@ -4,6 +4,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -11,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client, crypto
-from cdp.models import NO_TOKEN, TOKEN_PURPOSE, CDPConnection
+from cdp.models import NO_TOKEN, TOKEN_FOR_NEW_URL, TOKEN_PURPOSE, CDPConnection
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def connection_save(
 ) -> CDPConnection:
     """Create or change a connection, deactivating the others if it is active, and audit it.
 
-    `api_token` is the new token in clear, or None (or "") to keep the stored one.
+    `api_token` is the new token in clear, or None (or "") to keep the stored one. Raises
+    ValidationError, saving nothing, when a stored token would follow the connection to another
+    base URL: that takes the token again.
     """
     if api_token:
         connection.set_api_token(api_token)
@@ -79,6 +82,9 @@ def connection_save(
             if connection.pk
             else None
         )
+        moved = before is not None and before.base_url != connection.base_url
+        if moved and not api_token and before.api_token_encrypted:
+            raise ValidationError({"api_token": TOKEN_FOR_NEW_URL.format(url=connection.base_url)})
         if connection.is_active:
             # The partial unique index admits one active row, so the others step down first.
             for other in (

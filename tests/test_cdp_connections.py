@@ -6,6 +6,7 @@ import socket
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.test import Client
@@ -17,6 +18,7 @@ from audit.services import RequestMeta
 from cdp import client, crypto, services
 from cdp.client import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
+from cdp_sandbox.server import Sandbox
 from tests.conftest import CONSUMER_REF
 
 pytestmark = pytest.mark.django_db
@@ -257,6 +259,106 @@ def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     assert change.new_value == token_fingerprint(NEW_TOKEN)
     assert change.new_value.startswith("fingerprint ")
     assert len(change.new_value) == len("fingerprint ") + 12
+
+
+@pytest.fixture
+def other_host():
+    """A second CDP on another port: a host a connection could be pointed at."""
+    other = Sandbox()
+    other.start()
+    yield other
+    other.stop()
+
+
+def test_it_asks_for_the_token_again_when_the_url_changes_and_sends_nothing_there(
+    sandbox, administrator_client, administrator, other_host
+):
+    connection = make_connection(sandbox, administrator)
+    stored = connection.api_token_encrypted
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, custom_url=other_host.base_url)
+    )
+    administrator_client.post(connection_test_url(connection))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["api_token"] == [
+        f"Type the API token again: the connection now points at {other_host.base_url}, "
+        "and the stored token goes only where it was typed in for."
+    ]
+    connection.refresh_from_db()
+    assert connection.custom_url == sandbox.base_url
+    assert connection.api_token_encrypted == stored
+    assert list(other_host.requests) == []  # the test went to the old host, as stored
+    assert [(r.method, r.path) for r in sandbox.requests] == [("GET", "/v2/orders")]
+
+
+def test_it_asks_for_the_token_again_when_the_region_changes(administrator_client, administrator):
+    connection = CDPConnection(name="EU", region=CDPConnection.Region.EU, client_key="k")
+    services.connection_save(
+        connection=connection, api_token=NEW_TOKEN, user=administrator, meta=RequestMeta()
+    )
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, region=CDPConnection.Region.US)
+    )
+
+    assert response.status_code == 200
+    assert "Type the API token again" in response.content.decode()
+    connection.refresh_from_db()
+    assert connection.region == CDPConnection.Region.EU
+
+
+def test_it_moves_a_connection_once_the_token_is_typed_again_and_audits_the_move(
+    sandbox, administrator_client, administrator, other_host
+):
+    connection = make_connection(sandbox, administrator)
+
+    response = administrator_client.post(
+        change_url(connection),
+        form_data(connection, custom_url=other_host.base_url, api_token=TOKEN),
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.base_url == other_host.base_url
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
+    assert changes == {"custom_url": (sandbox.base_url, other_host.base_url)}
+    assert entry.username == "administrator"
+
+
+def test_the_region_change_is_audited_too(administrator_client, administrator):
+    connection = CDPConnection(name="EU", region=CDPConnection.Region.EU, client_key="k")
+    services.connection_save(
+        connection=connection, api_token=NEW_TOKEN, user=administrator, meta=RequestMeta()
+    )
+
+    administrator_client.post(
+        change_url(connection),
+        form_data(connection, region=CDPConnection.Region.US, api_token=NEW_TOKEN),
+    )
+
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    [change] = entry.changes.all()
+    assert (change.field, change.old_value, change.new_value) == (
+        "region",
+        CDPConnection.Region.EU.value,
+        CDPConnection.Region.US.value,
+    )
+
+
+def test_the_service_refuses_to_move_a_stored_token_to_another_host(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+    connection.custom_url = "http://127.0.0.1:1"
+
+    with pytest.raises(ValidationError, match="Type the API token again"):
+        services.connection_save(connection=connection, user=administrator, meta=RequestMeta())
+
+    connection.refresh_from_db()
+    assert connection.custom_url == sandbox.base_url
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).count() == 1
 
 
 def test_creating_a_connection_is_audited_field_by_field(sandbox, administrator):
