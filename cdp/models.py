@@ -1,6 +1,7 @@
 """The CDP connections administrators manage: region, client key and the encrypted API token."""
 
 import hashlib
+import hmac
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,11 +33,37 @@ FIELD_LABELS = {
 }
 
 
+# Names the key the fingerprints are made with (derived from FIELD_ENCRYPTION_KEY's newest key).
+FINGERPRINT_PURPOSE = "cdp.CDPConnection.api_token.fingerprint"
+# What the audit log says of a stored token whose fingerprint could not be made (no key then).
+UNKNOWN_FINGERPRINT = "fingerprint unknown"
+
+
+@sensitive_variables("token")
 def token_fingerprint(token: str) -> str:
-    """Return a short, non-reversible name for a token: `fingerprint <12 hex of SHA-256>`."""
+    """Return a short keyed name for a token: `fingerprint <12 hex of HMAC-SHA256> (key <id>)`.
+
+    The key is derived from FIELD_ENCRYPTION_KEY's newest key, which is not in the database: a
+    copy of the database, the audit log or its CSV gives nothing to test guessed tokens against.
+    """
     if not token:
         return NO_TOKEN
-    return "fingerprint " + hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+    key_id, key = crypto.derived_key(FINGERPRINT_PURPOSE)
+    digest = hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+    return f"fingerprint {digest} (key {key_id})"
+
+
+def token_tail(token: str) -> str:
+    """Return the end of a token that may be shown: 4 characters of 16 or more, 2 of 12 to 15.
+
+    What stays hidden is what protects the token, so a shorter token shows less, and one under
+    12 characters shows nothing.
+    """
+    if len(token) >= 16:
+        return token[-4:]
+    if len(token) >= 12:
+        return token[-2:]
+    return ""
 
 
 class CDPConnection(models.Model):
@@ -62,8 +89,10 @@ class CDPConnection(models.Model):
     )
     # AES-256-GCM under FIELD_ENCRYPTION_KEY (cdp/crypto.py); the plaintext is never stored.
     api_token_encrypted = models.TextField("API token (encrypted)", editable=False)
-    api_token_last4 = models.CharField("API token ends with", max_length=4, editable=False)
-    api_token_fingerprint = models.CharField(max_length=24, editable=False)
+    # Only what may be shown (token_tail): the last 4 characters of a long token, fewer or none.
+    api_token_tail = models.CharField("API token ends with", max_length=4, editable=False)
+    # token_fingerprint(), keyed; "" when it could not be made (see the migration 0002).
+    api_token_fingerprint = models.CharField(max_length=64, editable=False)
     timeout = models.FloatField(
         "timeout (seconds)",
         default=10.0,
@@ -126,13 +155,15 @@ class CDPConnection(models.Model):
 
     @property
     def masked_token(self) -> str:
-        return f"…{self.api_token_last4}" if self.api_token_encrypted else NO_TOKEN
+        if not self.api_token_encrypted:
+            return NO_TOKEN
+        return f"…{self.api_token_tail}" if self.api_token_tail else "stored (none of it shown)"
 
     @sensitive_variables("token")
     def set_api_token(self, token: str) -> None:
-        """Encrypt and store a new API token, keeping only its last four characters in clear."""
+        """Encrypt and store a new API token, keeping in clear only the end that may be shown."""
         self.api_token_encrypted = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
-        self.api_token_last4 = token[-4:]
+        self.api_token_tail = token_tail(token)
         self.api_token_fingerprint = token_fingerprint(token)
 
     def get_api_token(self) -> str:

@@ -12,7 +12,13 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client, crypto
-from cdp.models import NO_TOKEN, TOKEN_FOR_NEW_URL, TOKEN_PURPOSE, CDPConnection
+from cdp.models import (
+    NO_TOKEN,
+    TOKEN_FOR_NEW_URL,
+    TOKEN_PURPOSE,
+    UNKNOWN_FINGERPRINT,
+    CDPConnection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ def _audit_text(connection: CDPConnection | None, field: str) -> str:
 def _token_text(connection: CDPConnection | None) -> str:
     if connection is None or not connection.api_token_encrypted:
         return NO_TOKEN
-    return connection.api_token_fingerprint
+    return connection.api_token_fingerprint or UNKNOWN_FINGERPRINT
 
 
 def _changes(
@@ -196,20 +202,42 @@ class RotationResult:
 
 @sensitive_variables("token")
 def connection_tokens_reencrypt(*, meta: RequestMeta | None = None) -> RotationResult:
-    """Re-encrypt every stored API token under the newest FIELD_ENCRYPTION_KEY key."""
+    """Re-encrypt every stored API token, and key its fingerprint, by the newest key.
+
+    The fingerprint's key is derived from the newest FIELD_ENCRYPTION_KEY key too, so the same
+    token gets a new fingerprint: the audit entry records the old and the new one, which links
+    the entries written before the rotation to those written after.
+    """
     newest = crypto.key_id(crypto.configured_keys()[0])
     reencrypted = already_current = 0
     with transaction.atomic():
         for connection in CDPConnection.objects.select_for_update().order_by("pk"):
+            if not connection.api_token_encrypted:
+                continue
             old = crypto.stored_key_id(connection.api_token_encrypted)
-            if old == newest:
+            keyed = connection.api_token_fingerprint.endswith(f"(key {newest})")
+            if old == newest and keyed:
                 already_current += 1
                 continue
+            before = _token_text(connection)
             token = crypto.decrypt(connection.api_token_encrypted, purpose=TOKEN_PURPOSE)
             connection.set_api_token(token)
-            connection.save(update_fields=["api_token_encrypted", "updated_at"])
+            connection.save(
+                update_fields=[
+                    "api_token_encrypted",
+                    "api_token_tail",
+                    "api_token_fingerprint",
+                    "updated_at",
+                ]
+            )
             reencrypted += 1
-            # The token itself is unchanged (same fingerprint); what changed is the key it is under.
+            # The token itself is unchanged; what changed is the key it is under, and with it
+            # the fingerprint (or one the upgrade could not make is made now).
+            changes = {}
+            if old != newest:
+                changes["api_token_key"] = (f"key {old}", f"key {newest}")
+            if before != _token_text(connection):
+                changes["api_token"] = (before, _token_text(connection))
             audit_entry_create(
                 user=None,
                 username="rotate_credentials_key",
@@ -217,7 +245,8 @@ def connection_tokens_reencrypt(*, meta: RequestMeta | None = None) -> RotationR
                 action=AuditEntry.Action.CREDENTIALS,
                 outcome=AuditEntry.Outcome.SUCCEEDED,
                 object_repr=f"CDP connection {connection.name}",
-                changes={"api_token_key": (f"key {old}", f"key {newest}")},
-                reason="API token re-encrypted under the newest FIELD_ENCRYPTION_KEY key.",
+                changes=changes,
+                reason="API token re-encrypted under the newest FIELD_ENCRYPTION_KEY key, which "
+                "keys its fingerprint too.",
             )
     return RotationResult(key_id=newest, reencrypted=reencrypted, already_current=already_current)

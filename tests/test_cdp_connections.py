@@ -1,7 +1,9 @@
 """Administrators' CDP connections: encrypted tokens, the admin, one active, tests and audit."""
 
 import base64
+import hashlib
 import logging
+import re
 import socket
 
 import pytest
@@ -257,8 +259,53 @@ def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     assert change.field == "api_token"
     assert change.old_value == token_fingerprint(TOKEN)
     assert change.new_value == token_fingerprint(NEW_TOKEN)
-    assert change.new_value.startswith("fingerprint ")
-    assert len(change.new_value) == len("fingerprint ") + 12
+    assert re.fullmatch(r"fingerprint [0-9a-f]{12} \(key [0-9a-f]{8}\)", change.new_value)
+
+
+def test_a_fingerprint_is_keyed_by_a_key_that_is_not_in_the_database(
+    sandbox, administrator, settings
+):
+    connection = make_connection(sandbox, administrator)
+    unsalted = hashlib.sha256(TOKEN.encode()).hexdigest()
+
+    stored = connection.api_token_fingerprint
+    settings.SECRET_KEY = "another-secret-key-" + "y" * 40
+    assert token_fingerprint(TOKEN) == stored  # SECRET_KEY plays no part
+    settings.FIELD_ENCRYPTION_KEY = [key(b"another key")]
+    assert token_fingerprint(TOKEN) != stored  # FIELD_ENCRYPTION_KEY's newest key does
+
+    digest = stored.split()[1]
+    assert digest not in unsalted
+    assert stored in audit_text()
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        ("0123456789abcdef0123456789abcdef", "cdef"),
+        ("0123456789abWXYZ", "WXYZ"),  # 16 characters: the last four
+        ("0123456789abcXY", "XY"),  # 15: the last two
+        ("0123456789XY", "XY"),  # 12: the last two
+        ("0123456789a", ""),  # 11: none
+        ("01234567", ""),  # 8, the shortest accepted: none
+    ],
+)
+def test_it_stores_and_shows_at_most_the_last_four_characters_and_fewer_of_a_short_token(
+    administrator_client, token, shown
+):
+    data = {"name": "EU", "region": CDPConnection.Region.EU, "client_key": "k", "timeout": 5}
+
+    administrator_client.post(ADD_URL, {**data, "api_token": token})
+
+    connection = CDPConnection.objects.get()
+    assert connection.api_token_tail == shown
+    page = administrator_client.get(change_url(connection)).content.decode()
+    if shown:
+        assert f"…{shown}" in page
+    else:
+        assert "none of it shown" in page
+        assert f"…{token[-4:]}" not in page
+        assert f"…{token[-2:]}" not in page
 
 
 @pytest.fixture
