@@ -172,12 +172,13 @@ class CDPConnection(models.Model):
             return ""
         return crypto.decrypt(self.api_token_encrypted, purpose=TOKEN_PURPOSE)
 
-    def client_connection(self) -> client.Connection:
-        """Return the client's view of this connection, with the token decrypted."""
+    @sensitive_variables("api_token")
+    def client_connection(self, *, api_token: str | None = None) -> client.Connection:
+        """Return the client's view of this connection: `api_token`, else the stored one."""
         return client.Connection(
             base_url=self.base_url,
             client_key=self.client_key,
-            api_token=self.get_api_token(),
+            api_token=api_token or self.get_api_token(),
             # The connect timeout stays the operator's setting, but never above the read timeout.
             connect_timeout=min(settings.CDP_CONNECT_TIMEOUT, self.timeout),
             read_timeout=self.timeout,

@@ -72,7 +72,12 @@ def _audit_credentials(*, name: str, changes, user, meta: RequestMeta, reason: s
 
 @sensitive_variables("api_token")
 def connection_save(
-    *, connection: CDPConnection, api_token: str | None = None, user, meta: RequestMeta
+    *,
+    connection: CDPConnection,
+    api_token: str | None = None,
+    user,
+    meta: RequestMeta,
+    reason: str = "",
 ) -> CDPConnection:
     """Create or change a connection, deactivating the others if it is active, and audit it.
 
@@ -115,15 +120,25 @@ def connection_save(
                 changes=changes,
                 user=user,
                 meta=meta,
-                reason="Connection created." if before is None else "",
+                reason=" ".join(filter(None, ["" if before else "Connection created.", reason])),
             )
     return connection
 
 
-def connection_activate(*, connection: CDPConnection, user, meta: RequestMeta) -> CDPConnection:
-    """Make a connection the active one (and every other inactive)."""
+def connection_activate(
+    *, connection: CDPConnection, user, meta: RequestMeta
+) -> "ConnectionTestResult":
+    """Test a connection and, if CDP accepts it, make it the active one (every other inactive).
+
+    Raises ValidationError, changing nothing but the recorded (and audited) test, if the test
+    fails; raises crypto's errors if the stored token cannot be decrypted.
+    """
+    result = connection_test(connection=connection, user=user, meta=meta)
+    if not result.ok:
+        raise ValidationError(f"the connection test failed: {result.message}")
     connection.is_active = True
-    return connection_save(connection=connection, user=user, meta=meta)
+    connection_save(connection=connection, user=user, meta=meta)
+    return result
 
 
 def connection_delete(*, connection: CDPConnection, user, meta: RequestMeta) -> None:
@@ -153,7 +168,32 @@ def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> Co
     Raises crypto.DecryptionFailed or crypto.EncryptionKeyMissing if the token cannot be
     decrypted: that is the configuration's fault, not CDP's, and nothing is recorded.
     """
-    target = connection.client_connection()
+    result = _test_call(connection.client_connection(), connection.pk)
+    recorded = _recorded(result)
+    with transaction.atomic():
+        CDPConnection.objects.filter(pk=connection.pk).update(**recorded)
+        _audit_test(connection, result, user=user, meta=meta)
+    _keep(connection, recorded)
+    return result
+
+
+@sensitive_variables("api_token")
+def connection_test_unsaved(
+    *, connection: CDPConnection, api_token: str | None, user, meta: RequestMeta
+) -> ConnectionTestResult:
+    """Call CDP with a connection's values about to be saved (`api_token`, else the stored one).
+
+    The result is audited at once and kept on `connection`, to be saved with it; the stored row
+    is left alone, since it does not hold the values tested. Raises as connection_test does.
+    """
+    result = _test_call(connection.client_connection(api_token=api_token), connection.pk)
+    _audit_test(connection, result, user=user, meta=meta)
+    _keep(connection, _recorded(result))
+    return result
+
+
+def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResult:
+    """Make the cheapest authenticated call as `target` and say how it went."""
     started = time.monotonic()
     try:
         # No transaction is open here: the HTTP call must not hold database locks.
@@ -165,32 +205,37 @@ def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> Co
         status, ok = 200, True
         message = f"CDP accepted the credentials (HTTP 200) at {target.base_url}."
     latency_ms = round((time.monotonic() - started) * 1000)
-    logger.info(
-        "CDP connection %s test: %s, HTTP %s, %d ms",
-        connection.pk,
-        "ok" if ok else "failed",
-        status,
-        latency_ms,
-    )
-    with transaction.atomic():
-        CDPConnection.objects.filter(pk=connection.pk).update(
-            last_tested_at=timezone.now(),
-            last_test_ok=ok,
-            last_test_status=status,
-            last_test_message=message,
-            last_test_latency_ms=latency_ms,
-        )
-        audit_entry_create(
-            user=user,
-            meta=meta,
-            action=AuditEntry.Action.CONNECTION_TEST,
-            outcome=AuditEntry.Outcome.SUCCEEDED if ok else AuditEntry.Outcome.FAILED,
-            object_repr=f"CDP connection {connection.name}",
-            cdp_status=status,
-            cdp_message=message,
-        )
-    connection.refresh_from_db()
+    outcome = "ok" if ok else "failed"
+    logger.info("CDP connection %s test: %s, HTTP %s, %d ms", pk, outcome, status, latency_ms)
     return ConnectionTestResult(ok=ok, status=status, message=message, latency_ms=latency_ms)
+
+
+def _audit_test(connection: CDPConnection, result: ConnectionTestResult, *, user, meta) -> None:
+    audit_entry_create(
+        user=user,
+        meta=meta,
+        action=AuditEntry.Action.CONNECTION_TEST,
+        outcome=AuditEntry.Outcome.SUCCEEDED if result.ok else AuditEntry.Outcome.FAILED,
+        object_repr=f"CDP connection {connection.name}",
+        cdp_status=result.status,
+        cdp_message=result.message,
+    )
+
+
+def _recorded(result: ConnectionTestResult) -> dict:
+    """The connection's fields that keep its last test."""
+    return {
+        "last_tested_at": timezone.now(),
+        "last_test_ok": result.ok,
+        "last_test_status": result.status,
+        "last_test_message": result.message,
+        "last_test_latency_ms": result.latency_ms,
+    }
+
+
+def _keep(connection: CDPConnection, recorded: dict) -> None:
+    for name, value in recorded.items():
+        setattr(connection, name, value)
 
 
 @dataclass(frozen=True)

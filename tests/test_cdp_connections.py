@@ -245,7 +245,8 @@ def test_it_keeps_the_stored_token_when_the_field_is_left_blank(
 def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     sandbox, administrator_client, administrator
 ):
-    connection = make_connection(sandbox, administrator)
+    # Inactive: the wrong tokens typed here would fail the test before making it active.
+    connection = make_connection(sandbox, administrator, active=False)
 
     administrator_client.post(change_url(connection), form_data(connection, api_token=NEW_TOKEN))
 
@@ -438,7 +439,8 @@ def test_deleting_a_connection_is_audited(sandbox, administrator_client, adminis
 def test_the_token_appears_in_no_audit_text_and_no_admin_page(
     sandbox, administrator_client, administrator
 ):
-    connection = make_connection(sandbox, administrator)
+    # Inactive: the wrong tokens typed here would fail the test before making it active.
+    connection = make_connection(sandbox, administrator, active=False)
     for token in (NEW_TOKEN, WRONG_TOKEN):
         response = administrator_client.post(
             change_url(connection), form_data(connection, api_token=token)
@@ -544,6 +546,184 @@ def test_the_make_active_action_switches_the_active_connection(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.is_active, second.is_active) == (False, True)
+
+
+# --- testing before making active --------------------------------------------------------------
+
+
+def test_it_refuses_to_make_a_connection_active_when_its_test_fails(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on")
+    )
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert error.startswith("The connection test failed, so it was not made active: CDP refused")
+    assert "Authentication credentials are required" in error
+    assert "Tick “Activate anyway”" in error
+    connection.refresh_from_db()
+    assert not connection.is_active
+    assert [(r.method, r.path, r.status) for r in sandbox.requests] == [("GET", "/v2/orders", 401)]
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+    assert entry.cdp_status == 401
+    assert entry.username == "administrator"
+
+
+def test_it_tests_the_values_being_saved_and_keeps_the_result(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on", api_token=TOKEN)
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.is_active
+    assert connection.get_api_token() == TOKEN
+    assert (connection.last_test_ok, connection.last_test_status) == (True, 200)
+    assert connection.last_tested_at is not None
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
+
+
+def test_adding_an_active_connection_tests_it_first(sandbox, administrator_client):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    data = {
+        "name": "Nowhere",
+        "region": CDPConnection.Region.CUSTOM,
+        "custom_url": nowhere,
+        "client_key": "k",
+        "api_token": NEW_TOKEN,
+        "timeout": 2,
+        "is_active": "on",
+    }
+
+    response = administrator_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    assert "connection refused" in response.context["adminform"].form.non_field_errors()[0]
+    assert not CDPConnection.objects.exists()
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.object_repr == "CDP connection Nowhere"
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+
+
+def test_it_makes_a_connection_active_anyway_when_ticked_and_keeps_the_failed_result(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection),
+        form_data(connection, is_active="on", activate_anyway="on"),
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    connection.refresh_from_db()
+    assert connection.is_active
+    assert (connection.last_test_ok, connection.last_test_status) == (False, 401)
+    warnings = [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
+    assert any("although its connection test failed" in message for message in warnings)
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry.reason == "Made active although its connection test failed."
+    assert {change.field for change in entry.changes.all()} == {"is_active"}
+
+
+def test_making_active_a_connection_whose_token_cannot_be_decrypted_says_why(
+    sandbox, administrator_client, administrator, settings
+):
+    connection = make_connection(sandbox, administrator, active=False)
+    settings.FIELD_ENCRYPTION_KEY = [key(b"another key")]
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on")
+    )
+
+    assert response.status_code == 200
+    assert "no longer holds" in response.context["adminform"].form.non_field_errors()[0]
+    connection.refresh_from_db()
+    assert not connection.is_active
+    assert list(sandbox.requests) == []
+
+
+def test_editing_the_active_connection_tests_what_it_will_call_but_a_rename_does_not(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+
+    renamed = administrator_client.post(change_url(connection), form_data(connection, name="EU"))
+    assert renamed.status_code == 302
+    assert list(sandbox.requests) == []
+
+    connection.refresh_from_db()
+    refused = administrator_client.post(
+        change_url(connection), form_data(connection, client_key="someone-else")
+    )
+    assert refused.status_code == 200
+    assert "HTTP 401" in refused.context["adminform"].form.non_field_errors()[0]
+    connection.refresh_from_db()
+    assert connection.client_key == sandbox.config.client_key
+
+
+def test_the_make_active_action_refuses_a_connection_whose_test_fails(
+    sandbox, administrator_client, administrator
+):
+    first = make_connection(sandbox, administrator, name="First")
+    second = make_connection(sandbox, administrator, name="Second", token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        CHANGELIST_URL, {"action": "make_active", "_selected_action": [second.pk]}, follow=True
+    )
+
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "error"
+    assert message.message.startswith("Second was not made active: the connection test failed")
+    assert "Authentication credentials are required" in message.message
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_active, second.is_active) == (True, False)
+    assert (second.last_test_ok, second.last_test_status) == (False, 401)
+
+
+@pytest.fixture
+def transactions_during_calls():
+    """Record, for each reply from CDP, whether a database transaction was open meanwhile."""
+    seen = []
+
+    def note(response, *args, **kwargs):
+        seen.append(transaction.get_connection().in_atomic_block)
+
+    session = client._get_session()
+    session.hooks["response"].append(note)
+    yield seen
+    session.hooks["response"].remove(note)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_the_admin_tests_a_connection_before_activating_it(
+    sandbox, administrator, transactions_during_calls
+):
+    browser = Client()
+    browser.force_login(administrator)
+    first = make_connection(sandbox, administrator, name="First", active=False)
+    second = make_connection(sandbox, administrator, name="Second", active=False)
+
+    browser.post(change_url(first), form_data(first, is_active="on"))
+    browser.post(CHANGELIST_URL, {"action": "make_active", "_selected_action": [second.pk]})
+
+    assert transactions_during_calls == [False, False]
+    second.refresh_from_db()
+    assert second.is_active
 
 
 # --- the client --------------------------------------------------------------------------------
