@@ -51,7 +51,7 @@ def check_field_encryption_key_set(app_configs, **kwargs) -> list[checks.CheckMe
 @checks.register(checks.Tags.security)
 def check_cdp_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Report CDP_ALLOWED_HOSTS entries that are not host names (a scheme, a port, a wildcard)."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for entry in settings.CDP_ALLOWED_HOSTS:
         host = entry.strip().removeprefix("[").removesuffix("]")
         if not host or _HOST_NAME.fullmatch(host) or _is_ip_address(host):

@@ -93,8 +93,8 @@ def connection_save(
             if connection.pk
             else None
         )
-        moved = before is not None and before.base_url != connection.base_url
-        if moved and not api_token and before.api_token_encrypted:
+        stored_token = before.api_token_encrypted if before is not None else ""
+        if stored_token and not api_token and before and before.base_url != connection.base_url:
             raise ValidationError({"api_token": TOKEN_FOR_NEW_URL.format(url=connection.base_url)})
         if connection.is_active:
             # The partial unique index admits one active row, so the others step down first.
