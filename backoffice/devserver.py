@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from backoffice.cdp_hosts import with_sandbox
 from backoffice.processes import MANAGE, ROOT, stop, stop_on_signals, supervise, wait_for_port
 from cdp_sandbox import seed
 
@@ -25,6 +26,8 @@ def main() -> None:
         "CDP_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
         "CDP_CLIENT_KEY": client_key,
         "CDP_API_TOKEN": api_token,
+        # The sandbox is on loopback; the regional hosts (or your own list) stay allowed too.
+        "CDP_ALLOWED_HOSTS": with_sandbox(os.environ.get("CDP_ALLOWED_HOSTS")),
         "CDP_DEMO_ORDER_REFS": ",".join(seed.demo_order_refs()),
         # Queued edits are retried sooner than in production, so a demo does not keep you waiting.
         "PUSH_RETRY_DELAY": os.environ.get("PUSH_RETRY_DELAY", "5"),

@@ -37,10 +37,15 @@ def _migrations_ok() -> bool:
 
 
 def _cdp_configured() -> bool:
+    from cdp.client import host_refusal
     from cdp.models import CDPConnection
 
-    if CDPConnection.objects.filter(is_active=True).exists():
-        return True
+    # A CDP on a host CDP_ALLOWED_HOSTS does not list would refuse every call: not ready.
+    active = CDPConnection.objects.filter(is_active=True).first()
+    if active is not None:
+        return not host_refusal(active.base_url)
+    if host_refusal(settings.CDP_BASE_URL.rstrip("/")):
+        return False
     return bool(settings.CDP_BASE_URL and settings.CDP_CLIENT_KEY and settings.CDP_API_TOKEN)
 
 

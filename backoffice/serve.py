@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from backoffice.cdp_hosts import with_sandbox
 from backoffice.processes import MANAGE, ROOT, stop_on_signals, supervise, wait_for_port
 
 
@@ -22,6 +23,7 @@ def main() -> None:
             CDP_BASE_URL=f"http://127.0.0.1:{sandbox_port}",
             CDP_CLIENT_KEY="sandbox-client-key",
             CDP_API_TOKEN="sandbox-api-token",
+            CDP_ALLOWED_HOSTS=with_sandbox(env.get("CDP_ALLOWED_HOSTS")),
         )
         latency = env.get("SANDBOX_LATENCY_MS", "0")
         sandbox = subprocess.Popen(

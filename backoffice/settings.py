@@ -11,6 +11,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from backoffice.cdp_hosts import REGIONAL_HOSTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -253,6 +255,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 CDP_BASE_URL = env.str("CDP_BASE_URL", default="http://127.0.0.1:8100")
 CDP_CLIENT_KEY = env.str("CDP_CLIENT_KEY", default="")
 CDP_API_TOKEN = env.str("CDP_API_TOKEN", default="")
+# The only hosts the client sends CDP credentials to (host names, no scheme or port): the four
+# regional hosts by default; `make run` and the tests add the sandbox's 127.0.0.1.
+CDP_ALLOWED_HOSTS = env.list("CDP_ALLOWED_HOSTS", default=list(REGIONAL_HOSTS))
 # Seconds to wait for CDP to answer (read timeout) and to accept a connection (connect timeout).
 CDP_TIMEOUT = env.float("CDP_TIMEOUT", default=10.0)
 CDP_CONNECT_TIMEOUT = env.float("CDP_CONNECT_TIMEOUT", default=3.0)

@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -38,7 +38,20 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         "last_test_message",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "region", "custom_url", "client_key", "timeout", "is_active"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "region",
+                    "custom_url",
+                    "client_key",
+                    "timeout",
+                    "is_active",
+                    "activate_anyway",
+                ]
+            },
+        ),
         ("API token", {"fields": ["stored_token", "api_token"]}),
         (
             "Last connection test",
@@ -65,18 +78,38 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         result = "ok" if obj.last_test_ok else f"failed (HTTP {obj.last_test_status or '—'})"
         return f"{result}, {obj.last_test_latency_ms} ms"
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The form tests a connection before making it active, and audits the test as this user.
+        tester = {"user": request.user, "meta": RequestMeta.from_request(request)}
+        return type(form.__name__, (form,), tester)
+
     # The token must not reach an error report, even in DEBUG's technical 500 page.
     @method_decorator(sensitive_post_parameters("api_token"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        # Django runs a POST to this view in one transaction. Here validating the form may call
+        # CDP (the test before making a connection active), and no database transaction may be
+        # held open across an HTTP call: with SQLite's IMMEDIATE transactions it would hold the
+        # write lock for as long as CDP takes. So this view opens none; every write is in a
+        # service's own transaction (connection_save, the test's audit entry), and the admin's
+        # LogEntry after it is a single row.
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        failure = form.activation_failure
         services.connection_save(
             connection=obj,
             api_token=form.cleaned_data.get("api_token") or None,
             user=request.user,
             meta=RequestMeta.from_request(request),
+            reason="Made active although its connection test failed." if failure else "",
         )
+        if failure:
+            self.message_user(
+                request,
+                f"{obj.name} was made active although its connection test failed: {failure}",
+                messages.WARNING,
+            )
 
     def delete_model(self, request, obj):
         services.connection_delete(
@@ -127,9 +160,19 @@ class CDPConnectionAdmin(admin.ModelAdmin):
             )
             return
         connection = queryset.get()
-        services.connection_activate(
-            connection=connection, user=request.user, meta=RequestMeta.from_request(request)
-        )
+        try:
+            services.connection_activate(
+                connection=connection, user=request.user, meta=RequestMeta.from_request(request)
+            )
+        except (ValidationError, ImproperlyConfigured) as exc:
+            why = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(
+                request,
+                f"{connection.name} was not made active: {why} To make it active all the same, "
+                "open it and tick “Activate anyway”.",
+                messages.ERROR,
+            )
+            return
         self.message_user(request, f"{connection.name} is now the active CDP connection.")
 
     def _test(self, request, connection: CDPConnection) -> None:

@@ -1,8 +1,15 @@
-"""System checks for the key that encrypts the stored CDP API tokens."""
+"""System checks for the key that encrypts the stored CDP API tokens, and for CDP's hosts."""
 
+import ipaddress
+import re
+
+from django.conf import settings
 from django.core import checks
 
-from cdp import crypto
+from cdp import client, crypto
+
+# A host name as CDP_ALLOWED_HOSTS takes it: DNS labels, or an IP address (checked apart).
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)
 
 
 @checks.register(checks.Tags.security)
@@ -39,3 +46,56 @@ def check_field_encryption_key_set(app_configs, **kwargs) -> list[checks.CheckMe
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_cdp_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Report CDP_ALLOWED_HOSTS entries that are not host names (a scheme, a port, a wildcard)."""
+    errors: list[checks.CheckMessage] = []
+    for entry in settings.CDP_ALLOWED_HOSTS:
+        host = entry.strip().removeprefix("[").removesuffix("]")
+        if not host or _HOST_NAME.fullmatch(host) or _is_ip_address(host):
+            continue
+        errors.append(
+            checks.Error(
+                f"CDP_ALLOWED_HOSTS holds “{entry}”, which is not a host name, so it matches "
+                "no CDP URL.",
+                hint="Give host names alone, comma-separated, without scheme, port or "
+                "wildcard, e.g. api-engage-eu.sitecorecloud.io,127.0.0.1.",
+                id="cdp.E005",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_cdp_base_url_host(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Report a CDP_BASE_URL whose host CDP_ALLOWED_HOSTS does not list."""
+    if not settings.CDP_BASE_URL:
+        return []
+    refusal = client.host_refusal(settings.CDP_BASE_URL.rstrip("/"))
+    if not refusal:
+        return []
+    hint = (
+        "Set CDP_BASE_URL to your region's host, e.g. https://api-engage-eu.sitecorecloud.io, "
+        "or add its host to CDP_ALLOWED_HOSTS (`make run` adds 127.0.0.1 for the sandbox)."
+    )
+    if settings.CDP_API_TOKEN:
+        # A token is configured for that URL: the client refuses every call with it.
+        return [checks.Error(f"CDP_BASE_URL is refused: {refusal}", hint=hint, id="cdp.E004")]
+    return [
+        checks.Warning(
+            f"CDP_BASE_URL is refused: {refusal} Calls through the CDP_* settings (while no CDP "
+            "connection is active) will fail.",
+            hint=hint,
+            id="cdp.W004",
+        )
+    ]
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import urllib3.exceptions
+import urllib3.util
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,9 +55,28 @@ REF_PATTERN = re.compile(
 )
 # The path of a link CDP returns, e.g. https://api.../v2/guests/<ref> (v2.1 links too).
 _LINK_PATH = re.compile(r"/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?")
+# What no ref may hold: a slash or a backslash (which some servers and proxies also take for a
+# path separator), and C0 controls or DEL (a line break in a ref is a header or log injection).
+_NOT_IN_A_REF = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def is_valid_ref(value) -> bool:
+    """Say whether `value` can stand for a CDP resource: exactly one path segment.
+
+    Never empty, "." or "..", never holding a slash: urllib3 removes dot segments from a URL
+    after the ref has been percent-encoded (which leaves dots as they are), so `/v2/orders/..`
+    would become `/v2/`, a path that names no resource. This is the one definition; the client
+    checks every ref it puts into a path against it and the URL converters use it too.
+    """
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and _NOT_IN_A_REF.search(value) is None
+    )
 
 
 def is_ref(value: str) -> bool:
+    """Say whether typed text has the shape of a CDP ref as the docs show them (a UUID)."""
     # fullmatch: "$" alone would let a ref end in a line break (%0A in a link).
     return REF_PATTERN.fullmatch(value) is not None
 
@@ -70,7 +90,11 @@ def parse_link(value: str) -> tuple[str, str] | None:
     except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
         return None
     match = _LINK_PATH.fullmatch(path)
-    return (match["collection"], unquote(match["ref"])) if match else None
+    if not match:
+        return None
+    # Decoded, a segment may turn into a dot segment or hold a slash (%2e%2e, %2F).
+    ref = unquote(match["ref"])
+    return (match["collection"], ref) if is_valid_ref(ref) else None
 
 
 class CDPError(Exception):
@@ -133,6 +157,17 @@ class CDPNotFound(CDPError):
 
 class CDPRejected(CDPError):
     """CDP refused the request itself, usually a validation error (400, 415 or another 4xx)."""
+
+
+class CDPHostNotAllowed(CDPError):
+    """The connection points at a host CDP_ALLOWED_HOSTS does not list, so nothing was sent.
+
+    Not worth trying again: only an administrator or the operator can change either.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.attempts = 0
 
 
 class CDPBadResponse(CDPError):
@@ -206,6 +241,71 @@ def _load_connection() -> Connection:
     )
 
 
+# Anywhere in a base URL: whitespace, control characters and backslashes, which URL parsers
+# (Python's, urllib3's, a browser's) read differently, so that each may see another host.
+_DOUBTFUL_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f\\]")
+
+
+def _normal_host(host: str) -> str:
+    """Return a host name as compared: lower case, no IPv6 brackets, no final (root) dot."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host[:-1] if host.endswith(".") else host
+
+
+def allowed_hosts() -> list[str]:
+    """Return CDP_ALLOWED_HOSTS as compared (read now: tests and deployments change it)."""
+    return [_normal_host(host) for host in settings.CDP_ALLOWED_HOSTS if host.strip()]
+
+
+def host_refusal(url: str) -> str:
+    """Say why CDP credentials must not be sent to `url`; "" when its host is allowed.
+
+    The host is read as `requests` (urllib3) will connect to it and as Python reads it, and the
+    two must agree; a URL carrying a user name or password (`https://good@evil/`) is refused
+    outright. The message names the host, never the rest of the URL.
+    """
+    if not isinstance(url, str):
+        return "The CDP URL is not a valid URL."
+    if _DOUBTFUL_IN_A_URL.search(url):
+        return "The CDP URL holds a space, a control character or a backslash."
+    if not url.lower().startswith(("https://", "http://")):
+        return "The CDP URL must start with https:// (or http:// for the local sandbox)."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+        connected_to = urllib3.util.parse_url(url).host or ""
+    except (ValueError, urllib3.exceptions.LocationParseError):
+        return "The CDP URL is not a valid URL."
+    if "@" in parts.netloc:
+        return (
+            "The CDP URL holds a user name or password before its host; give the host alone "
+            "(the client key and API token are sent separately)."
+        )
+    host = parts.hostname or ""
+    if not host:
+        return "The CDP URL names no host."
+    if not host.isascii():
+        return "The CDP URL's host must be written in ASCII (an international name in punycode)."
+    if _normal_host(connected_to) != _normal_host(host):
+        return "The CDP URL's host reads differently to different parsers."
+    allowed = allowed_hosts()
+    if _normal_host(host) not in allowed:
+        return (
+            f"The host {host} is not in CDP_ALLOWED_HOSTS ({', '.join(allowed) or 'empty'}), "
+            "and CDP credentials go to no other host."
+        )
+    return ""
+
+
+def _refuse_unless_allowed(connection: Connection) -> None:
+    """Raise CDPHostNotAllowed, before anything is sent, if the connection's host is not allowed."""
+    why = host_refusal(connection.base_url)
+    if why:
+        raise CDPHostNotAllowed(f"CDP was not called and no credentials were sent: {why}")
+
+
 _session: requests.Session | None = None
 _session_lock = threading.Lock()
 
@@ -231,19 +331,22 @@ def _get_session() -> requests.Session:
 
 def link(collection: str, ref: str, connection: Connection | None = None) -> dict:
     """Return CDP's link object for a resource, e.g. `{"href": ".../v2/guests/<ref>"}`."""
+    path = _path(collection, ref)
     connection = connection or current_connection()
-    return {"href": f"{connection.base_url}/v2/{collection}/{quote(ref, safe='')}"}
+    return {"href": f"{connection.base_url}{path}"}
 
 
 def ref_from_link(value) -> str:
-    """Return the ref of a link object: the string after the final slash of its href."""
+    """Return the ref of a link object (the decoded last segment of its href), else ""."""
     if not isinstance(value, dict) or not isinstance(value.get("href"), str):
         return ""
     try:
         path = urlsplit(value["href"]).path
     except ValueError:  # not a URL at all, e.g. "http://[" (found by tests/test_fuzz_cdp_parser.py)
         return ""
-    return path.rstrip("/").rsplit("/", 1)[-1]
+    ref = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    # A crafted answer linking to "<base>/v2/guests/.." must not send the next call to /v2/.
+    return ref if is_valid_ref(ref) else ""
 
 
 def _error_from_response(response: requests.Response) -> CDPError:
@@ -307,6 +410,9 @@ def _request(
     unguarded one is a single plain attempt (still bounded by the page's deadline).
     """
     connection = connection or current_connection()
+    # The lowest level, so no caller (page, worker, connection test) can send a token elsewhere;
+    # before the circuit breaker, which must not count a call that was never made.
+    _refuse_unless_allowed(connection)
     # The token is masked in every log line from now on, wherever it came from (backoffice.logging).
     remember_secret(connection.api_token)
     policy = resilience.Policy.from_settings()
@@ -538,7 +644,25 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 def _path(*parts: str) -> str:
+    """Return the v2 path of these segments, refusing (unsent) any that is not one segment."""
+    for part in parts:
+        if not is_valid_ref(part):
+            raise _not_a_ref(part)
     return "/v2/" + "/".join(quote(part, safe="") for part in parts)
+
+
+# Control characters are not shown in a message as they are (C0, DEL and C1).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _not_a_ref(value) -> CDPNotFound:
+    shown = _CONTROL.sub("\ufffd", value[:80]) if isinstance(value, str) else repr(value)
+    error = CDPNotFound(
+        f"“{shown}” is not a CDP ref (one path segment, not “.” or “..”), so CDP was not asked."
+    )
+    # Nothing was sent: no attempt made, and the circuit breaker never hears of it.
+    error.attempts = 0
+    return error
 
 
 def _collection_refs(path: str, params: dict | None = None) -> list[str]:

@@ -15,7 +15,9 @@ import hashlib
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
@@ -76,6 +78,20 @@ def configured_keys() -> list[bytes]:
                 f"(generate one with: {GENERATE_COMMAND}); see docs/credentials.md."
             )
     return [parse_key(entry, position) for position, entry in enumerate(entries, start=1)]
+
+
+def derived_key(purpose: str) -> tuple[str, bytes]:
+    """Return the newest key's id and a key for `purpose` derived from it (HKDF-SHA256).
+
+    A key per purpose, so a key that fingerprints tokens never also encrypts them.
+    """
+    key = configured_keys()[0]
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_info(purpose))
+    return key_id(key), hkdf.derive(key)
+
+
+def _info(purpose: str) -> bytes:
+    return f"cdp-backoffice:derived:{purpose}".encode()
 
 
 def _associated_data(purpose: str) -> bytes:

@@ -1,6 +1,7 @@
 """The CDP connections administrators manage: region, client key and the encrypted API token."""
 
 import hashlib
+import hmac
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,12 @@ from cdp import client, crypto
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
 NO_TOKEN = "(none)"
+# A stored token goes only to the host it was typed in for: pointing the connection elsewhere
+# (region or custom URL) takes the token again, so nobody can redirect it by editing the URL.
+TOKEN_FOR_NEW_URL = (
+    "Type the API token again: the connection now points at {url}, and the stored token goes "
+    "only where it was typed in for."
+)
 # What each audited field of a connection is called in the audit log.
 FIELD_LABELS = {
     "name": "Name",
@@ -26,11 +33,37 @@ FIELD_LABELS = {
 }
 
 
+# Names the key the fingerprints are made with (derived from FIELD_ENCRYPTION_KEY's newest key).
+FINGERPRINT_PURPOSE = "cdp.CDPConnection.api_token.fingerprint"
+# What the audit log says of a stored token whose fingerprint could not be made (no key then).
+UNKNOWN_FINGERPRINT = "fingerprint unknown"
+
+
+@sensitive_variables("token")
 def token_fingerprint(token: str) -> str:
-    """Return a short, non-reversible name for a token: `fingerprint <12 hex of SHA-256>`."""
+    """Return a short keyed name for a token: `fingerprint <12 hex of HMAC-SHA256> (key <id>)`.
+
+    The key is derived from FIELD_ENCRYPTION_KEY's newest key, which is not in the database: a
+    copy of the database, the audit log or its CSV gives nothing to test guessed tokens against.
+    """
     if not token:
         return NO_TOKEN
-    return "fingerprint " + hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+    key_id, key = crypto.derived_key(FINGERPRINT_PURPOSE)
+    digest = hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+    return f"fingerprint {digest} (key {key_id})"
+
+
+def token_tail(token: str) -> str:
+    """Return the end of a token that may be shown: 4 characters of 16 or more, 2 of 12 to 15.
+
+    What stays hidden is what protects the token, so a shorter token shows less, and one under
+    12 characters shows nothing.
+    """
+    if len(token) >= 16:
+        return token[-4:]
+    if len(token) >= 12:
+        return token[-2:]
+    return ""
 
 
 class CDPConnection(models.Model):
@@ -56,8 +89,10 @@ class CDPConnection(models.Model):
     )
     # AES-256-GCM under FIELD_ENCRYPTION_KEY (cdp/crypto.py); the plaintext is never stored.
     api_token_encrypted = models.TextField("API token (encrypted)", editable=False)
-    api_token_last4 = models.CharField("API token ends with", max_length=4, editable=False)
-    api_token_fingerprint = models.CharField(max_length=24, editable=False)
+    # Only what may be shown (token_tail): the last 4 characters of a long token, fewer or none.
+    api_token_tail = models.CharField("API token ends with", max_length=4, editable=False)
+    # token_fingerprint(), keyed; "" when it could not be made (see the migration 0002).
+    api_token_fingerprint = models.CharField(max_length=64, editable=False)
     timeout = models.FloatField(
         "timeout (seconds)",
         default=10.0,
@@ -100,21 +135,35 @@ class CDPConnection(models.Model):
             raise ValidationError(
                 {"custom_url": "Leave this empty unless the region is “Custom URL”."}
             )
+        # The client would refuse to call it anyway; saying so here spares a connection that
+        # can never work.
+        refusal = client.host_refusal(self.base_url)
+        if refusal:
+            raise ValidationError(
+                {"custom_url" if self.region == self.Region.CUSTOM else "region": refusal}
+            )
 
     @property
     def base_url(self) -> str:
-        url = self.custom_url if self.region == self.Region.CUSTOM else self.region
-        return url.rstrip("/")
+        return self.url_of(self.region, self.custom_url)
+
+    @classmethod
+    def url_of(cls, region: str, custom_url: str) -> str:
+        """Return the base URL that a region, or the custom URL, stands for."""
+        url = custom_url if region == cls.Region.CUSTOM else region
+        return (url or "").rstrip("/")
 
     @property
     def masked_token(self) -> str:
-        return f"…{self.api_token_last4}" if self.api_token_encrypted else NO_TOKEN
+        if not self.api_token_encrypted:
+            return NO_TOKEN
+        return f"…{self.api_token_tail}" if self.api_token_tail else "stored (none of it shown)"
 
     @sensitive_variables("token")
     def set_api_token(self, token: str) -> None:
-        """Encrypt and store a new API token, keeping only its last four characters in clear."""
+        """Encrypt and store a new API token, keeping in clear only the end that may be shown."""
         self.api_token_encrypted = crypto.encrypt(token, purpose=TOKEN_PURPOSE)
-        self.api_token_last4 = token[-4:]
+        self.api_token_tail = token_tail(token)
         self.api_token_fingerprint = token_fingerprint(token)
 
     def get_api_token(self) -> str:
@@ -123,12 +172,13 @@ class CDPConnection(models.Model):
             return ""
         return crypto.decrypt(self.api_token_encrypted, purpose=TOKEN_PURPOSE)
 
-    def client_connection(self) -> client.Connection:
-        """Return the client's view of this connection, with the token decrypted."""
+    @sensitive_variables("api_token")
+    def client_connection(self, *, api_token: str | None = None) -> client.Connection:
+        """Return the client's view of this connection: `api_token`, else the stored one."""
         return client.Connection(
             base_url=self.base_url,
             client_key=self.client_key,
-            api_token=self.get_api_token(),
+            api_token=api_token or self.get_api_token(),
             # The connect timeout stays the operator's setting, but never above the read timeout.
             connect_timeout=min(settings.CDP_CONNECT_TIMEOUT, self.timeout),
             read_timeout=self.timeout,

@@ -4,6 +4,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -11,7 +12,13 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client, crypto
-from cdp.models import NO_TOKEN, TOKEN_PURPOSE, CDPConnection
+from cdp.models import (
+    NO_TOKEN,
+    TOKEN_FOR_NEW_URL,
+    TOKEN_PURPOSE,
+    UNKNOWN_FINGERPRINT,
+    CDPConnection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,7 @@ def _audit_text(connection: CDPConnection | None, field: str) -> str:
 def _token_text(connection: CDPConnection | None) -> str:
     if connection is None or not connection.api_token_encrypted:
         return NO_TOKEN
-    return connection.api_token_fingerprint
+    return connection.api_token_fingerprint or UNKNOWN_FINGERPRINT
 
 
 def _changes(
@@ -65,11 +72,18 @@ def _audit_credentials(*, name: str, changes, user, meta: RequestMeta, reason: s
 
 @sensitive_variables("api_token")
 def connection_save(
-    *, connection: CDPConnection, api_token: str | None = None, user, meta: RequestMeta
+    *,
+    connection: CDPConnection,
+    api_token: str | None = None,
+    user,
+    meta: RequestMeta,
+    reason: str = "",
 ) -> CDPConnection:
     """Create or change a connection, deactivating the others if it is active, and audit it.
 
-    `api_token` is the new token in clear, or None (or "") to keep the stored one.
+    `api_token` is the new token in clear, or None (or "") to keep the stored one. Raises
+    ValidationError, saving nothing, when a stored token would follow the connection to another
+    base URL: that takes the token again.
     """
     if api_token:
         connection.set_api_token(api_token)
@@ -79,6 +93,9 @@ def connection_save(
             if connection.pk
             else None
         )
+        stored_token = before.api_token_encrypted if before is not None else ""
+        if stored_token and not api_token and before and before.base_url != connection.base_url:
+            raise ValidationError({"api_token": TOKEN_FOR_NEW_URL.format(url=connection.base_url)})
         if connection.is_active:
             # The partial unique index admits one active row, so the others step down first.
             for other in (
@@ -103,15 +120,25 @@ def connection_save(
                 changes=changes,
                 user=user,
                 meta=meta,
-                reason="Connection created." if before is None else "",
+                reason=" ".join(filter(None, ["" if before else "Connection created.", reason])),
             )
     return connection
 
 
-def connection_activate(*, connection: CDPConnection, user, meta: RequestMeta) -> CDPConnection:
-    """Make a connection the active one (and every other inactive)."""
+def connection_activate(
+    *, connection: CDPConnection, user, meta: RequestMeta
+) -> "ConnectionTestResult":
+    """Test a connection and, if CDP accepts it, make it the active one (every other inactive).
+
+    Raises ValidationError, changing nothing but the recorded (and audited) test, if the test
+    fails; raises crypto's errors if the stored token cannot be decrypted.
+    """
+    result = connection_test(connection=connection, user=user, meta=meta)
+    if not result.ok:
+        raise ValidationError(f"the connection test failed: {result.message}")
     connection.is_active = True
-    return connection_save(connection=connection, user=user, meta=meta)
+    connection_save(connection=connection, user=user, meta=meta)
+    return result
 
 
 def connection_delete(*, connection: CDPConnection, user, meta: RequestMeta) -> None:
@@ -141,7 +168,32 @@ def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> Co
     Raises crypto.DecryptionFailed or crypto.EncryptionKeyMissing if the token cannot be
     decrypted: that is the configuration's fault, not CDP's, and nothing is recorded.
     """
-    target = connection.client_connection()
+    result = _test_call(connection.client_connection(), connection.pk)
+    recorded = _recorded(result)
+    with transaction.atomic():
+        CDPConnection.objects.filter(pk=connection.pk).update(**recorded)
+        _audit_test(connection, result, user=user, meta=meta)
+    _keep(connection, recorded)
+    return result
+
+
+@sensitive_variables("api_token")
+def connection_test_unsaved(
+    *, connection: CDPConnection, api_token: str | None, user, meta: RequestMeta
+) -> ConnectionTestResult:
+    """Call CDP with a connection's values about to be saved (`api_token`, else the stored one).
+
+    The result is audited at once and kept on `connection`, to be saved with it; the stored row
+    is left alone, since it does not hold the values tested. Raises as connection_test does.
+    """
+    result = _test_call(connection.client_connection(api_token=api_token), connection.pk)
+    _audit_test(connection, result, user=user, meta=meta)
+    _keep(connection, _recorded(result))
+    return result
+
+
+def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResult:
+    """Make the cheapest authenticated call as `target` and say how it went."""
     started = time.monotonic()
     try:
         # No transaction is open here: the HTTP call must not hold database locks.
@@ -153,32 +205,37 @@ def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> Co
         status, ok = 200, True
         message = f"CDP accepted the credentials (HTTP 200) at {target.base_url}."
     latency_ms = round((time.monotonic() - started) * 1000)
-    logger.info(
-        "CDP connection %s test: %s, HTTP %s, %d ms",
-        connection.pk,
-        "ok" if ok else "failed",
-        status,
-        latency_ms,
-    )
-    with transaction.atomic():
-        CDPConnection.objects.filter(pk=connection.pk).update(
-            last_tested_at=timezone.now(),
-            last_test_ok=ok,
-            last_test_status=status,
-            last_test_message=message,
-            last_test_latency_ms=latency_ms,
-        )
-        audit_entry_create(
-            user=user,
-            meta=meta,
-            action=AuditEntry.Action.CONNECTION_TEST,
-            outcome=AuditEntry.Outcome.SUCCEEDED if ok else AuditEntry.Outcome.FAILED,
-            object_repr=f"CDP connection {connection.name}",
-            cdp_status=status,
-            cdp_message=message,
-        )
-    connection.refresh_from_db()
+    outcome = "ok" if ok else "failed"
+    logger.info("CDP connection %s test: %s, HTTP %s, %d ms", pk, outcome, status, latency_ms)
     return ConnectionTestResult(ok=ok, status=status, message=message, latency_ms=latency_ms)
+
+
+def _audit_test(connection: CDPConnection, result: ConnectionTestResult, *, user, meta) -> None:
+    audit_entry_create(
+        user=user,
+        meta=meta,
+        action=AuditEntry.Action.CONNECTION_TEST,
+        outcome=AuditEntry.Outcome.SUCCEEDED if result.ok else AuditEntry.Outcome.FAILED,
+        object_repr=f"CDP connection {connection.name}",
+        cdp_status=result.status,
+        cdp_message=result.message,
+    )
+
+
+def _recorded(result: ConnectionTestResult) -> dict:
+    """The connection's fields that keep its last test."""
+    return {
+        "last_tested_at": timezone.now(),
+        "last_test_ok": result.ok,
+        "last_test_status": result.status,
+        "last_test_message": result.message,
+        "last_test_latency_ms": result.latency_ms,
+    }
+
+
+def _keep(connection: CDPConnection, recorded: dict) -> None:
+    for name, value in recorded.items():
+        setattr(connection, name, value)
 
 
 @dataclass(frozen=True)
@@ -190,20 +247,42 @@ class RotationResult:
 
 @sensitive_variables("token")
 def connection_tokens_reencrypt(*, meta: RequestMeta | None = None) -> RotationResult:
-    """Re-encrypt every stored API token under the newest FIELD_ENCRYPTION_KEY key."""
+    """Re-encrypt every stored API token, and key its fingerprint, by the newest key.
+
+    The fingerprint's key is derived from the newest FIELD_ENCRYPTION_KEY key too, so the same
+    token gets a new fingerprint: the audit entry records the old and the new one, which links
+    the entries written before the rotation to those written after.
+    """
     newest = crypto.key_id(crypto.configured_keys()[0])
     reencrypted = already_current = 0
     with transaction.atomic():
         for connection in CDPConnection.objects.select_for_update().order_by("pk"):
+            if not connection.api_token_encrypted:
+                continue
             old = crypto.stored_key_id(connection.api_token_encrypted)
-            if old == newest:
+            keyed = connection.api_token_fingerprint.endswith(f"(key {newest})")
+            if old == newest and keyed:
                 already_current += 1
                 continue
+            before = _token_text(connection)
             token = crypto.decrypt(connection.api_token_encrypted, purpose=TOKEN_PURPOSE)
             connection.set_api_token(token)
-            connection.save(update_fields=["api_token_encrypted", "updated_at"])
+            connection.save(
+                update_fields=[
+                    "api_token_encrypted",
+                    "api_token_tail",
+                    "api_token_fingerprint",
+                    "updated_at",
+                ]
+            )
             reencrypted += 1
-            # The token itself is unchanged (same fingerprint); what changed is the key it is under.
+            # The token itself is unchanged; what changed is the key it is under, and with it
+            # the fingerprint (or one the upgrade could not make is made now).
+            changes = {}
+            if old != newest:
+                changes["api_token_key"] = (f"key {old}", f"key {newest}")
+            if before != _token_text(connection):
+                changes["api_token"] = (before, _token_text(connection))
             audit_entry_create(
                 user=None,
                 username="rotate_credentials_key",
@@ -211,7 +290,8 @@ def connection_tokens_reencrypt(*, meta: RequestMeta | None = None) -> RotationR
                 action=AuditEntry.Action.CREDENTIALS,
                 outcome=AuditEntry.Outcome.SUCCEEDED,
                 object_repr=f"CDP connection {connection.name}",
-                changes={"api_token_key": (f"key {old}", f"key {newest}")},
-                reason="API token re-encrypted under the newest FIELD_ENCRYPTION_KEY key.",
+                changes=changes,
+                reason="API token re-encrypted under the newest FIELD_ENCRYPTION_KEY key, which "
+                "keys its fingerprint too.",
             )
     return RotationResult(key_id=newest, reencrypted=reencrypted, already_current=already_current)

@@ -242,6 +242,9 @@ class SearchForm(forms.Form):
                 cleaned["q"] = parse_ref(q, "orders")
             except ValidationError as error:
                 self.add_error("q", error)
+        elif kind == self.Kind.ORDER and q and not _has_letter_or_digit(q):
+            # Dots alone ("." or "..") are neither; as a ref they would name no order.
+            self.add_error("q", f"“{q[:80]}” is not an order ref or a booking reference.")
         return cleaned
 
 
@@ -253,6 +256,20 @@ class FindForm(forms.Form):
         max_length=200,
         error_messages={"required": "Type a ref, a booking reference or a name to find."},
     )
+
+    def clean_q(self) -> str:
+        q = self.cleaned_data["q"]
+        if not _has_letter_or_digit(q):
+            raise ValidationError(
+                f"“{q[:80]}” holds no letter or digit: type a ref, a booking reference, an "
+                "e-mail address or a name to find."
+            )
+        return q
+
+
+def _has_letter_or_digit(text: str) -> bool:
+    """Say whether text could be a ref, booking reference, e-mail address or name at all."""
+    return any(character.isalnum() for character in text)
 
 
 class BulkRefreshForm(forms.Form):

@@ -325,11 +325,14 @@ def consumers_refresh(
 
 def order_find(*, reference: str) -> list[str]:
     """Return the refs of the orders matching an order ref or a booking reference id."""
-    try:
-        client.get_order(reference)
-        return [reference]
-    except CDPNotFound:
-        return client.find_order_refs(reference)
+    # Text that cannot be a ref ("..") is not put into a path; it may still be a booking reference.
+    if client.is_valid_ref(reference):
+        try:
+            client.get_order(reference)
+            return [reference]
+        except CDPNotFound:
+            pass
+    return client.find_order_refs(reference)
 
 
 def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:

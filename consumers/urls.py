@@ -1,18 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from consumers import views
+from consumers.converters import RefConverter
+
+# A ref that is "." or ".." would make the CDP client call another path: a 404 before any view.
+register_converter(RefConverter, "ref")
 
 app_name = "consumers"
 urlpatterns = [
     path("", views.home, name="home"),
-    path("orders/<str:ref>/", views.order_detail, name="order"),
-    path("orders/<str:ref>/refresh/", views.order_refresh, name="order_refresh"),
-    path("consumers/<str:ref>/", views.consumer_detail, name="detail"),
-    path("consumers/<str:ref>/refresh/", views.consumer_refresh, name="refresh"),
-    path("consumers/<str:ref>/edit/", views.consumer_edit, name="edit"),
-    path("consumers/<str:ref>/conflicts/<int:push_id>/", views.conflict_detail, name="conflict"),
+    path("orders/<ref:ref>/", views.order_detail, name="order"),
+    path("orders/<ref:ref>/refresh/", views.order_refresh, name="order_refresh"),
+    path("consumers/<ref:ref>/", views.consumer_detail, name="detail"),
+    path("consumers/<ref:ref>/refresh/", views.consumer_refresh, name="refresh"),
+    path("consumers/<ref:ref>/edit/", views.consumer_edit, name="edit"),
+    path("consumers/<ref:ref>/conflicts/<int:push_id>/", views.conflict_detail, name="conflict"),
     path(
-        "consumers/<str:ref>/conflicts/<int:push_id>/resolve/",
+        "consumers/<ref:ref>/conflicts/<int:push_id>/resolve/",
         views.conflict_resolve,
         name="conflict_resolve",
     ),

@@ -23,3 +23,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # A fixed key for the stored CDP API tokens; tests that rotate or remove it override this.
 FIELD_ENCRYPTION_KEY = [base64.b64encode(b"tests-only-field-encryption-key!").decode()]
+# The sandbox the tests start listens on loopback, which some reach as "localhost" (a second host
+# with its own circuit breaker); tests that refuse it narrow this again.
+CDP_ALLOWED_HOSTS = [*CDP_ALLOWED_HOSTS, "127.0.0.1", "localhost"]

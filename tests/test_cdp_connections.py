@@ -1,11 +1,14 @@
 """Administrators' CDP connections: encrypted tokens, the admin, one active, tests and audit."""
 
 import base64
+import hashlib
 import logging
+import re
 import socket
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.test import Client
@@ -17,6 +20,7 @@ from audit.services import RequestMeta
 from cdp import client, crypto, services
 from cdp.client import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
+from cdp_sandbox.server import Sandbox
 from tests.conftest import CONSUMER_REF
 
 pytestmark = pytest.mark.django_db
@@ -241,7 +245,8 @@ def test_it_keeps_the_stored_token_when_the_field_is_left_blank(
 def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     sandbox, administrator_client, administrator
 ):
-    connection = make_connection(sandbox, administrator)
+    # Inactive: the wrong tokens typed here would fail the test before making it active.
+    connection = make_connection(sandbox, administrator, active=False)
 
     administrator_client.post(change_url(connection), form_data(connection, api_token=NEW_TOKEN))
 
@@ -255,8 +260,153 @@ def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     assert change.field == "api_token"
     assert change.old_value == token_fingerprint(TOKEN)
     assert change.new_value == token_fingerprint(NEW_TOKEN)
-    assert change.new_value.startswith("fingerprint ")
-    assert len(change.new_value) == len("fingerprint ") + 12
+    assert re.fullmatch(r"fingerprint [0-9a-f]{12} \(key [0-9a-f]{8}\)", change.new_value)
+
+
+def test_a_fingerprint_is_keyed_by_a_key_that_is_not_in_the_database(
+    sandbox, administrator, settings
+):
+    connection = make_connection(sandbox, administrator)
+    unsalted = hashlib.sha256(TOKEN.encode()).hexdigest()
+
+    stored = connection.api_token_fingerprint
+    settings.SECRET_KEY = "another-secret-key-" + "y" * 40
+    assert token_fingerprint(TOKEN) == stored  # SECRET_KEY plays no part
+    settings.FIELD_ENCRYPTION_KEY = [key(b"another key")]
+    assert token_fingerprint(TOKEN) != stored  # FIELD_ENCRYPTION_KEY's newest key does
+
+    digest = stored.split()[1]
+    assert digest not in unsalted
+    assert stored in audit_text()
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        ("0123456789abcdef0123456789abcdef", "cdef"),
+        ("0123456789abWXYZ", "WXYZ"),  # 16 characters: the last four
+        ("0123456789abcXY", "XY"),  # 15: the last two
+        ("0123456789XY", "XY"),  # 12: the last two
+        ("0123456789a", ""),  # 11: none
+        ("01234567", ""),  # 8, the shortest accepted: none
+    ],
+)
+def test_it_stores_and_shows_at_most_the_last_four_characters_and_fewer_of_a_short_token(
+    administrator_client, token, shown
+):
+    data = {"name": "EU", "region": CDPConnection.Region.EU, "client_key": "k", "timeout": 5}
+
+    administrator_client.post(ADD_URL, {**data, "api_token": token})
+
+    connection = CDPConnection.objects.get()
+    assert connection.api_token_tail == shown
+    page = administrator_client.get(change_url(connection)).content.decode()
+    if shown:
+        assert f"…{shown}" in page
+    else:
+        assert "none of it shown" in page
+        assert f"…{token[-4:]}" not in page
+        assert f"…{token[-2:]}" not in page
+
+
+@pytest.fixture
+def other_host():
+    """A second CDP on another port: a host a connection could be pointed at."""
+    other = Sandbox()
+    other.start()
+    yield other
+    other.stop()
+
+
+def test_it_asks_for_the_token_again_when_the_url_changes_and_sends_nothing_there(
+    sandbox, administrator_client, administrator, other_host
+):
+    connection = make_connection(sandbox, administrator)
+    stored = connection.api_token_encrypted
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, custom_url=other_host.base_url)
+    )
+    administrator_client.post(connection_test_url(connection))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["api_token"] == [
+        f"Type the API token again: the connection now points at {other_host.base_url}, "
+        "and the stored token goes only where it was typed in for."
+    ]
+    connection.refresh_from_db()
+    assert connection.custom_url == sandbox.base_url
+    assert connection.api_token_encrypted == stored
+    assert list(other_host.requests) == []  # the test went to the old host, as stored
+    assert [(r.method, r.path) for r in sandbox.requests] == [("GET", "/v2/orders")]
+
+
+def test_it_asks_for_the_token_again_when_the_region_changes(administrator_client, administrator):
+    connection = CDPConnection(name="EU", region=CDPConnection.Region.EU, client_key="k")
+    services.connection_save(
+        connection=connection, api_token=NEW_TOKEN, user=administrator, meta=RequestMeta()
+    )
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, region=CDPConnection.Region.US)
+    )
+
+    assert response.status_code == 200
+    assert "Type the API token again" in response.content.decode()
+    connection.refresh_from_db()
+    assert connection.region == CDPConnection.Region.EU
+
+
+def test_it_moves_a_connection_once_the_token_is_typed_again_and_audits_the_move(
+    sandbox, administrator_client, administrator, other_host
+):
+    connection = make_connection(sandbox, administrator)
+
+    response = administrator_client.post(
+        change_url(connection),
+        form_data(connection, custom_url=other_host.base_url, api_token=TOKEN),
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.base_url == other_host.base_url
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
+    assert changes == {"custom_url": (sandbox.base_url, other_host.base_url)}
+    assert entry.username == "administrator"
+
+
+def test_the_region_change_is_audited_too(administrator_client, administrator):
+    connection = CDPConnection(name="EU", region=CDPConnection.Region.EU, client_key="k")
+    services.connection_save(
+        connection=connection, api_token=NEW_TOKEN, user=administrator, meta=RequestMeta()
+    )
+
+    administrator_client.post(
+        change_url(connection),
+        form_data(connection, region=CDPConnection.Region.US, api_token=NEW_TOKEN),
+    )
+
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    [change] = entry.changes.all()
+    assert (change.field, change.old_value, change.new_value) == (
+        "region",
+        CDPConnection.Region.EU.value,
+        CDPConnection.Region.US.value,
+    )
+
+
+def test_the_service_refuses_to_move_a_stored_token_to_another_host(sandbox, administrator):
+    connection = make_connection(sandbox, administrator)
+    connection.custom_url = "http://127.0.0.1:1"
+
+    with pytest.raises(ValidationError, match="Type the API token again"):
+        services.connection_save(connection=connection, user=administrator, meta=RequestMeta())
+
+    connection.refresh_from_db()
+    assert connection.custom_url == sandbox.base_url
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).count() == 1
 
 
 def test_creating_a_connection_is_audited_field_by_field(sandbox, administrator):
@@ -289,7 +439,8 @@ def test_deleting_a_connection_is_audited(sandbox, administrator_client, adminis
 def test_the_token_appears_in_no_audit_text_and_no_admin_page(
     sandbox, administrator_client, administrator
 ):
-    connection = make_connection(sandbox, administrator)
+    # Inactive: the wrong tokens typed here would fail the test before making it active.
+    connection = make_connection(sandbox, administrator, active=False)
     for token in (NEW_TOKEN, WRONG_TOKEN):
         response = administrator_client.post(
             change_url(connection), form_data(connection, api_token=token)
@@ -395,6 +546,184 @@ def test_the_make_active_action_switches_the_active_connection(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.is_active, second.is_active) == (False, True)
+
+
+# --- testing before making active --------------------------------------------------------------
+
+
+def test_it_refuses_to_make_a_connection_active_when_its_test_fails(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on")
+    )
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert error.startswith("The connection test failed, so it was not made active: CDP refused")
+    assert "Authentication credentials are required" in error
+    assert "Tick “Activate anyway”" in error
+    connection.refresh_from_db()
+    assert not connection.is_active
+    assert [(r.method, r.path, r.status) for r in sandbox.requests] == [("GET", "/v2/orders", 401)]
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+    assert entry.cdp_status == 401
+    assert entry.username == "administrator"
+
+
+def test_it_tests_the_values_being_saved_and_keeps_the_result(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on", api_token=TOKEN)
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.is_active
+    assert connection.get_api_token() == TOKEN
+    assert (connection.last_test_ok, connection.last_test_status) == (True, 200)
+    assert connection.last_tested_at is not None
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
+
+
+def test_adding_an_active_connection_tests_it_first(sandbox, administrator_client):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    data = {
+        "name": "Nowhere",
+        "region": CDPConnection.Region.CUSTOM,
+        "custom_url": nowhere,
+        "client_key": "k",
+        "api_token": NEW_TOKEN,
+        "timeout": 2,
+        "is_active": "on",
+    }
+
+    response = administrator_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    assert "connection refused" in response.context["adminform"].form.non_field_errors()[0]
+    assert not CDPConnection.objects.exists()
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.object_repr == "CDP connection Nowhere"
+    assert entry.outcome == AuditEntry.Outcome.FAILED
+
+
+def test_it_makes_a_connection_active_anyway_when_ticked_and_keeps_the_failed_result(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        change_url(connection),
+        form_data(connection, is_active="on", activate_anyway="on"),
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    connection.refresh_from_db()
+    assert connection.is_active
+    assert (connection.last_test_ok, connection.last_test_status) == (False, 401)
+    warnings = [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
+    assert any("although its connection test failed" in message for message in warnings)
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry.reason == "Made active although its connection test failed."
+    assert {change.field for change in entry.changes.all()} == {"is_active"}
+
+
+def test_making_active_a_connection_whose_token_cannot_be_decrypted_says_why(
+    sandbox, administrator_client, administrator, settings
+):
+    connection = make_connection(sandbox, administrator, active=False)
+    settings.FIELD_ENCRYPTION_KEY = [key(b"another key")]
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, is_active="on")
+    )
+
+    assert response.status_code == 200
+    assert "no longer holds" in response.context["adminform"].form.non_field_errors()[0]
+    connection.refresh_from_db()
+    assert not connection.is_active
+    assert list(sandbox.requests) == []
+
+
+def test_editing_the_active_connection_tests_what_it_will_call_but_a_rename_does_not(
+    sandbox, administrator_client, administrator
+):
+    connection = make_connection(sandbox, administrator)
+
+    renamed = administrator_client.post(change_url(connection), form_data(connection, name="EU"))
+    assert renamed.status_code == 302
+    assert list(sandbox.requests) == []
+
+    connection.refresh_from_db()
+    refused = administrator_client.post(
+        change_url(connection), form_data(connection, client_key="someone-else")
+    )
+    assert refused.status_code == 200
+    assert "HTTP 401" in refused.context["adminform"].form.non_field_errors()[0]
+    connection.refresh_from_db()
+    assert connection.client_key == sandbox.config.client_key
+
+
+def test_the_make_active_action_refuses_a_connection_whose_test_fails(
+    sandbox, administrator_client, administrator
+):
+    first = make_connection(sandbox, administrator, name="First")
+    second = make_connection(sandbox, administrator, name="Second", token=WRONG_TOKEN, active=False)
+
+    response = administrator_client.post(
+        CHANGELIST_URL, {"action": "make_active", "_selected_action": [second.pk]}, follow=True
+    )
+
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "error"
+    assert message.message.startswith("Second was not made active: the connection test failed")
+    assert "Authentication credentials are required" in message.message
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_active, second.is_active) == (True, False)
+    assert (second.last_test_ok, second.last_test_status) == (False, 401)
+
+
+@pytest.fixture
+def transactions_during_calls():
+    """Record, for each reply from CDP, whether a database transaction was open meanwhile."""
+    seen = []
+
+    def note(response, *args, **kwargs):
+        seen.append(transaction.get_connection().in_atomic_block)
+
+    session = client._get_session()
+    session.hooks["response"].append(note)
+    yield seen
+    session.hooks["response"].remove(note)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_the_admin_tests_a_connection_before_activating_it(
+    sandbox, administrator, transactions_during_calls
+):
+    browser = Client()
+    browser.force_login(administrator)
+    first = make_connection(sandbox, administrator, name="First", active=False)
+    second = make_connection(sandbox, administrator, name="Second", active=False)
+
+    browser.post(change_url(first), form_data(first, is_active="on"))
+    browser.post(CHANGELIST_URL, {"action": "make_active", "_selected_action": [second.pk]})
+
+    assert transactions_during_calls == [False, False]
+    second.refresh_from_db()
+    assert second.is_active
 
 
 # --- the client --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "backoffice.example.com",
     "FIELD_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode(),
     "DATABASE_URL": f"sqlite:///{settings.BASE_DIR / 'db.sqlite3'}",
+    "CDP_BASE_URL": "https://api-engage-eu.sitecorecloud.io",
 }
 
 
