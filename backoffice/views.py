@@ -25,4 +25,8 @@ def permission_denied(request, exception=None):
             outcome=AuditEntry.Outcome.FAILED,
             object_repr=f"{request.method} {request.path}"[:200],
         )
-    return render(request, "403.html", status=403)
+    response = render(request, "403.html", status=403)
+    # The line above is the record of this refusal. Django would log a second one, with the
+    # PermissionDenied traceback, unless the response says it has been logged already.
+    response._has_been_logged = True
+    return response
