@@ -12,12 +12,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
+from backoffice.proxies import client_ip
 from backoffice.spreadsheets import csv_cell
 
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """Where an action came from: the request's IP address, user agent and id."""
+    """Where an action came from: the client's IP address, user agent and the request's id."""
 
     ip_address: str | None = None
     user_agent: str = ""
@@ -26,7 +27,8 @@ class RequestMeta:
     @classmethod
     def from_request(cls, request) -> "RequestMeta":
         return cls(
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            # The same address the sessions, the lockout and the log lines record.
+            ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=getattr(request, "id", ""),
         )

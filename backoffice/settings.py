@@ -192,9 +192,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True
 # Behind reverse proxies (a load balancer, ...), how many: the client's address is then read from
 # X-Forwarded-For, that many entries from the right, the part the proxies wrote. 0: the header
-# is ignored (a client can write anything there) and the peer's address is the client's.
+# is ignored (a client can write anything there) and the peer's address is the client's. An
+# incoming X-Request-ID is kept only behind them (backoffice/middleware.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_CLIENT_IP_CALLABLE = "backoffice.proxies.client_ip"
 
 # Sessions live on the server, so they can be ended there (sign-out, deactivation, an
 # administrator): the database by default, or the cache with a shared CACHE_URL
