@@ -144,8 +144,16 @@ def _entries_in_order() -> Iterator[AuditEntry]:
     )
 
 
-def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int:
-    """Walk the chain and check every checkpoint; return the number of entries checked.
+@dataclass(frozen=True)
+class ChainVerified:
+    """What a successful verification found: how many entries, and the newest checkpoint's time."""
+
+    entries: int
+    newest_checkpoint: AuditCheckpoint | None
+
+
+def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> ChainVerified:
+    """Walk the chain, compare its end with the chain head and check every checkpoint.
 
     Raises ChainBroken naming the first entry that was changed, deleted, inserted or reordered, or
     the first checkpoint the chain no longer matches. `external_checkpoints` are copies kept
@@ -153,9 +161,16 @@ def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int
     """
     hashes: dict[int, str] = {}
     checkpoints = list(AuditCheckpoint.objects.order_by("sequence"))
-    wanted = {c.sequence for c in checkpoints} | {
-        int(c["sequence"]) for c in external_checkpoints or []
-    }
+    copies = [
+        AuditCheckpoint(
+            sequence=int(copy["sequence"]),
+            entry_hash=copy["entry_hash"],
+            created_at=datetime.fromisoformat(copy["created_at"]),
+            signature=copy["signature"],
+        )
+        for copy in external_checkpoints or []
+    ]
+    wanted = {c.sequence for c in checkpoints} | {c.sequence for c in copies}
     previous_hash, expected_sequence = GENESIS_HASH, 1
     for entry in _entries_in_order():
         changes = [(c.field, c.old_value, c.new_value) for c in entry.changes.all()]
@@ -185,15 +200,49 @@ def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int
     newest = expected_sequence - 1
     for checkpoint in checkpoints:
         _check_checkpoint(checkpoint, hashes, newest)
-    for copy in external_checkpoints or []:
-        checkpoint = AuditCheckpoint(
-            sequence=int(copy["sequence"]),
-            entry_hash=copy["entry_hash"],
-            created_at=datetime.fromisoformat(copy["created_at"]),
-            signature=copy["signature"],
-        )
+    for checkpoint in copies:
         _check_checkpoint(checkpoint, hashes, newest, where="kept outside the database")
-    return newest
+    _check_head(newest, previous_hash)
+    signed = max(checkpoints + copies, key=lambda c: c.created_at, default=None)
+    return ChainVerified(entries=newest, newest_checkpoint=signed)
+
+
+def _check_head(newest: int, newest_hash: str) -> None:
+    """Compare the end of the walked chain with the head every writer moves along with it.
+
+    The head is read after the walk, so it is never behind an honest chain; it is ahead when
+    entries were written meanwhile (they exist, and the next run checks them) or deleted.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None:
+        if newest:
+            raise ChainBroken(
+                f"The chain head is missing, though the chain has {newest} entries: it was "
+                "deleted, perhaps to hide entries deleted from the end."
+            )
+        return
+    if head.sequence > newest:
+        if AuditEntry.objects.filter(sequence=newest + 1).exists():
+            return  # written while the chain was walked
+        deleted = (
+            f"entry {head.sequence}"
+            if head.sequence == newest + 1
+            else f"entries {newest + 1} to {head.sequence}"
+        )
+        raise ChainBroken(
+            f"The chain ends at entry {newest}, but its head records entry {head.sequence}: "
+            f"{deleted} were deleted from the end."
+        )
+    if head.sequence < newest:
+        raise ChainBroken(
+            f"Entry {head.sequence + 1} is past the chain head (entry {head.sequence}): entries "
+            "were added at the end without the head, or the head was moved back."
+        )
+    if newest and head.entry_hash != newest_hash:
+        raise ChainBroken(
+            f"Entry {newest} does not have the hash the chain head records: the newest entry "
+            "was replaced."
+        )
 
 
 def _check_checkpoint(checkpoint, hashes: dict[int, str], newest: int, where: str = "") -> None:
