@@ -275,12 +275,12 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         entries = entries.filter(username=filters["user"].strip())
     if "date_from" in filters:
         start = _start_of_day(filters["date_from"])
-        first = AuditEntry.objects.filter(action_time__gte=start - CLOCK_SKEW)
+        first = AuditEntry.objects.filter(action_time__gte=_shifted(start, -CLOCK_SKEW))
         first = first.order_by("action_time").values("sequence")[:1]
         entries = entries.filter(action_time__gte=start, sequence__gte=Subquery(first))
-    if "date_to" in filters:
+    if "date_to" in filters and filters["date_to"] < date.max:  # date.max: no end to the range
         end = _start_of_day(filters["date_to"] + timedelta(1))
-        last = AuditEntry.objects.filter(action_time__lt=end + CLOCK_SKEW)
+        last = AuditEntry.objects.filter(action_time__lt=_shifted(end, CLOCK_SKEW))
         last = last.order_by("-action_time").values("sequence")[:1]
         entries = entries.filter(action_time__lt=end, sequence__lte=Subquery(last))
     if "field" in filters:
@@ -317,6 +317,18 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """Return `moment + delta`, held at the first or last moment there is instead of overflowing."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _EARLIEST if delta < timedelta(0) else _LATEST
 
 
 # CSV column → the entry field it holds; None marks the columns that come from each field change.

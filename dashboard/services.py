@@ -32,10 +32,13 @@ class Dashboard:
 
 
 def _range(date_from: date, date_to: date) -> tuple[datetime, datetime]:
-    return (
-        datetime.combine(date_from, time.min, tzinfo=UTC),
-        datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC),
+    """Return the first moment of `date_from` and the first after `date_to` (UTC)."""
+    end = (
+        datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        if date_to < date.max
+        else datetime.max.replace(tzinfo=UTC)
     )
+    return datetime.combine(date_from, time.min, tzinfo=UTC), end
 
 
 # Days before yesterday (UTC) are over: no entry can still be written with their date (entries
@@ -65,10 +68,9 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
             by_field[field] += n
 
     per_day = []
-    day = date_from
-    while day <= date_to:  # every day of the range, the quiet ones too
+    for offset in range((date_to - date_from).days + 1):  # every day, the quiet ones too
+        day = date_from + timedelta(days=offset)
         per_day.append({"day": day.isoformat(), **{o: by_day[day][o] for o in OUTCOMES}})
-        day += timedelta(days=1)
     per_agent = sorted(
         (
             {"username": user, "total": counts.total(), **{o: counts[o] for o in OUTCOMES}}

@@ -1,7 +1,8 @@
 """The supervisors' dashboard: saves per day and agent, rates, fields, the queue, CDP's health."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -97,6 +98,35 @@ def test_a_reversed_range_is_explained(client, supervisor):
     )
 
     assert "The From date is after the To date." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date_from": "9999-12-30", "date_to": "9999-12-31"},
+        {"date_to": "0001-01-05"},  # the default start, two weeks before, is before year 1
+        {"date_from": "0001-01-01", "date_to": "0001-01-02"},
+        {"date_from": "1999-12-31"},
+    ],
+)
+def test_dates_out_of_range_are_explained_and_the_default_range_shown(client, supervisor, query):
+    client.force_login(supervisor)
+    today = timezone.now().date()
+
+    response = client.get(reverse("dashboard:dashboard"), query)
+
+    assert response.status_code == 200
+    assert "Enter a date from 2000-01-01 to 2999-12-31." in response.content.decode()
+    assert (response.context["figures"].date_from, response.context["figures"].date_to) == (
+        today - timedelta(days=13),
+        today,
+    )
+
+
+def test_the_figures_cope_with_the_last_days_there_are(agent):
+    figures = dashboard_figures(date_from=date.max - timedelta(days=1), date_to=date.max)
+
+    assert figures.rates["total"] == 0
 
 
 def test_the_date_fields_show_the_range_on_show(client, supervisor):
