@@ -154,3 +154,23 @@ def test_the_search_box_takes_any_query(supervisor_get, params):
 @given(params=query(HOME))
 def test_the_home_pages_lookup_takes_any_query(supervisor_get, params):
     assert supervisor_get(reverse("consumers:home"), params).status_code in (200, 302)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/audit/auditentry/?action_time__year=9999",
+        "/admin/audit/auditentry/?action_time__year=9999&action_time__month=12",
+        "/admin/audit/auditentry/?action_time__year=9999&action_time__month=12&action_time__day=31",
+        "/admin/consumers/orderconsumer/?fetched_at__year=9999",
+        "/admin/axes/accessattempt/?attempt_time__year=9999",
+    ],
+)
+def test_the_admins_date_drill_down_refuses_the_last_year_there_is(client, administrator, url):
+    client.force_login(administrator)
+
+    response = client.get(url)
+
+    # The admin's answer to a lookup it cannot make: the unfiltered list, flagged ?e=1.
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
