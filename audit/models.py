@@ -222,3 +222,44 @@ class AuditCheckpoint(AppendOnlyModel):
     def signed_content(self) -> bytes:
         moment = self.created_at.astimezone(UTC).isoformat()
         return f"{self.sequence}:{self.entry_hash}:{moment}".encode()
+
+
+class RepeatedEvent(models.Model):
+    """Repeats of one audited event (action, user name, address) within one window of time.
+
+    Mutable and outside the chain, so repeats cost a counter, not an entry each: the window's
+    first event is an ordinary entry, and the repeats after it are appended as one summary entry
+    once the window is over (`audit_repeats_flush`). Nothing is lost, only folded.
+    """
+
+    action = models.CharField(max_length=24)
+    # The user name as typed or signed in; "" counts the names one address tried beyond a limit.
+    username = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The client's address as text ("" when unknown), so that it can be part of the unique key.
+    address = models.CharField(max_length=45, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField(db_index=True)
+    # The entry of the window's first event, which the summary follows.
+    first_sequence = models.PositiveBigIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0)
+    first_repeat_at = models.DateTimeField(null=True, blank=True)
+    last_repeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "username", "address", "window_start"],
+                name="one_count_per_event_and_window",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.username or '(others)'} from {self.address}: {self.repeats}"

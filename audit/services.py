@@ -9,9 +9,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
+from audit.models import (
+    GENESIS_HASH,
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEntry,
+    FieldChange,
+    RepeatedEvent,
+)
 from backoffice.proxies import client_ip
 from backoffice.spreadsheets import csv_cell
 
@@ -100,6 +109,140 @@ def audit_entry_create(
         head.sequence, head.entry_hash = entry.sequence, entry.entry_hash
         head.save(update_fields=["sequence", "entry_hash"])
     return entry
+
+
+# --- repeated events --------------------------------------------------------------------------
+
+# How the summaries name the repeated events; other actions by their label.
+_REPEATED = {
+    AuditEntry.Action.SIGN_IN_FAILED: "failed sign-ins",
+    AuditEntry.Action.PERMISSION_DENIED: "refused pages",
+}
+# One address may have this many user names counted apart in one window; the names it tries
+# beyond them share one count, so inventing user names cannot grow the log either.
+REPEAT_NAMES_PER_ADDRESS = 10
+# Windows are counted from a fixed moment, so every process cuts them alike.
+_WINDOWS_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _window(moment: datetime) -> tuple[datetime, datetime] | None:
+    """Return the repeat window `moment` falls in, or None when repeats are not folded."""
+    minutes = settings.AUDIT_REPEAT_WINDOW_MINUTES
+    if minutes <= 0:
+        return None
+    length = timedelta(minutes=minutes)
+    start = _WINDOWS_EPOCH + (moment - _WINDOWS_EPOCH) // length * length
+    return start, start + length
+
+
+def _count_repeat(key: dict, window_start: datetime, now: datetime) -> bool:
+    """Count one more repeat of `key` in its window; False when the window has no count yet."""
+    moment = Value(now, output_field=DateTimeField())
+    return bool(
+        RepeatedEvent.objects.filter(**key, window_start=window_start).update(
+            repeats=F("repeats") + 1,
+            first_repeat_at=Coalesce("first_repeat_at", moment),
+            last_repeat_at=moment,
+        )
+    )
+
+
+def audit_entry_create_or_count(
+    *,
+    user,
+    meta: RequestMeta,
+    action: str,
+    outcome: str,
+    username: str = "",
+    object_repr: str = "",
+) -> AuditEntry | None:
+    """Append the first such event of a window as an entry; only count the ones after it (None).
+
+    An event is the same when its action, user name and client address are; the counts reach the
+    chain as one summary entry per window (`audit_repeats_flush`). For events anyone can cause
+    at will, such as failed sign-ins and refused pages.
+    """
+    now = timezone.now()
+    window = _window(now)
+    name = (user.get_username() if user is not None and user.pk else username)[:150]
+    if window is None:
+        return audit_entry_create(
+            user=user, meta=meta, action=action, outcome=outcome, username=name,
+            object_repr=object_repr,
+        )  # fmt: skip
+    key = {"action": action, "username": name, "address": meta.ip_address or ""}
+    audit_repeats_flush(now=now, **key)  # this event's earlier windows end up in the chain first
+    start, end = window
+    with transaction.atomic():
+        if _count_repeat(key, start, now):
+            return None
+        names = RepeatedEvent.objects.filter(
+            action=action, address=key["address"], window_start=start
+        ).exclude(username="")
+        if name and names.count() >= REPEAT_NAMES_PER_ADDRESS:
+            key = {**key, "username": ""}
+            if _count_repeat(key, start, now):
+                return None
+        try:
+            with transaction.atomic():
+                counter = RepeatedEvent.objects.create(
+                    **key,
+                    user=user if user is not None and user.pk else None,
+                    window_start=start,
+                    window_end=end,
+                )
+        except IntegrityError:  # another request began this window a moment ago
+            _count_repeat(key, start, now)
+            return None
+        entry = audit_entry_create(
+            user=user, meta=meta, action=action, outcome=outcome, username=name,
+            object_repr=object_repr,
+        )  # fmt: skip
+        counter.first_sequence = entry.sequence
+        counter.save(update_fields=["first_sequence"])
+    return entry
+
+
+def audit_repeats_flush(*, now: datetime | None = None, **key) -> int:
+    """Append a summary entry for each window that is over and had repeats; return how many.
+
+    `key` (action, username, address) limits it to one event's windows.
+    """
+    now = now or timezone.now()
+    written = 0
+    over = RepeatedEvent.objects.filter(window_end__lte=now, **key).order_by("window_end", "pk")
+    for counter in over:
+        with transaction.atomic():
+            # Whoever removes the counter writes its summary, so two flushers at once write one;
+            # a repeat counted meanwhile leaves the row to the next flush.
+            removed, _ = RepeatedEvent.objects.filter(
+                pk=counter.pk, repeats=counter.repeats
+            ).delete()
+            if removed and counter.repeats:
+                audit_entry_create(
+                    user=counter.user,
+                    meta=RequestMeta(ip_address=counter.address or None),
+                    action=counter.action,
+                    outcome=AuditEntry.Outcome.FAILED,
+                    username=counter.username,
+                    reason=_summary(counter),
+                )
+                written += 1
+    return written
+
+
+def _summary(counter: RepeatedEvent) -> str:
+    what = _REPEATED.get(counter.action) or AuditEntry.Action(counter.action).label.lower()
+    who = f"by {counter.username}" if counter.username else "under other user names"
+    first, last = (
+        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        for moment in (counter.first_repeat_at, counter.last_repeat_at)
+    )
+    return (
+        f"{counter.repeats} more {what} {who} from {counter.address or 'an unknown address'} "
+        f"between {first} and {last} UTC, after entry {counter.first_sequence}; counted, not "
+        "written one by one."
+    )
 
 
 # --- checkpoints ------------------------------------------------------------------------------

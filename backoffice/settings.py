@@ -296,6 +296,10 @@ CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+# Failed sign-ins and refused pages, which anyone can repeat at will: the first per user name and
+# address in a window of this many minutes is an entry, the rest one summary entry after the
+# window (appended by the next such event or by verify_audit). 0: every one is an entry.
+AUDIT_REPEAT_WINDOW_MINUTES = env.int("AUDIT_REPEAT_WINDOW_MINUTES", default=15)
 
 # Logs go to stderr, one JSON object per line with the request id (backoffice/logging.py), with
 # tokens, credentials, e-mail addresses, phone and passport numbers masked. LOG_FORMAT=plain gives
