@@ -111,6 +111,16 @@ class AuditEntry(AppendOnlyModel):
         blank=True,
         related_name="reverted_by",
     )
+    # A queued edit's final entry (delivered, failed, conflict, cancelled) names the pending entry
+    # it settles, so that the edit is counted once, as what finally happened.
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+    )
     prev_hash = models.CharField("previous entry's hash", max_length=64, editable=False)
     entry_hash = models.CharField("hash", max_length=64, editable=False)
 
@@ -123,6 +133,12 @@ class AuditEntry(AppendOnlyModel):
             models.Index(fields=["consumer_ref", "-sequence"], name="audit_consumer_seq_idx"),
             models.Index(fields=["order_ref", "-sequence"], name="audit_order_seq_idx"),
             models.Index(fields=["username", "-sequence"], name="audit_username_seq_idx"),
+            # The dashboard counts the queued edits still waiting live, over any range.
+            models.Index(
+                fields=["action_time"],
+                condition=models.Q(outcome="pending"),
+                name="audit_pending_time_idx",
+            ),
         ]
         permissions = [("revert_auditentry", "Can revert an audited change")]
 
@@ -152,6 +168,9 @@ class AuditEntry(AppendOnlyModel):
             "changes": [list(change) for change in changes],
             "prev_hash": self.prev_hash,
         }
+        # Only when set, so that entries written before the link existed keep their hashes.
+        if self.supersedes_id is not None:
+            content["supersedes_id"] = self.supersedes_id
         return json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     def compute_hash(self, changes: list[tuple[str, str, str]]) -> str:

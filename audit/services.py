@@ -71,10 +71,12 @@ def audit_entry_create(
     reason: str = "",
     reverts: AuditEntry | None = None,
     username: str = "",
+    supersedes: AuditEntry | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain, with a row per changed field (`changes`: {field: (old, new)}).
 
-    `username` names who acted when there is no user (a failed sign-in).
+    `username` names who acted when there is no user (a failed sign-in); `supersedes`, the
+    pending entry of a queued edit that this entry settles.
     """
     rows = [(field, str(old), str(new)) for field, (old, new) in (changes or {}).items()]
     # Part of the caller's transaction when there is one (a save's outcome and its entry commit
@@ -99,6 +101,7 @@ def audit_entry_create(
             cdp_message=cdp_message,
             reason=reason,
             reverts=reverts,
+            supersedes=supersedes,
         )
         entry.entry_hash = entry.compute_hash(rows)
         entry.save()
@@ -109,6 +112,28 @@ def audit_entry_create(
         head.sequence, head.entry_hash = entry.sequence, entry.entry_hash
         head.save(update_fields=["sequence", "entry_hash"])
     return entry
+
+
+def audit_entry_pending(
+    *, consumer_ref: str, request_id: str, since: datetime
+) -> AuditEntry | None:
+    """Return the pending entry of a queued save not settled yet, or None.
+
+    A queued save is known by its consumer and the request that queued it (one save per consumer
+    per request), written no earlier than `since` (when the save began); the oldest comes first.
+    """
+    return (
+        AuditEntry.objects.filter(
+            action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT),
+            outcome=AuditEntry.Outcome.PENDING,
+            consumer_ref=consumer_ref,
+            request_id=request_id,
+            action_time__gte=since,
+            superseded_by__isnull=True,
+        )
+        .order_by("sequence")
+        .first()
+    )
 
 
 # --- repeated events --------------------------------------------------------------------------
