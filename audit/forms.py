@@ -15,6 +15,8 @@ FIELD_LABELS = {**CONNECTION_FIELDS, **CONSUMER_FIELDS}
 # stays inside what Python and the databases can represent.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2999, 12, 31)
+# The action filter's choice of both kinds of save (edits and reverts), as the dashboard counts.
+SAVES = "saves"
 # The largest sequence number a database can hold (a signed 64-bit integer on PostgreSQL).
 MAX_SEQUENCE = 2**63 - 1
 
@@ -61,10 +63,17 @@ class AuditFilterForm(forms.Form):
         ],
     )
     action = forms.ChoiceField(
-        label="Action", required=False, choices=[("", "Any"), *AuditEntry.Action.choices]
+        label="Action",
+        required=False,
+        choices=[("", "Any"), (SAVES, "Edits and reverts"), *AuditEntry.Action.choices],
     )
     outcome = forms.ChoiceField(
         label="Outcome", required=False, choices=[("", "Any"), *AuditEntry.Outcome.choices]
+    )
+    final = forms.BooleanField(
+        label="Final outcomes only",
+        required=False,
+        help_text="Leaves out a queued entry once a later one settled it: each save once.",
     )
 
     error_messages = {"dates_reversed": "The From date is after the To date."}
@@ -72,8 +81,11 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            select = isinstance(field.widget, forms.Select)
-            field.widget.attrs.setdefault("class", "form-select" if select else "form-control")
+            if isinstance(field.widget, forms.CheckboxInput):
+                css = "form-check-input"
+            else:
+                css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
 
     def clean(self):
         cleaned = super().clean()
@@ -88,7 +100,11 @@ class AuditFilterForm(forms.Form):
         """Return the filters that were given, for `audit_entry_search`."""
         if not self.is_valid():
             return {}
-        return {name: value for name, value in self.cleaned_data.items() if value not in ("", None)}
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value not in ("", None, False)
+        }
 
 
 class AuditPageForm(forms.Form):

@@ -454,10 +454,15 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
     if "field" in filters:
         changed = FieldChange.objects.filter(entry=OuterRef("pk"), field=filters["field"])
         entries = entries.filter(Exists(changed))
-    if "action" in filters:
+    if filters.get("action") == "saves":
+        entries = entries.filter(action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT))
+    elif "action" in filters:
         entries = entries.filter(action=filters["action"])
     if "outcome" in filters:
         entries = entries.filter(outcome=filters["outcome"])
+    if filters.get("final"):
+        # A queued entry a later one settled: what finally happened is that later entry.
+        entries = entries.exclude(Exists(AuditEntry.objects.filter(supersedes=OuterRef("pk"))))
     if filters.get("q", "").strip():
         text = filters["q"].strip()
         in_values = FieldChange.objects.filter(entry=OuterRef("pk")).filter(
@@ -519,6 +524,7 @@ EXPORT_COLUMNS = {
     "cdp_status": "cdp_status",
     "cdp_message": "cdp_message",
     "reverts_sequence": "reverts_id",
+    "settles_sequence": "supersedes_id",
     "entry_hash": "entry_hash",
 }
 EXPORT_CHUNK = 2000
@@ -540,14 +546,21 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
         if not chunk:
             return
         changes = _changes_of([entry["pk"] for entry in chunk])
-        reverted = dict(
+        # The entries reverted or settled by the chunk's, by sequence number rather than id.
+        linked = dict(
             AuditEntry.objects.filter(
-                pk__in={entry["reverts_id"] for entry in chunk if entry["reverts_id"]}
+                pk__in={
+                    entry[link]
+                    for entry in chunk
+                    for link in ("reverts_id", "supersedes_id")
+                    if entry[link]
+                }
             ).values_list("pk", "sequence")
         )
         for entry in chunk:
             entry["action_time"] = entry["action_time"].astimezone(UTC).isoformat()
-            entry["reverts_id"] = reverted.get(entry["reverts_id"])
+            entry["reverts_id"] = linked.get(entry["reverts_id"])
+            entry["supersedes_id"] = linked.get(entry["supersedes_id"])
             for field, old, new in changes.get(entry["pk"]) or [("", "", "")]:
                 change = {"field": field, "old_value": old, "new_value": new}
                 yield [
@@ -555,7 +568,7 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
                     for column, source in EXPORT_COLUMNS.items()
                 ]
         last_sequence = chunk[-1]["sequence"]
-        del chunk, changes, reverted  # let the chunk go before the next one is read
+        del chunk, changes, linked  # let the chunk go before the next one is read
 
 
 def _changes_of(entry_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:

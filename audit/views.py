@@ -54,7 +54,8 @@ def entry_list(request, status: int = 200):
         # Bad filters list nothing: the whole log would pass for what was asked.
         rows, older, newer = [], None, None
     else:
-        entries = services.audit_entry_search(filters=form.filters()).prefetch_related("changes")
+        entries = services.audit_entry_search(filters=form.filters())
+        entries = entries.select_related("supersedes").prefetch_related("changes")
         rows, older, newer = _page(entries, before=before, after=after)
     query = request.GET.copy()
     for cursor in ("before", "after"):
@@ -93,6 +94,8 @@ def _row(entry: AuditEntry) -> dict:
             for c in entry.changes.all()
         ],
         "reason": entry.reason,
+        # The queued entry this one settles (delivered, failed, conflict or cancelled).
+        "settles": (entry.supersedes.pk, entry.supersedes.sequence) if entry.supersedes else None,
         "outcome": _OUTCOMES.get(entry.outcome, entry.outcome),
         "badge": entry.outcome_badge,
         "cdp_status": entry.cdp_status,

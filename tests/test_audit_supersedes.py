@@ -1,11 +1,13 @@
 """A queued edit's final audit entry names the pending entry it settles, inside the hash chain."""
 
+import csv
 import io
 from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
@@ -139,3 +141,40 @@ def test_moving_the_link_to_another_entry_breaks_the_chain(agent, sandbox):
 
     with pytest.raises(Exception, match=f"Entry {delivered.sequence} .* was changed"):
         verify()
+
+
+def test_the_audit_list_shows_which_queued_entry_a_final_one_settles(
+    client, supervisor, agent, sandbox
+):
+    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    push(agent, last_name="Beirne")
+    sandbox.clear_faults()
+    run_worker()
+    pending, delivered = saves()
+    client.force_login(supervisor)
+
+    everything = client.get(reverse("audit:list"), {"action": "saves"})
+    final = client.get(reverse("audit:list"), {"action": "saves", "final": "1"})
+
+    page = everything.content.decode()
+    assert f'Settles queued entry <a href="/audit/{pending.pk}/">{pending.sequence}</a>' in page
+    assert [e["sequence"] for e in everything.context["entries"]] == [
+        delivered.sequence,
+        pending.sequence,
+    ]
+    assert [e["sequence"] for e in final.context["entries"]] == [delivered.sequence]
+
+
+def test_the_export_names_the_queued_entry_a_final_one_settles(client, supervisor, agent, sandbox):
+    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    push(agent, last_name="Beirne")
+    sandbox.clear_faults()
+    run_worker()
+    pending, delivered = saves()
+    client.force_login(supervisor)
+
+    response = client.get(reverse("audit:export"), {"action": "saves"})
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    settles = {row["sequence"]: row["settles_sequence"] for row in rows}
+    assert settles == {str(delivered.sequence): str(pending.sequence), str(pending.sequence): ""}

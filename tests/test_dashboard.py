@@ -39,8 +39,8 @@ def test_it_counts_saves_per_day_and_per_agent_with_their_outcomes(agent, superv
 
     figures = dashboard_figures(date_from=today - timedelta(days=6), date_to=today)
 
-    days = {row["day"]: row for row in figures.per_day}
-    assert len(figures.per_day) == 7
+    days = {row["label"]: row for row in figures.per_period}
+    assert len(figures.per_period) == 7
     assert (days[today.isoformat()]["succeeded"], days[today.isoformat()]["failed"]) == (1, 1)
     assert days[(today - timedelta(days=1)).isoformat()]["conflict"] == 1
     agents = [(row["username"], row["total"]) for row in figures.per_agent]
@@ -149,11 +149,20 @@ def test_each_number_leads_to_the_audit_entries_behind_it(client, supervisor, ag
     page = client.get(reverse("dashboard:dashboard")).content.decode()
     audit = reverse("audit:list")
 
-    assert f'href="{audit}?date_from={today}&amp;date_to={today}">{today}</a>' in page
-    assert f'href="{audit}?field=title&amp;date_from={since}&amp;date_to={today}">Title</a>' in page
-    assert f'href="{audit}?user=agent&amp;date_from={since}&amp;date_to={today}">agent</a>' in page
+    saves = f"{audit}?action=saves&amp;final=1"
+    assert f'href="{saves}&amp;date_from={today}&amp;date_to={today}">{today}</a>' in page
+    assert (
+        f'href="{saves}&amp;field=title&amp;date_from={since}&amp;date_to={today}">Title</a>'
+        in page
+    )
+    assert (
+        f'href="{saves}&amp;user=agent&amp;date_from={since}&amp;date_to={today}">agent</a>' in page
+    )
     # and the audit log takes those filters
-    response = client.get(audit, {"field": "title", "date_from": since, "date_to": today})
+    response = client.get(
+        audit,
+        {"action": "saves", "final": "1", "field": "title", "date_from": since, "date_to": today},
+    )
     assert len(response.context["entries"]) == 1
     assert f'href="{reverse("audit:detail", args=[title.pk])}"' in response.content.decode()
 
