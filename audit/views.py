@@ -50,10 +50,9 @@ def entry_list(request, status: int = 200):
     form = AuditFilterForm(request.GET or None)
     pages = AuditPageForm(request.GET)
     before, after = pages.cursors()
-    if form.is_bound and not form.is_valid():
-        # Bad filters list nothing: the whole log would pass for what was asked.
-        rows, older, newer = [], None, None
-    else:
+    rows: list[AuditEntry] = []
+    older = newer = None
+    if not form.is_bound or form.is_valid():  # bad filters list nothing, not the whole log
         entries = services.audit_entry_search(filters=form.filters())
         entries = entries.select_related("supersedes").prefetch_related("changes")
         rows, older, newer = _page(entries, before=before, after=after)

@@ -186,7 +186,7 @@ def _meta(push: Push) -> RequestMeta:
 
 
 def _settled_entry(push: Push) -> AuditEntry | None:
-    """The pending entry of a queued push, which its final entry settles (counted once)."""
+    """Return the pending entry of a queued push, which its final entry settles (counted once)."""
     if push.queued_at is None:
         return None
     return audit_entry_pending(
