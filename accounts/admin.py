@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from accounts import services
 from accounts.models import UserSession
 from audit.services import RequestMeta
+from backoffice.admin import BoundedDateHierarchyMixin
 
 User = get_user_model()
 
@@ -74,7 +75,7 @@ for model in (AccessLog, AccessFailureLog, AccessAttempt):
 
 
 @admin.register(AccessAttempt)
-class AuditedAccessAttemptAdmin(AccessAttemptAdmin):
+class AuditedAccessAttemptAdmin(BoundedDateHierarchyMixin, AccessAttemptAdmin):
     """axes' failed sign-ins per user name, address and browser; deleting them unlocks, audited."""
 
     def delete_model(self, request, obj):

@@ -1,36 +1,11 @@
-"""django-axes hooks: the client's address behind trusted proxies, and the locked-out page."""
-
-import ipaddress
+"""django-axes hook: the locked-out page (the client's address comes from backoffice.proxies)."""
 
 from axes.helpers import get_cool_off
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """Return the client's IP address, read from X-Forwarded-For only behind trusted proxies.
-
-    Each of the TRUSTED_PROXY_COUNT proxies appends the address it received the request from, so
-    the client is that many places from the right. Anything further left was written by the
-    client and is ignored; with no trusted proxy the header is ignored altogether.
-    """
-    remote = request.META.get("REMOTE_ADDR") or None
-    count = settings.TRUSTED_PROXY_COUNT
-    if count <= 0:
-        return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [part for part in forwarded if part]
-    if len(forwarded) < count:
-        return remote  # the request did not come through all the proxies
-    candidate = forwarded[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
 
 
 def lockout_response(

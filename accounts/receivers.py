@@ -11,7 +11,6 @@ from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from accounts import services
-from accounts.lockout import client_ip
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 
@@ -22,8 +21,7 @@ RECORDED_KEY = "accounts_session_key"
 
 
 def _meta(request) -> RequestMeta:
-    meta = RequestMeta.from_request(request)
-    return replace(meta, ip_address=client_ip(request))
+    return RequestMeta.from_request(request)
 
 
 @receiver(user_logged_in, dispatch_uid="accounts-record-session")

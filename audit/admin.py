@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry, FieldChange
+from backoffice.admin import BoundedDateHierarchyMixin
 
 
 class FieldChangeInline(admin.TabularInline):
@@ -15,7 +16,7 @@ class FieldChangeInline(admin.TabularInline):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(BoundedDateHierarchyMixin, admin.ModelAdmin):
     """The audit log, for reading only: nobody adds, changes or deletes entries here."""
 
     list_display = [

@@ -111,6 +111,16 @@ class AuditEntry(AppendOnlyModel):
         blank=True,
         related_name="reverted_by",
     )
+    # A queued edit's final entry (delivered, failed, conflict, cancelled) names the pending entry
+    # it settles, so that the edit is counted once, as what finally happened.
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+    )
     prev_hash = models.CharField("previous entry's hash", max_length=64, editable=False)
     entry_hash = models.CharField("hash", max_length=64, editable=False)
 
@@ -123,6 +133,12 @@ class AuditEntry(AppendOnlyModel):
             models.Index(fields=["consumer_ref", "-sequence"], name="audit_consumer_seq_idx"),
             models.Index(fields=["order_ref", "-sequence"], name="audit_order_seq_idx"),
             models.Index(fields=["username", "-sequence"], name="audit_username_seq_idx"),
+            # The dashboard counts the queued edits still waiting live, over any range.
+            models.Index(
+                fields=["action_time"],
+                condition=models.Q(outcome="pending"),
+                name="audit_pending_time_idx",
+            ),
         ]
         permissions = [("revert_auditentry", "Can revert an audited change")]
 
@@ -152,6 +168,9 @@ class AuditEntry(AppendOnlyModel):
             "changes": [list(change) for change in changes],
             "prev_hash": self.prev_hash,
         }
+        # Only when set, so that entries written before the link existed keep their hashes.
+        if self.supersedes_id is not None:
+            content["supersedes_id"] = self.supersedes_id
         return json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     def compute_hash(self, changes: list[tuple[str, str, str]]) -> str:
@@ -222,3 +241,44 @@ class AuditCheckpoint(AppendOnlyModel):
     def signed_content(self) -> bytes:
         moment = self.created_at.astimezone(UTC).isoformat()
         return f"{self.sequence}:{self.entry_hash}:{moment}".encode()
+
+
+class RepeatedEvent(models.Model):
+    """Repeats of one audited event (action, user name, address) within one window of time.
+
+    Mutable and outside the chain, so repeats cost a counter, not an entry each: the window's
+    first event is an ordinary entry, and the repeats after it are appended as one summary entry
+    once the window is over (`audit_repeats_flush`). Nothing is lost, only folded.
+    """
+
+    action = models.CharField(max_length=24)
+    # The user name as typed or signed in; "" counts the names one address tried beyond a limit.
+    username = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The client's address as text ("" when unknown), so that it can be part of the unique key.
+    address = models.CharField(max_length=45, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField(db_index=True)
+    # The entry of the window's first event, which the summary follows.
+    first_sequence = models.PositiveBigIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0)
+    first_repeat_at = models.DateTimeField(null=True, blank=True)
+    last_repeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "username", "address", "window_start"],
+                name="one_count_per_event_and_window",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.username or '(others)'} from {self.address}: {self.repeats}"

@@ -4,7 +4,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from audit.models import AuditEntry
-from audit.services import RequestMeta, audit_entry_create
+from audit.services import RequestMeta, audit_entry_create, audit_entry_create_or_count
 
 
 def _meta(request) -> RequestMeta:
@@ -24,7 +24,8 @@ def audit_sign_in(sender, request, user, **kwargs):
 @receiver(user_login_failed, dispatch_uid="audit-sign-in-failed")
 def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
     # `credentials` has the password already replaced by Django; only the username is kept.
-    audit_entry_create(
+    # Anyone can fail to sign in at will (a lockout refuses every try): repeats are counted.
+    audit_entry_create_or_count(
         user=None,
         username=str(credentials.get("username", ""))[:150],
         meta=_meta(request),

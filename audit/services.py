@@ -9,15 +9,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEntry, FieldChange
+from audit.models import (
+    GENESIS_HASH,
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEntry,
+    FieldChange,
+    RepeatedEvent,
+)
+from backoffice.proxies import client_ip
 from backoffice.spreadsheets import csv_cell
 
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """Where an action came from: the request's IP address, user agent and id."""
+    """Where an action came from: the client's IP address, user agent and the request's id."""
 
     ip_address: str | None = None
     user_agent: str = ""
@@ -26,7 +36,8 @@ class RequestMeta:
     @classmethod
     def from_request(cls, request) -> "RequestMeta":
         return cls(
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            # The same address the sessions, the lockout and the log lines record.
+            ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
             request_id=getattr(request, "id", ""),
         )
@@ -60,10 +71,12 @@ def audit_entry_create(
     reason: str = "",
     reverts: AuditEntry | None = None,
     username: str = "",
+    supersedes: AuditEntry | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain, with a row per changed field (`changes`: {field: (old, new)}).
 
-    `username` names who acted when there is no user (a failed sign-in).
+    `username` names who acted when there is no user (a failed sign-in); `supersedes`, the
+    pending entry of a queued edit that this entry settles.
     """
     rows = [(field, str(old), str(new)) for field, (old, new) in (changes or {}).items()]
     # Part of the caller's transaction when there is one (a save's outcome and its entry commit
@@ -88,6 +101,7 @@ def audit_entry_create(
             cdp_message=cdp_message,
             reason=reason,
             reverts=reverts,
+            supersedes=supersedes,
         )
         entry.entry_hash = entry.compute_hash(rows)
         entry.save()
@@ -98,6 +112,162 @@ def audit_entry_create(
         head.sequence, head.entry_hash = entry.sequence, entry.entry_hash
         head.save(update_fields=["sequence", "entry_hash"])
     return entry
+
+
+def audit_entry_pending(
+    *, consumer_ref: str, request_id: str, since: datetime
+) -> AuditEntry | None:
+    """Return the pending entry of a queued save not settled yet, or None.
+
+    A queued save is known by its consumer and the request that queued it (one save per consumer
+    per request), written no earlier than `since` (when the save began); the oldest comes first.
+    """
+    return (
+        AuditEntry.objects.filter(
+            action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT),
+            outcome=AuditEntry.Outcome.PENDING,
+            consumer_ref=consumer_ref,
+            request_id=request_id,
+            action_time__gte=since,
+            superseded_by__isnull=True,
+        )
+        .order_by("sequence")
+        .first()
+    )
+
+
+# --- repeated events --------------------------------------------------------------------------
+
+# How the summaries name the repeated events; other actions by their label.
+_REPEATED = {
+    AuditEntry.Action.SIGN_IN_FAILED: "failed sign-ins",
+    AuditEntry.Action.PERMISSION_DENIED: "refused pages",
+}
+# One address may have this many user names counted apart in one window; the names it tries
+# beyond them share one count, so inventing user names cannot grow the log either.
+REPEAT_NAMES_PER_ADDRESS = 10
+# Windows are counted from a fixed moment, so every process cuts them alike.
+_WINDOWS_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _window(moment: datetime) -> tuple[datetime, datetime] | None:
+    """Return the repeat window `moment` falls in, or None when repeats are not folded."""
+    minutes = settings.AUDIT_REPEAT_WINDOW_MINUTES
+    if minutes <= 0:
+        return None
+    length = timedelta(minutes=minutes)
+    start = _WINDOWS_EPOCH + (moment - _WINDOWS_EPOCH) // length * length
+    return start, start + length
+
+
+def _count_repeat(key: dict, window_start: datetime, now: datetime) -> bool:
+    """Count one more repeat of `key` in its window; False when the window has no count yet."""
+    moment = Value(now, output_field=DateTimeField())
+    return bool(
+        RepeatedEvent.objects.filter(**key, window_start=window_start).update(
+            repeats=F("repeats") + 1,
+            first_repeat_at=Coalesce("first_repeat_at", moment),
+            last_repeat_at=moment,
+        )
+    )
+
+
+def audit_entry_create_or_count(
+    *,
+    user,
+    meta: RequestMeta,
+    action: str,
+    outcome: str,
+    username: str = "",
+    object_repr: str = "",
+) -> AuditEntry | None:
+    """Append the first such event of a window as an entry; only count the ones after it (None).
+
+    An event is the same when its action, user name and client address are; the counts reach the
+    chain as one summary entry per window (`audit_repeats_flush`). For events anyone can cause
+    at will, such as failed sign-ins and refused pages.
+    """
+    now = timezone.now()
+    window = _window(now)
+    name = (user.get_username() if user is not None and user.pk else username)[:150]
+    if window is None:
+        return audit_entry_create(
+            user=user, meta=meta, action=action, outcome=outcome, username=name,
+            object_repr=object_repr,
+        )  # fmt: skip
+    key = {"action": action, "username": name, "address": meta.ip_address or ""}
+    audit_repeats_flush(now=now, **key)  # this event's earlier windows end up in the chain first
+    start, end = window
+    with transaction.atomic():
+        if _count_repeat(key, start, now):
+            return None
+        names = RepeatedEvent.objects.filter(
+            action=action, address=key["address"], window_start=start
+        ).exclude(username="")
+        if name and names.count() >= REPEAT_NAMES_PER_ADDRESS:
+            key = {**key, "username": ""}
+            if _count_repeat(key, start, now):
+                return None
+        try:
+            with transaction.atomic():
+                counter = RepeatedEvent.objects.create(
+                    **key,
+                    user=user if user is not None and user.pk else None,
+                    window_start=start,
+                    window_end=end,
+                )
+        except IntegrityError:  # another request began this window a moment ago
+            _count_repeat(key, start, now)
+            return None
+        entry = audit_entry_create(
+            user=user, meta=meta, action=action, outcome=outcome, username=name,
+            object_repr=object_repr,
+        )  # fmt: skip
+        counter.first_sequence = entry.sequence
+        counter.save(update_fields=["first_sequence"])
+    return entry
+
+
+def audit_repeats_flush(*, now: datetime | None = None, **key) -> int:
+    """Append a summary entry for each window that is over and had repeats; return how many.
+
+    `key` (action, username, address) limits it to one event's windows.
+    """
+    now = now or timezone.now()
+    written = 0
+    over = RepeatedEvent.objects.filter(window_end__lte=now, **key).order_by("window_end", "pk")
+    for counter in over:
+        with transaction.atomic():
+            # Whoever removes the counter writes its summary, so two flushers at once write one;
+            # a repeat counted meanwhile leaves the row to the next flush.
+            removed, _ = RepeatedEvent.objects.filter(
+                pk=counter.pk, repeats=counter.repeats
+            ).delete()
+            if removed and counter.repeats:
+                audit_entry_create(
+                    user=counter.user,
+                    meta=RequestMeta(ip_address=counter.address or None),
+                    action=counter.action,
+                    outcome=AuditEntry.Outcome.FAILED,
+                    username=counter.username,
+                    reason=_summary(counter),
+                )
+                written += 1
+    return written
+
+
+def _summary(counter: RepeatedEvent) -> str:
+    what = _REPEATED.get(counter.action) or AuditEntry.Action(counter.action).label.lower()
+    who = f"by {counter.username}" if counter.username else "under other user names"
+    first, last = (
+        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        for moment in (counter.first_repeat_at, counter.last_repeat_at)
+    )
+    return (
+        f"{counter.repeats} more {what} {who} from {counter.address or 'an unknown address'} "
+        f"between {first} and {last} UTC, after entry {counter.first_sequence}; counted, not "
+        "written one by one."
+    )
 
 
 # --- checkpoints ------------------------------------------------------------------------------
@@ -142,8 +312,16 @@ def _entries_in_order() -> Iterator[AuditEntry]:
     )
 
 
-def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int:
-    """Walk the chain and check every checkpoint; return the number of entries checked.
+@dataclass(frozen=True)
+class ChainVerified:
+    """What a successful verification found: how many entries, and the newest checkpoint's time."""
+
+    entries: int
+    newest_checkpoint: AuditCheckpoint | None
+
+
+def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> ChainVerified:
+    """Walk the chain, compare its end with the chain head and check every checkpoint.
 
     Raises ChainBroken naming the first entry that was changed, deleted, inserted or reordered, or
     the first checkpoint the chain no longer matches. `external_checkpoints` are copies kept
@@ -151,9 +329,16 @@ def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int
     """
     hashes: dict[int, str] = {}
     checkpoints = list(AuditCheckpoint.objects.order_by("sequence"))
-    wanted = {c.sequence for c in checkpoints} | {
-        int(c["sequence"]) for c in external_checkpoints or []
-    }
+    copies = [
+        AuditCheckpoint(
+            sequence=int(copy["sequence"]),
+            entry_hash=copy["entry_hash"],
+            created_at=datetime.fromisoformat(copy["created_at"]),
+            signature=copy["signature"],
+        )
+        for copy in external_checkpoints or []
+    ]
+    wanted = {c.sequence for c in checkpoints} | {c.sequence for c in copies}
     previous_hash, expected_sequence = GENESIS_HASH, 1
     for entry in _entries_in_order():
         changes = [(c.field, c.old_value, c.new_value) for c in entry.changes.all()]
@@ -183,15 +368,49 @@ def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> int
     newest = expected_sequence - 1
     for checkpoint in checkpoints:
         _check_checkpoint(checkpoint, hashes, newest)
-    for copy in external_checkpoints or []:
-        checkpoint = AuditCheckpoint(
-            sequence=int(copy["sequence"]),
-            entry_hash=copy["entry_hash"],
-            created_at=datetime.fromisoformat(copy["created_at"]),
-            signature=copy["signature"],
-        )
+    for checkpoint in copies:
         _check_checkpoint(checkpoint, hashes, newest, where="kept outside the database")
-    return newest
+    _check_head(newest, previous_hash)
+    signed = max(checkpoints + copies, key=lambda c: c.created_at, default=None)
+    return ChainVerified(entries=newest, newest_checkpoint=signed)
+
+
+def _check_head(newest: int, newest_hash: str) -> None:
+    """Compare the end of the walked chain with the head every writer moves along with it.
+
+    The head is read after the walk, so it is never behind an honest chain; it is ahead when
+    entries were written meanwhile (they exist, and the next run checks them) or deleted.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None:
+        if newest:
+            raise ChainBroken(
+                f"The chain head is missing, though the chain has {newest} entries: it was "
+                "deleted, perhaps to hide entries deleted from the end."
+            )
+        return
+    if head.sequence > newest:
+        if AuditEntry.objects.filter(sequence=newest + 1).exists():
+            return  # written while the chain was walked
+        deleted = (
+            f"entry {head.sequence}"
+            if head.sequence == newest + 1
+            else f"entries {newest + 1} to {head.sequence}"
+        )
+        raise ChainBroken(
+            f"The chain ends at entry {newest}, but its head records entry {head.sequence}: "
+            f"{deleted} were deleted from the end."
+        )
+    if head.sequence < newest:
+        raise ChainBroken(
+            f"Entry {head.sequence + 1} is past the chain head (entry {head.sequence}): entries "
+            "were added at the end without the head, or the head was moved back."
+        )
+    if newest and head.entry_hash != newest_hash:
+        raise ChainBroken(
+            f"Entry {newest} does not have the hash the chain head records: the newest entry "
+            "was replaced."
+        )
 
 
 def _check_checkpoint(checkpoint, hashes: dict[int, str], newest: int, where: str = "") -> None:
@@ -224,21 +443,26 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         entries = entries.filter(username=filters["user"].strip())
     if "date_from" in filters:
         start = _start_of_day(filters["date_from"])
-        first = AuditEntry.objects.filter(action_time__gte=start - CLOCK_SKEW)
+        first = AuditEntry.objects.filter(action_time__gte=_shifted(start, -CLOCK_SKEW))
         first = first.order_by("action_time").values("sequence")[:1]
         entries = entries.filter(action_time__gte=start, sequence__gte=Subquery(first))
-    if "date_to" in filters:
+    if "date_to" in filters and filters["date_to"] < date.max:  # date.max: no end to the range
         end = _start_of_day(filters["date_to"] + timedelta(1))
-        last = AuditEntry.objects.filter(action_time__lt=end + CLOCK_SKEW)
+        last = AuditEntry.objects.filter(action_time__lt=_shifted(end, CLOCK_SKEW))
         last = last.order_by("-action_time").values("sequence")[:1]
         entries = entries.filter(action_time__lt=end, sequence__lte=Subquery(last))
     if "field" in filters:
         changed = FieldChange.objects.filter(entry=OuterRef("pk"), field=filters["field"])
         entries = entries.filter(Exists(changed))
-    if "action" in filters:
+    if filters.get("action") == "saves":
+        entries = entries.filter(action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT))
+    elif "action" in filters:
         entries = entries.filter(action=filters["action"])
     if "outcome" in filters:
         entries = entries.filter(outcome=filters["outcome"])
+    if filters.get("final"):
+        # A queued entry a later one settled: what finally happened is that later entry.
+        entries = entries.exclude(Exists(AuditEntry.objects.filter(supersedes=OuterRef("pk"))))
     if filters.get("q", "").strip():
         text = filters["q"].strip()
         in_values = FieldChange.objects.filter(entry=OuterRef("pk")).filter(
@@ -268,6 +492,18 @@ def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """Return `moment + delta`, held at the first or last moment there is instead of overflowing."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _EARLIEST if delta < timedelta(0) else _LATEST
+
+
 # CSV column → the entry field it holds; None marks the columns that come from each field change.
 EXPORT_COLUMNS = {
     "sequence": "sequence",
@@ -288,6 +524,7 @@ EXPORT_COLUMNS = {
     "cdp_status": "cdp_status",
     "cdp_message": "cdp_message",
     "reverts_sequence": "reverts_id",
+    "settles_sequence": "supersedes_id",
     "entry_hash": "entry_hash",
 }
 EXPORT_CHUNK = 2000
@@ -309,14 +546,21 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
         if not chunk:
             return
         changes = _changes_of([entry["pk"] for entry in chunk])
-        reverted = dict(
+        # The entries reverted or settled by the chunk's, by sequence number rather than id.
+        linked = dict(
             AuditEntry.objects.filter(
-                pk__in={entry["reverts_id"] for entry in chunk if entry["reverts_id"]}
+                pk__in={
+                    entry[link]
+                    for entry in chunk
+                    for link in ("reverts_id", "supersedes_id")
+                    if entry[link]
+                }
             ).values_list("pk", "sequence")
         )
         for entry in chunk:
             entry["action_time"] = entry["action_time"].astimezone(UTC).isoformat()
-            entry["reverts_id"] = reverted.get(entry["reverts_id"])
+            entry["reverts_id"] = linked.get(entry["reverts_id"])
+            entry["supersedes_id"] = linked.get(entry["supersedes_id"])
             for field, old, new in changes.get(entry["pk"]) or [("", "", "")]:
                 change = {"field": field, "old_value": old, "new_value": new}
                 yield [
@@ -324,7 +568,7 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
                     for column, source in EXPORT_COLUMNS.items()
                 ]
         last_sequence = chunk[-1]["sequence"]
-        del chunk, changes, reverted  # let the chunk go before the next one is read
+        del chunk, changes, linked  # let the chunk go before the next one is read
 
 
 def _changes_of(entry_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:

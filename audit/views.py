@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import services
-from audit.forms import FIELD_LABELS, AuditFilterForm, RevertForm
+from audit.forms import FIELD_LABELS, AuditFilterForm, AuditPageForm, RevertForm
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError
@@ -21,21 +21,23 @@ can_read = permission_required("audit.view_auditentry", raise_exception=True)
 can_revert = permission_required("audit.revert_auditentry", raise_exception=True)
 
 
-def _page(entries, *, before: str, after: str) -> tuple[list[AuditEntry], int | None, int | None]:
+def _page(
+    entries, *, before: int | None, after: int | None
+) -> tuple[list[AuditEntry], int | None, int | None]:
     """Return one page of entries, newest first, and the cursors of the older and newer pages.
 
     Pages are cut by sequence number rather than counted, so page 1 and page 10,000 cost the same.
     """
-    if after.isdigit():
-        rows = list(entries.filter(sequence__gt=int(after)).order_by("sequence")[: PAGE_SIZE + 1])
+    if after is not None:
+        rows = list(entries.filter(sequence__gt=after).order_by("sequence")[: PAGE_SIZE + 1])
         has_newer, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE][::-1]
         has_older = bool(rows) and entries.filter(sequence__lt=rows[-1].sequence).exists()
     else:
-        if before.isdigit():
-            entries = entries.filter(sequence__lt=int(before))
+        if before is not None:
+            entries = entries.filter(sequence__lt=before)
         rows = list(entries[: PAGE_SIZE + 1])
         has_older, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-        has_newer = before.isdigit()
+        has_newer = before is not None
     older = rows[-1].sequence if rows and has_older else None
     newer = rows[0].sequence if rows and has_newer else None
     return rows, older, newer
@@ -44,17 +46,22 @@ def _page(entries, *, before: str, after: str) -> tuple[list[AuditEntry], int | 
 @require_GET
 @login_required
 @can_read
-def entry_list(request):
+def entry_list(request, status: int = 200):
     form = AuditFilterForm(request.GET or None)
-    entries = services.audit_entry_search(filters=form.filters()).prefetch_related("changes")
-    rows, older, newer = _page(
-        entries, before=request.GET.get("before", ""), after=request.GET.get("after", "")
-    )
+    pages = AuditPageForm(request.GET)
+    before, after = pages.cursors()
+    rows: list[AuditEntry] = []
+    older = newer = None
+    if not form.is_bound or form.is_valid():  # bad filters list nothing, not the whole log
+        entries = services.audit_entry_search(filters=form.filters())
+        entries = entries.select_related("supersedes").prefetch_related("changes")
+        rows, older, newer = _page(entries, before=before, after=after)
     query = request.GET.copy()
     for cursor in ("before", "after"):
         query.pop(cursor, None)
     context = {
         "form": form,
+        "page_error": pages.error_messages["broken"] if not pages.is_valid() else "",
         "entries": [_row(entry) for entry in rows],
         "older": older,
         "newer": newer,
@@ -63,7 +70,7 @@ def entry_list(request):
         "detail_prefix": reverse("audit:detail", args=[0]).removesuffix("0/"),
         "consumer_prefix": reverse("consumers:detail", args=["x"]).removesuffix("x/"),
     }
-    return render(request, "audit/entry_list.html", context)
+    return render(request, "audit/entry_list.html", context, status=status)
 
 
 _ACTIONS = dict(AuditEntry.Action.choices)
@@ -86,6 +93,8 @@ def _row(entry: AuditEntry) -> dict:
             for c in entry.changes.all()
         ],
         "reason": entry.reason,
+        # The queued entry this one settles (delivered, failed, conflict or cancelled).
+        "settles": (entry.supersedes.pk, entry.supersedes.sequence) if entry.supersedes else None,
         "outcome": _OUTCOMES.get(entry.outcome, entry.outcome),
         "badge": entry.outcome_badge,
         "cdp_status": entry.cdp_status,
@@ -104,6 +113,10 @@ class _Echo:
 @can_read
 def entry_export(request):
     form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # The list shows what is wrong with the filters; an export of everything would not.
+        messages.error(request, "Not exported: correct the filters first.")
+        return entry_list(request, status=400)
     entries = services.audit_entry_search(filters=form.filters())
     writer = csv.writer(_Echo())
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

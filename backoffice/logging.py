@@ -1,8 +1,9 @@
 """Log lines that can be parsed, traced to one request, and hold no secret or personal data.
 
-OWASP ASVS 5.0 V16: every line says when (UTC), how bad, where (the logger), what, and for which
+OWASP ASVS 5.0 V16: every line says when (UTC), how bad, where (the logger), what, for which
 request (`request_id`: the id in the `X-Request-ID` response header, the audit entry and the
-header sent to CDP), as one JSON object per line (16.2.1, 16.2.4). JSON escapes line breaks and
+header sent to CDP) and from where (`client_ip`: the address the audit entry records), as one
+JSON object per line (16.2.1, 16.2.4). JSON escapes line breaks and
 control characters, so a value cannot forge a line (16.4.1). Before any handler writes, a filter
 masks credentials (the `Authorization` header, Basic and Bearer values, the CDP API tokens in use),
 e-mail addresses, phone numbers and passport numbers (16.2.5). UUID refs, request ids, times and
@@ -25,6 +26,11 @@ from datetime import UTC, datetime
 
 NO_REQUEST = "-"
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default=NO_REQUEST)
+_client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default=NO_REQUEST)
+# Where the request id middleware leaves the client's address in the WSGI environ: for the lines
+# Django writes about a request after the middleware is done, and for gunicorn's access log
+# (`%({backoffice.client_ip}e)s`, backoffice/serve.py).
+CLIENT_IP_ENVIRON_KEY = "backoffice.client_ip"
 
 
 def current_request_id() -> str:
@@ -33,12 +39,14 @@ def current_request_id() -> str:
 
 
 @contextmanager
-def bind_request_id(request_id: str | None) -> Iterator[None]:
-    """Tag every log line and CDP call made inside the block with `request_id`."""
+def bind_request_id(request_id: str | None, *, client_ip: str | None = None) -> Iterator[None]:
+    """Tag every log line and CDP call made inside the block with `request_id` (and `client_ip`)."""
     token = _request_id.set(request_id or NO_REQUEST)
+    address = _client_ip.set(client_ip or NO_REQUEST)
     try:
         yield
     finally:
+        _client_ip.reset(address)
         _request_id.reset(token)
 
 
@@ -147,16 +155,22 @@ def redact(text: str) -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Add `request_id` to every record: the current request's, or "-" outside one."""
+    """Add `request_id` and `client_ip` to every record: the current request's, or "-"."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Django logs a 4xx or 5xx after the middleware is done, with the request attached.
+        attached = getattr(record, "request", None)
         if not isinstance(getattr(record, "request_id", None), str):
             request_id = _request_id.get()
             if request_id == NO_REQUEST:
-                # Django logs a 4xx or 5xx after the middleware is done, with the request attached.
-                attached = getattr(getattr(record, "request", None), "id", None)
-                request_id = attached if isinstance(attached, str) else NO_REQUEST
-            record.request_id = request_id
+                request_id = getattr(attached, "id", None)
+            record.request_id = request_id if isinstance(request_id, str) else NO_REQUEST
+        if not isinstance(getattr(record, "client_ip", None), str):
+            address = _client_ip.get()
+            if address == NO_REQUEST:
+                environ = getattr(attached, "META", None)
+                address = environ.get(CLIENT_IP_ENVIRON_KEY) if isinstance(environ, dict) else None
+            record.client_ip = address if isinstance(address, str) else NO_REQUEST
         return True
 
 
@@ -192,7 +206,7 @@ def _utc_time(record: logging.LogRecord) -> str:
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC), level, logger, message, request_id, exception."""
+    """One JSON object per line: time, level, logger, message, request_id, client_ip, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -201,6 +215,7 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", NO_REQUEST),
+            "client_ip": getattr(record, "client_ip", NO_REQUEST),
         }
         if isinstance(getattr(record, "status_code", None), int):
             entry["status_code"] = record.status_code

@@ -3,7 +3,8 @@ import uuid
 
 from django.conf import settings
 
-from backoffice.logging import bind_request_id
+from backoffice.logging import CLIENT_IP_ENVIRON_KEY, bind_request_id
+from backoffice.proxies import behind_trusted_proxies, client_ip
 from cdp import client
 
 # An incoming id from a trusted proxy is kept only if it is short and harmless in logs and headers.
@@ -11,16 +12,23 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Give every request an id (`request.id`), echoed in the `X-Request-ID` response header."""
+    """Give every request an id (`request.id`), echoed in the `X-Request-ID` response header.
+
+    Log lines made while answering carry the id and the client's address.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
+        # Without a proxy of ours in front, the header was written by the client, who must not
+        # choose the id its actions are audited and traced under.
+        incoming = request.headers.get("X-Request-ID", "") if behind_trusted_proxies() else ""
         request.id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        address = client_ip(request)
+        request.META[CLIENT_IP_ENVIRON_KEY] = address or "-"
         # Every log line and CDP call made while answering carries the id (backoffice.logging).
-        with bind_request_id(request.id):
+        with bind_request_id(request.id, client_ip=address):
             response = self.get_response(request)
         response["X-Request-ID"] = request.id
         return response

@@ -12,6 +12,15 @@ import sys
 from backoffice.cdp_hosts import with_sandbox
 from backoffice.processes import MANAGE, ROOT, stop_on_signals, supervise, wait_for_port
 
+# gunicorn's access log line. The client's address as the app worked it out (backoffice.proxies;
+# `%(h)s`, the TCP peer, is the proxy's behind one, so it comes last, after "via"), the path
+# without its query string (a search by name must not land in the access log), and the request
+# id that the app's JSON lines and the audit entries carry.
+ACCESS_LOG_FORMAT = (
+    '%({backoffice.client_ip}e)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms '
+    "%({x-request-id}o)s via %(h)s"
+)
+
 
 def main() -> None:
     stop_on_signals()
@@ -58,8 +67,7 @@ def main() -> None:
         # closes one at the very moment the other end reuses it.
         "--keep-alive", env.get("GUNICORN_KEEPALIVE", "75"),
         "--access-logfile", "-",
-        # The path without its query string: a search by name must not land in the access log.
-        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms',
+        "--access-logformat", ACCESS_LOG_FORMAT,
     ]  # fmt: skip
     print(f"Serving on http://{bind}/ with the tasks worker. Ctrl-C stops them.", flush=True)
     processes.append(subprocess.Popen(gunicorn, env=env, cwd=ROOT))

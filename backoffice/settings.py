@@ -206,9 +206,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True
 # Behind reverse proxies (a load balancer, ...), how many: the client's address is then read from
 # X-Forwarded-For, that many entries from the right, the part the proxies wrote. 0: the header
-# is ignored (a client can write anything there) and the peer's address is the client's.
+# is ignored (a client can write anything there) and the peer's address is the client's. An
+# incoming X-Request-ID is kept only behind them (backoffice/middleware.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_CLIENT_IP_CALLABLE = "backoffice.proxies.client_ip"
 
 # Sessions live on the server, so they can be ended there (sign-out, deactivation, an
 # administrator): the database by default, or the cache with a shared CACHE_URL
@@ -312,6 +313,10 @@ CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+# Failed sign-ins and refused pages, which anyone can repeat at will: the first per user name and
+# address in a window of this many minutes is an entry, the rest one summary entry after the
+# window (appended by the next such event or by verify_audit). 0: every one is an entry.
+AUDIT_REPEAT_WINDOW_MINUTES = env.int("AUDIT_REPEAT_WINDOW_MINUTES", default=15)
 
 # Logs go to stderr, one JSON object per line with the request id (backoffice/logging.py), with
 # tokens, credentials, e-mail addresses, phone and passport numbers masked. LOG_FORMAT=plain gives

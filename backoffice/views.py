@@ -3,7 +3,7 @@ import logging
 from django.shortcuts import render
 
 from audit.models import AuditEntry
-from audit.services import RequestMeta, audit_entry_create
+from audit.services import RequestMeta, audit_entry_create_or_count
 
 logger = logging.getLogger("backoffice.security")
 
@@ -18,11 +18,16 @@ def permission_denied(request, exception=None):
         request.path,
     )
     if user.is_authenticated:
-        audit_entry_create(
+        # A page can be asked for again and again: repeats are counted, not each an entry.
+        audit_entry_create_or_count(
             user=user,
             meta=RequestMeta.from_request(request),
             action=AuditEntry.Action.PERMISSION_DENIED,
             outcome=AuditEntry.Outcome.FAILED,
             object_repr=f"{request.method} {request.path}"[:200],
         )
-    return render(request, "403.html", status=403)
+    response = render(request, "403.html", status=403)
+    # The line above is the record of this refusal. Django would log a second one, with the
+    # PermissionDenied traceback, unless the response says it has been logged already.
+    response._has_been_logged = True
+    return response

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from backoffice.admin import BoundedDateHierarchyMixin
 from consumers.models import Order, OrderConsumer, Push
 
 
@@ -14,7 +15,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderConsumer)
-class OrderConsumerAdmin(ReadOnlyAdmin):
+class OrderConsumerAdmin(BoundedDateHierarchyMixin, ReadOnlyAdmin):
     list_display = ["__str__", "ref", "order_ref", "cdp_modified_at", "fetched_at"]
     search_fields = ["=ref", "=order_ref", "last_name", "first_name"]
     date_hierarchy = "fetched_at"

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from audit.services import RequestMeta, audit_entry_create
+from audit.services import RequestMeta, audit_entry_create, audit_entry_pending
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
@@ -185,6 +185,15 @@ def _meta(push: Push) -> RequestMeta:
     )
 
 
+def _settled_entry(push: Push) -> AuditEntry | None:
+    """Return the pending entry of a queued push, which its final entry settles (counted once)."""
+    if push.queued_at is None:
+        return None
+    return audit_entry_pending(
+        consumer_ref=push.consumer_ref, request_id=push.request_id, since=push.created_at
+    )
+
+
 def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str = ""):
     return audit_entry_create(
         user=push.user,
@@ -201,6 +210,7 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
         cdp_message=error.message if error else message,
         reason=push.reason,
         reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
+        supersedes=_settled_entry(push) if outcome != AuditEntry.Outcome.PENDING else None,
     )
 
 
@@ -492,6 +502,7 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
             field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
         },
         reason=push.reason,
+        supersedes=_settled_entry(push),
     )
 
 

@@ -3,28 +3,30 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-DATE = {"type": "date", "class": "form-control"}
-# A date input takes and shows only ISO dates, whatever the language's own format.
-ISO = "%Y-%m-%d"
+from audit.forms import DayField
 
 
 class RangeForm(forms.Form):
     """The dashboard's date range, in UTC days; the last two weeks unless said otherwise."""
 
-    date_from = forms.DateField(
-        label="From (UTC)", required=False, widget=forms.DateInput(DATE, format=ISO)
-    )
-    date_to = forms.DateField(
-        label="To (UTC)", required=False, widget=forms.DateInput(DATE, format=ISO)
-    )
+    # Bounded days, so the default start (two weeks before) and the day after the end exist.
+    date_from = DayField(label="From (UTC)", required=False)
+    date_to = DayField(label="To (UTC)", required=False)
 
     error_messages = {
         "reversed": "The From date is after the To date.",
         "too_long": "Choose at most two years.",
     }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "form-control")
+
     def clean(self):
         cleaned = super().clean()
+        if self.errors:
+            return cleaned  # a day out of range: no range to check
         today = timezone.now().date()
         date_to = cleaned.get("date_to") or today
         date_from = cleaned.get("date_from") or date_to - timedelta(days=13)

@@ -1,8 +1,9 @@
 """Daily totals of the audit log, kept for days that are over.
 
-Audit entries are append-only, so a day's totals never change once the day is over: they are
-worked out once, the first time the dashboard shows that day, and read from here afterwards. A
-year on the dashboard then sums a few thousand of these rows instead of half a million entries.
+Audit entries are append-only, so a day's totals of settled saves never change once the day is
+over: they are worked out once, the first time the dashboard shows that day, and read from here
+afterwards. (Queued saves are not kept here: a later entry may settle one any day.) A year on the
+dashboard then sums a few thousand of these rows instead of half a million entries.
 """
 
 from django.db import models
@@ -19,7 +20,7 @@ class RolledUpDay(models.Model):
 
 
 class DailySaves(models.Model):
-    """How many saves (edits and reverts) one user made on one day, with one outcome."""
+    """How many settled saves (edits and reverts) one user made on one day, with one outcome."""
 
     day = models.DateField()
     username = models.CharField(max_length=150)

@@ -1,5 +1,6 @@
 """The supervisors' figures, aggregated in the database; days that are over from daily totals."""
 
+import calendar
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -16,14 +17,22 @@ from consumers.models import Push
 from dashboard.models import DailyFieldChanges, DailySaves, RolledUpDay
 
 SAVES = (AuditEntry.Action.EDIT, AuditEntry.Action.REVERT)
-OUTCOMES = ("succeeded", "failed", "conflict", "pending")
+SETTLED = ("succeeded", "failed", "conflict")
+OUTCOMES = (*SETTLED, "pending")
+PENDING = AuditEntry.Outcome.PENDING
+
+# How the chart and its table group the range: day by day up to this many days, then by ISO week
+# up to a year (a leap year's range has 366 days), then by month.
+DAYS_PER_DAY = 90
+DAYS_PER_WEEK = 366
 
 
 @dataclass
 class Dashboard:
     date_from: date
     date_to: date
-    per_day: list[dict]
+    period: str  # "day", "week" or "month": what each row of `per_period` covers
+    per_period: list[dict]
     per_agent: list[dict]
     rates: dict
     fields: list[dict]
@@ -32,10 +41,35 @@ class Dashboard:
 
 
 def _range(date_from: date, date_to: date) -> tuple[datetime, datetime]:
-    return (
-        datetime.combine(date_from, time.min, tzinfo=UTC),
-        datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC),
+    """Return the first moment of `date_from` and the first after `date_to` (UTC)."""
+    end = (
+        datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        if date_to < date.max
+        else datetime.max.replace(tzinfo=UTC)
     )
+    return datetime.combine(date_from, time.min, tzinfo=UTC), end
+
+
+def period_of(date_from: date, date_to: date) -> str:
+    """Say how a range is grouped: "day", "week" (ISO weeks) or "month"."""
+    days = (date_to - date_from).days + 1
+    return "day" if days <= DAYS_PER_DAY else "week" if days <= DAYS_PER_WEEK else "month"
+
+
+def _period(day: date, period: str, date_from: date, date_to: date) -> tuple[str, date, date]:
+    """Return the label of the day's day, ISO week or month, and its days within the range."""
+    if period == "day":
+        return day.isoformat(), day, day
+    if period == "week":
+        year, week, weekday = day.isocalendar()
+        first = day - timedelta(days=weekday - 1)
+        last = first + timedelta(days=min(6, (date.max - first).days))
+        label = f"{year}-W{week:02d}"
+    else:
+        first = day.replace(day=1)
+        last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+        label = f"{day.year:04d}-{day.month:02d}"
+    return label, max(first, date_from), min(last, date_to)
 
 
 # Days before yesterday (UTC) are over: no entry can still be written with their date (entries
@@ -44,7 +78,11 @@ OPEN_DAYS = 2
 
 
 def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
-    """Work out every figure on the dashboard for the days from `date_from` to `date_to` (UTC)."""
+    """Work out every figure on the dashboard for the days from `date_from` to `date_to` (UTC).
+
+    Every save counts once, as what finally happened: a queued save by its final entry (on that
+    entry's day), and by its pending entry only while nothing has settled it.
+    """
     last_closed = min(date_to, timezone.now().astimezone(UTC).date() - timedelta(days=OPEN_DAYS))
     by_day, by_agent, by_field = defaultdict(Counter), defaultdict(Counter), Counter()
     if date_from <= last_closed:
@@ -57,18 +95,28 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         changed = DailyFieldChanges.objects.filter(day__range=(date_from, last_closed))
         by_field.update(dict(changed.values_list("field").annotate(n=Sum("changes"))))
     first_open = max(date_from, last_closed + timedelta(days=1))
+    live = [(date_from, date_to, _still_queued)]
     if first_open <= date_to:
-        for day, user, outcome, n in _count_saves(first_open, date_to):
+        live.append((first_open, date_to, _settled))
+    for first, last, which in live:
+        for day, user, outcome, n in _count_saves(first, last, which):
             by_day[day][outcome] += n
             by_agent[user][outcome] += n
-        for _, field, n in _count_fields(first_open, date_to):
+        for _, field, n in _count_fields(first, last, which):
             by_field[field] += n
 
-    per_day = []
-    day = date_from
-    while day <= date_to:  # every day of the range, the quiet ones too
-        per_day.append({"day": day.isoformat(), **{o: by_day[day][o] for o in OUTCOMES}})
-        day += timedelta(days=1)
+    period = period_of(date_from, date_to)
+    periods: dict[str, dict] = {}
+    for offset in range((date_to - date_from).days + 1):  # every day, the quiet ones too
+        day = date_from + timedelta(days=offset)
+        label, first, last = _period(day, period, date_from, date_to)
+        row = periods.setdefault(
+            label,
+            {"label": label, "date_from": first, "date_to": last, **dict.fromkeys(OUTCOMES, 0)},
+        )
+        for outcome in OUTCOMES:
+            row[outcome] += by_day[day][outcome]
+    per_period = [{**row, "total": sum(row[o] for o in OUTCOMES)} for row in periods.values()]
     per_agent = sorted(
         (
             {"username": user, "total": counts.total(), **{o: counts[o] for o in OUTCOMES}}
@@ -77,47 +125,70 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         key=lambda row: (-row["total"], row["username"]),
     )[:15]
     totals = sum(by_day.values(), Counter())
-    total = totals.total()
-    done = total - totals["pending"]
+    settled = sum(totals[o] for o in SETTLED)
     rates = {
-        "total": total,
+        "total": totals.total(),
+        "settled": settled,
         **{o: totals[o] for o in OUTCOMES},
-        "failure_rate": totals["failed"] / done if done else 0.0,
-        "conflict_rate": totals["conflict"] / done if done else 0.0,
+        # Over the saves that are settled: one still queued has neither failed nor succeeded.
+        "failure_rate": totals["failed"] / settled if settled else 0.0,
+        "conflict_rate": totals["conflict"] / settled if settled else 0.0,
     }
     fields = [
         {"field": field, "label": FIELD_LABELS.get(field, field), "changes": n}
         for field, n in sorted(by_field.items(), key=lambda item: (-item[1], item[0]))[:10]
     ]
     return Dashboard(
-        date_from, date_to, per_day, per_agent, rates, fields, queue_figures(), cdp_figures()
+        date_from,
+        date_to,
+        period,
+        per_period,
+        per_agent,
+        rates,
+        fields,
+        queue_figures(),
+        cdp_figures(),
     )
 
 
-def _saves_between(first: date, last: date):
-    start, end = _range(first, last)
-    return AuditEntry.objects.filter(
-        action__in=SAVES, action_time__gte=start, action_time__lt=end
-    ).annotate(day=TruncDate("action_time", tzinfo=UTC))
+def _settled(entry: str = "") -> Q:
+    """The saves' final entries: they never change, so a day of them can be stored."""
+    return ~Q(**{f"{entry}outcome": PENDING})
 
 
-def _count_saves(first: date, last: date):
+def _still_queued(entry: str = "") -> Q:
+    """The pending entries nothing has settled yet: counted afresh every time."""
+    return Q(**{f"{entry}outcome": PENDING, f"{entry}superseded_by__isnull": True})
+
+
+def _count_saves(first: date, last: date, which=_settled):
     """(day, username, outcome, saves) for the days from `first` to `last`, from the entries."""
-    rows = _saves_between(first, last).values_list("day", "username", "outcome")
+    start, end = _range(first, last)
+    saves = AuditEntry.objects.filter(
+        which(), action__in=SAVES, action_time__gte=start, action_time__lt=end
+    ).annotate(day=TruncDate("action_time", tzinfo=UTC))
+    rows = saves.values_list("day", "username", "outcome")
     return rows.annotate(n=Count("id")).order_by()
 
 
-def _count_fields(first: date, last: date):
+def _count_fields(first: date, last: date, which=_settled):
     """(day, field, changes) for the days from `first` to `last`, from the entries."""
     start, end = _range(first, last)
     changes = FieldChange.objects.filter(
-        entry__action__in=SAVES, entry__action_time__gte=start, entry__action_time__lt=end
+        which("entry__"),
+        entry__action__in=SAVES,
+        entry__action_time__gte=start,
+        entry__action_time__lt=end,
     ).annotate(day=TruncDate("entry__action_time", tzinfo=UTC))
     return changes.values_list("day", "field").annotate(n=Count("id")).order_by()
 
 
 def _roll_up(first: date, last: date) -> None:
-    """Store the totals of the days from `first` to `last` (all over) not stored yet."""
+    """Store the settled totals of the days from `first` to `last` (all over) not stored yet.
+
+    A settled entry never changes once written; a pending one may be settled any day later,
+    so pending entries are never stored but counted live.
+    """
     wanted = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     missing = wanted - set(
         RolledUpDay.objects.filter(day__range=(first, last)).values_list("day", flat=True)

@@ -20,8 +20,12 @@ def dashboard(request):
     if form.is_bound and form.is_valid():
         date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
     figures = dashboard_figures(date_from=date_from, date_to=date_to)
+    outcomes = ("succeeded", "failed", "conflict", "pending")
     charts = {
-        "perDay": figures.per_day,
+        "period": figures.period,
+        "series": [
+            {"label": row["label"], **{o: row[o] for o in outcomes}} for row in figures.per_period
+        ],
         "perAgent": figures.per_agent,
         "fields": [{"label": row["label"], "changes": row["changes"]} for row in figures.fields],
     }

@@ -3,12 +3,15 @@
 import io
 import json
 import threading
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
+from audit import services
 from audit.models import AppendOnlyError, AuditCheckpoint, AuditEntry, FieldChange
 from audit.services import RequestMeta, audit_entry_create
 
@@ -149,6 +152,114 @@ def test_entries_deleted_from_the_end_after_a_checkpoint_are_detected(agent):
     sql("DELETE FROM audit_auditentry WHERE id = %s", [entries[2].pk])
 
     assert "past the chain's end (entry 2)" in verify_fails()
+
+
+def delete_newest(entries: list[AuditEntry], count: int) -> None:
+    for entry in entries[-count:]:
+        sql("DELETE FROM audit_fieldchange WHERE entry_id = %s", [entry.pk])
+        sql("DELETE FROM audit_auditentry WHERE id = %s", [entry.pk])
+
+
+def move_head_to(entry: AuditEntry) -> None:
+    sql(
+        "UPDATE audit_auditchainhead SET sequence = %s, entry_hash = %s",
+        [entry.sequence, entry.entry_hash],
+    )
+
+
+def test_entries_deleted_from_the_end_are_detected_by_the_chain_head(agent):
+    entries = write_entries(agent, 5)
+    delete_newest(entries, 2)
+
+    message = verify_fails()
+    assert "The chain ends at entry 3, but its head records entry 5" in message
+    assert "entries 4 to 5 were deleted from the end" in message
+
+
+def test_the_newest_entry_rewritten_with_a_fresh_hash_is_detected_by_the_chain_head(agent):
+    entries = write_entries(agent, 3)
+    newest = entries[-1]
+    newest.username = "mallory"
+    forged = newest.compute_hash([("last_name", "Old3", "New3")])
+    sql(
+        "UPDATE audit_auditentry SET username = %s, entry_hash = %s WHERE id = %s",
+        ["mallory", forged, newest.pk],
+    )
+
+    assert "Entry 3 does not have the hash the chain head records" in verify_fails()
+
+
+def test_entries_appended_past_the_chain_head_are_detected(agent):
+    entries = write_entries(agent, 3)
+    move_head_to(entries[1])
+
+    assert "Entry 3 is past the chain head (entry 2)" in verify_fails()
+
+
+def test_a_missing_chain_head_is_detected(agent):
+    write_entries(agent, 2)
+    sql("DELETE FROM audit_auditchainhead")
+
+    assert "The chain head is missing" in verify_fails()
+
+
+def test_entries_written_while_the_chain_is_walked_are_not_taken_for_tampering(agent, monkeypatch):
+    write_entries(agent, 3)
+    walk = services._entries_in_order
+
+    def walk_while_an_agent_saves():
+        entries = list(walk())
+        write_entries(agent, 1)
+        yield from entries
+
+    monkeypatch.setattr(services, "_entries_in_order", walk_while_an_agent_saves)
+
+    assert "Audit log verified: 3 entries" in verify()
+
+
+def test_deleting_the_newest_entries_and_moving_the_head_is_caught_by_a_checkpoint(agent):
+    entries = write_entries(agent, 5)
+    verify("--checkpoint")
+    delete_newest(entries, 2)
+    move_head_to(entries[2])
+
+    assert "past the chain's end (entry 3)" in verify_fails()
+
+
+def test_without_a_checkpoint_verification_warns_that_the_end_is_unprotected(agent):
+    entries = write_entries(agent, 5)
+    delete_newest(entries, 2)
+    move_head_to(entries[2])
+
+    output = verify()
+
+    assert "Audit log verified: 3 entries" in output
+    assert "Warning: there is no signed checkpoint" in output
+
+
+def test_a_checkpoint_older_than_a_day_is_warned_about(agent):
+    write_entries(agent, 2)
+    verify("--checkpoint")
+    stale = timezone.now() - timedelta(days=1, minutes=1)
+    sql("UPDATE audit_auditcheckpoint SET created_at = %s", [stale])
+    # Re-signed as if made then: the warning is about its age, not its signature.
+    checkpoint = AuditCheckpoint.objects.get()
+    sql(
+        "UPDATE audit_auditcheckpoint SET signature = %s",
+        [services._signature(checkpoint)],
+    )
+
+    output = verify()
+
+    assert "Warning: the newest signed checkpoint (entry 2) is from" in output
+    assert "more than a day ago" in output
+
+
+def test_a_fresh_checkpoint_gives_no_warning(agent):
+    write_entries(agent, 2)
+
+    assert "Warning" not in verify("--checkpoint")
+    assert "Warning" not in verify()
 
 
 def test_a_checkpoint_copy_kept_outside_the_database_catches_deleted_checkpoints(agent, tmp_path):

@@ -49,6 +49,32 @@ def test_a_refused_page_is_audited_and_logged(client, agent, caplog):
     assert "permission denied: user=agent method=GET path=/audit/" in caplog.text
 
 
+def test_a_refused_page_logs_one_line_without_a_traceback(client, agent, caplog):
+    client.force_login(agent)
+
+    with caplog.at_level(logging.DEBUG):
+        client.get(reverse("audit:list"))
+
+    refused = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.getMessage()) for r in refused] == [
+        ("backoffice.security", "permission denied: user=agent method=GET path=/audit/")
+    ]
+    assert refused[0].exc_info is None
+
+
+def test_a_refused_post_without_a_csrf_token_logs_one_line(client, agent, caplog):
+    client.handler.enforce_csrf_checks = True
+    client.force_login(agent)
+
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(reverse("logout"))
+
+    assert response.status_code == 403
+    refused = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(refused) == 1
+    assert refused[0].exc_info is None
+
+
 def test_security_events_can_be_filtered_in_the_audit_log(client, agent, supervisor):
     client.post(reverse("login"), {"username": "agent", "password": "wrong-password"})
     client.force_login(supervisor)

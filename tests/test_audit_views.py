@@ -3,12 +3,13 @@
 import csv
 import io
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
 
+from audit import services as audit_services
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta, audit_entry_create
 from cdp_sandbox.server import Fault
@@ -144,6 +145,60 @@ def test_it_pages_by_sequence_without_counting_the_table(
     # their changes, and the session's idle-timeout refresh (BEGIN, UPDATE, COMMIT): no COUNT.
     with django_assert_max_num_queries(11):
         supervisor_client.get(reverse("audit:list"), {"before": first.context["older"]})
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            {"before": "\u00b2"},
+            "This page link is broken",
+        ),  # a digit to str.isdigit(), not to int()
+        ({"after": "\u00b2"}, "This page link is broken"),
+        ({"before": "9" * 30}, "This page link is broken"),  # past a bigint on PostgreSQL
+        ({"after": "-1"}, "This page link is broken"),
+        ({"date_from": "0001-01-01"}, "Enter a date from 2000-01-01 to 2999-12-31."),
+        ({"date_to": "9999-12-31"}, "Enter a date from 2000-01-01 to 2999-12-31."),
+        ({"date_from": "1999-12-31", "date_to": "3000-01-01"}, "Enter a date from 2000-01-01"),
+    ],
+)
+def test_bad_filters_and_page_links_are_explained_and_list_nothing_wrong(
+    supervisor_client, agent, query, message
+):
+    audit_entry_create(user=agent, meta=META, action="edit", outcome="succeeded")
+    newest_page = listed(supervisor_client.get(reverse("audit:list")))
+
+    response = supervisor_client.get(reverse("audit:list"), query)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    if "before" in query or "after" in query:
+        assert listed(response) == newest_page
+    else:
+        assert listed(response) == []  # not the whole log, as if nothing had been asked
+
+
+@pytest.mark.parametrize("query", [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}])
+def test_an_export_with_bad_filters_exports_nothing_and_says_why(supervisor_client, agent, query):
+    audit_entry_create(user=agent, meta=META, action="edit", outcome="succeeded")
+
+    response = supervisor_client.get(reverse("audit:export"), query)
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "Not exported: correct the filters first." in page
+    assert "Enter a date from 2000-01-01 to 2999-12-31." in page
+
+
+def test_the_search_copes_with_the_first_and_last_days_there_are(agent):
+    entry = audit_entry_create(user=agent, meta=META, action="edit", outcome="succeeded")
+
+    entries = audit_services.audit_entry_search(
+        filters={"date_from": date.min, "date_to": date.max}
+    )
+
+    assert list(entries) == [entry]
 
 
 def test_the_detail_page_shows_everything_about_an_entry(supervisor_client, agent):

@@ -13,7 +13,7 @@ def test_the_seed_makes_consumers_and_a_chained_audit_log_spread_over_two_years(
     seed(consumers=60, entries=400, users=5)
 
     assert OrderConsumer.objects.count() == 60
-    assert audit_chain_verify() == AuditEntry.objects.count() >= 400
+    assert audit_chain_verify().entries == AuditEntry.objects.count() >= 400
     oldest, newest = (
         AuditEntry.objects.order_by(order).values_list("action_time", flat=True)[0]
         for order in ("sequence", "-sequence")

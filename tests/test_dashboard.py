@@ -1,7 +1,8 @@
 """The supervisors' dashboard: saves per day and agent, rates, fields, the queue, CDP's health."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -38,8 +39,8 @@ def test_it_counts_saves_per_day_and_per_agent_with_their_outcomes(agent, superv
 
     figures = dashboard_figures(date_from=today - timedelta(days=6), date_to=today)
 
-    days = {row["day"]: row for row in figures.per_day}
-    assert len(figures.per_day) == 7
+    days = {row["label"]: row for row in figures.per_period}
+    assert len(figures.per_period) == 7
     assert (days[today.isoformat()]["succeeded"], days[today.isoformat()]["failed"]) == (1, 1)
     assert days[(today - timedelta(days=1)).isoformat()]["conflict"] == 1
     agents = [(row["username"], row["total"]) for row in figures.per_agent]
@@ -99,6 +100,35 @@ def test_a_reversed_range_is_explained(client, supervisor):
     assert "The From date is after the To date." in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date_from": "9999-12-30", "date_to": "9999-12-31"},
+        {"date_to": "0001-01-05"},  # the default start, two weeks before, is before year 1
+        {"date_from": "0001-01-01", "date_to": "0001-01-02"},
+        {"date_from": "1999-12-31"},
+    ],
+)
+def test_dates_out_of_range_are_explained_and_the_default_range_shown(client, supervisor, query):
+    client.force_login(supervisor)
+    today = timezone.now().date()
+
+    response = client.get(reverse("dashboard:dashboard"), query)
+
+    assert response.status_code == 200
+    assert "Enter a date from 2000-01-01 to 2999-12-31." in response.content.decode()
+    assert (response.context["figures"].date_from, response.context["figures"].date_to) == (
+        today - timedelta(days=13),
+        today,
+    )
+
+
+def test_the_figures_cope_with_the_last_days_there_are(agent):
+    figures = dashboard_figures(date_from=date.max - timedelta(days=1), date_to=date.max)
+
+    assert figures.rates["total"] == 0
+
+
 def test_the_date_fields_show_the_range_on_show(client, supervisor):
     client.force_login(supervisor)
     today = timezone.now().date()
@@ -119,11 +149,20 @@ def test_each_number_leads_to_the_audit_entries_behind_it(client, supervisor, ag
     page = client.get(reverse("dashboard:dashboard")).content.decode()
     audit = reverse("audit:list")
 
-    assert f'href="{audit}?date_from={today}&amp;date_to={today}">{today}</a>' in page
-    assert f'href="{audit}?field=title&amp;date_from={since}&amp;date_to={today}">Title</a>' in page
-    assert f'href="{audit}?user=agent&amp;date_from={since}&amp;date_to={today}">agent</a>' in page
+    saves = f"{audit}?action=saves&amp;final=1"
+    assert f'href="{saves}&amp;date_from={today}&amp;date_to={today}">{today}</a>' in page
+    assert (
+        f'href="{saves}&amp;field=title&amp;date_from={since}&amp;date_to={today}">Title</a>'
+        in page
+    )
+    assert (
+        f'href="{saves}&amp;user=agent&amp;date_from={since}&amp;date_to={today}">agent</a>' in page
+    )
     # and the audit log takes those filters
-    response = client.get(audit, {"field": "title", "date_from": since, "date_to": today})
+    response = client.get(
+        audit,
+        {"action": "saves", "final": "1", "field": "title", "date_from": since, "date_to": today},
+    )
     assert len(response.context["entries"]) == 1
     assert f'href="{reverse("audit:detail", args=[title.pk])}"' in response.content.decode()
 

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from backoffice.logging import (
     JSONFormatter,
     PlainFormatter,
@@ -160,13 +161,30 @@ def test_a_requests_id_is_in_its_lines_its_response_and_its_cdp_calls(agent_clie
     assert {r.headers.get("X-Request-ID") for r in sent} == {request_id}
 
 
-def test_an_id_from_a_trusted_proxy_is_kept_and_a_forged_one_replaced(agent_client):
+def test_an_id_from_a_trusted_proxy_is_kept_and_a_forged_one_replaced(agent_client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
     kept = agent_client.get(reverse("consumers:home"), HTTP_X_REQUEST_ID="lb-0123456789abcdef")
     forged = agent_client.get(reverse("consumers:home"), HTTP_X_REQUEST_ID="abcdefgh\nlevel=ok")
 
     assert kept["X-Request-ID"] == "lb-0123456789abcdef"
     assert "\n" not in forged["X-Request-ID"]
     assert forged["X-Request-ID"] != "abcdefgh\nlevel=ok"
+
+
+def test_without_a_trusted_proxy_a_clients_request_id_is_replaced_everywhere(client, agent, logs):
+    chosen = "attacker-chosen-0123456789"
+
+    response = client.post(
+        reverse("login"),
+        {"username": "agent", "password": "agent-password"},
+        HTTP_X_REQUEST_ID=chosen,
+    )
+
+    assert response["X-Request-ID"] != chosen
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.SIGN_IN)
+    assert entry.request_id == response["X-Request-ID"]
+    assert chosen not in logs.text
 
 
 def test_the_worker_sends_and_logs_the_id_of_the_request_that_queued_the_edit(

@@ -32,11 +32,12 @@
     const byOutcome = (rows) => outcomes.map(([key, label, css]) => ({
       label, data: rows.map((row) => row[key]), backgroundColor: colour(css),
     }));
-    charts.push(new Chart(document.getElementById("chart-per-day"), {
+    // One bar per day, ISO week or month, as the table beside it groups the range.
+    charts.push(new Chart(document.getElementById("chart-per-period"), {
       type: "bar",
       data: {
-        labels: data.perDay.map((row) => row.day),
-        datasets: byOutcome(data.perDay),
+        labels: data.series.map((row) => row.label),
+        datasets: byOutcome(data.series),
       },
       options: { scales: { x: { stacked: true }, y: counts } },
     }));

@@ -1,15 +1,27 @@
 import json
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from audit.services import ChainBroken, audit_chain_verify, audit_checkpoint_create
+from audit.services import (
+    ChainBroken,
+    audit_chain_verify,
+    audit_checkpoint_create,
+    audit_repeats_flush,
+)
+
+# Checkpoints are signed hourly from cron; one older than this means that stopped.
+CHECKPOINT_MAX_AGE = timedelta(days=1)
 
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit log's hash chain and its signed checkpoints; exit 1 naming the first "
-        "entry changed, deleted, inserted or reordered. With --checkpoint, sign the verified head."
+        "Verify the audit log's hash chain, its end against the chain head, and its signed "
+        "checkpoints; exit 1 naming the first entry changed, deleted, inserted or reordered. "
+        "With --checkpoint, sign the verified head. Warn when the newest checkpoint is missing "
+        "or more than a day old."
     )
 
     def add_arguments(self, parser):
@@ -27,11 +39,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, checkpoint: bool, checkpoints_file: Path | None, **options):
         external = _read_checkpoints(checkpoints_file)
+        # The counts of repeated events whose windows are over go into the chain first, so the
+        # checkpoint signed below covers them (AUDIT_REPEAT_WINDOW_MINUTES).
+        summaries = audit_repeats_flush()
+        if summaries:
+            plural = "summary" if summaries == 1 else "summaries"
+            self.stdout.write(f"Appended {summaries} {plural} of repeated events.")
         try:
-            count = audit_chain_verify(external_checkpoints=external)
+            verified = audit_chain_verify(external_checkpoints=external)
         except ChainBroken as broken:
             raise CommandError(f"Audit log verification FAILED. {broken}") from None
-        self.stdout.write(f"Audit log verified: {count} entries, chain and checkpoints intact.")
+        self.stdout.write(
+            f"Audit log verified: {verified.entries} entries, chain and checkpoints intact."
+        )
+        newest = verified.newest_checkpoint
         if checkpoint:
             made = audit_checkpoint_create()
             if made is None:
@@ -41,6 +62,33 @@ class Command(BaseCommand):
                 with checkpoints_file.open("a", encoding="utf-8") as copy:
                     copy.write(json.dumps(_as_dict(made)) + "\n")
             self.stdout.write(f"Signed a checkpoint at entry {made.sequence}.")
+            newest = made
+        warning = _unprotected_end(newest, entries=verified.entries)
+        if warning:
+            self.stdout.write(self.style.WARNING(warning))
+
+
+def _unprotected_end(newest, *, entries: int) -> str:
+    """Say when the newest entries rest on the chain alone (no checkpoint, or an old one).
+
+    The chain head catches entries deleted from the end, unless it was moved back with them;
+    only a checkpoint signed after them catches that.
+    """
+    if not entries:
+        return ""
+    if newest is None:
+        return (
+            "Warning: there is no signed checkpoint: entries deleted from the end together with "
+            "the chain head would go unnoticed. Run verify_audit --checkpoint hourly from cron."
+        )
+    if timezone.now() - newest.created_at > CHECKPOINT_MAX_AGE:
+        moment = newest.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"Warning: the newest signed checkpoint (entry {newest.sequence}) is from {moment}, "
+            "more than a day ago: entries since then rest on the chain alone. Is the hourly "
+            "verify_audit --checkpoint running?"
+        )
+    return ""
 
 
 def _read_checkpoints(path: Path | None) -> list[dict]:
