@@ -182,6 +182,7 @@ class Push(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "pushes"
         permissions = [("manage_push", "Can retry or cancel queued edits")]
 
     def __str__(self):
@@ -239,6 +240,7 @@ class BulkRefresh(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "bulk refreshes"
 
     def __str__(self):
         return f"bulk refresh {self.pk} ({self.done}/{self.total})"
