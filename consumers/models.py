@@ -111,7 +111,23 @@ class OrderConsumer(models.Model):
         return {field: getattr(self, field) for field in FIELD_LABELS}
 
 
-class PushQuerySet(models.QuerySet):
+# Supervisors (and administrators) hold this permission: they may open and act on everyone's
+# conflicts, queued edits and bulk refreshes; an agent only on their own (backoffice/roles.py).
+SUPERVISE_PERMISSION = "consumers.manage_push"
+
+
+def sees_everyones_work(user) -> bool:
+    """Say whether the user may open and act on other agents' edits and refreshes."""
+    return user.has_perm(SUPERVISE_PERMISSION)
+
+
+class OwnedQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "models.QuerySet":
+        """The rows the user may open: their own, or every row for a supervisor."""
+        return self if sees_everyones_work(user) else self.filter(user=user)
+
+
+class PushQuerySet(OwnedQuerySet):
     def needing_attention(self) -> "PushQuerySet":
         """Pushes people should know about: waiting to be sent, in conflict, or failed in the queue.
 
@@ -197,6 +213,10 @@ class Push(models.Model):
     def needs_attention(self) -> bool:
         return self.status == self.Status.CONFLICT and not self.resolution
 
+    def handled_by(self, user) -> bool:
+        """Say whether the user may open and act on this edit: theirs, or they supervise."""
+        return self.user_id == user.pk or sees_everyones_work(user)
+
 
 class ConsumerView(models.Model):
     """When an agent last opened a consumer: their list of recent consumers."""
@@ -237,6 +257,8 @@ class BulkRefresh(models.Model):
     # When the worker last started or finished a chunk: a running job that has not moved for long
     # lost its worker (see bulk_refresh_requeue_stalled).
     progressed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -477,6 +478,20 @@ def push_requeue_stuck() -> int:
 
 class ConflictResolved(Exception):
     """The conflict was already re-applied or discarded."""
+
+
+def conflict_get(*, ref: str, push_id: int, user) -> Push:
+    """Return a conflict of the consumer if the user made the edit or is a supervisor.
+
+    Raises Http404 otherwise: another agent's conflict answers as if it did not exist, so nobody
+    resolves an edit that is not theirs (and is audited as having done so).
+    """
+    return get_object_or_404(
+        Push.objects.visible_to(user).select_related("user"),
+        pk=push_id,
+        consumer_ref=ref,
+        status=Push.Status.CONFLICT,
+    )
 
 
 def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -252,15 +252,11 @@ def _render_edit(request, form: ConsumerForm):
     return render(request, "consumers/consumer_edit.html", context)
 
 
-def _conflicting_push(ref: str, push_id: int) -> Push:
-    return get_object_or_404(Push, pk=push_id, consumer_ref=ref, status=Push.Status.CONFLICT)
-
-
 @require_GET
 @login_required
 @can_edit
 def conflict_detail(request, ref: str, push_id: int):
-    push = _conflicting_push(ref, push_id)
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
     consumer = OrderConsumer.objects.get(ref=ref)
     if not push.resolution:
         try:
@@ -291,7 +287,7 @@ def _shown(value) -> str:
 @login_required
 @can_edit
 def conflict_resolve(request, ref: str, push_id: int):
-    push = _conflicting_push(ref, push_id)
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
     meta = RequestMeta.from_request(request)
     try:
         if request.POST.get("action") == "discard":
@@ -380,11 +376,11 @@ def _bulk_page(request, job: BulkRefresh):
 @login_required
 @can_view
 def bulk_refresh_detail(request, job_id: int):
-    job = get_object_or_404(BulkRefresh.objects.select_related("user"), pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     page = _bulk_page(request, job)
     names = services.consumer_names(refs=[i.consumer_ref for i in page.object_list])
     rows = [(item, names.get(item.consumer_ref, "")) for item in page.object_list]
-    context = {"job": job, "page": page, "rows": rows, "can_cancel": _can_cancel(request, job)}
+    context = {"job": job, "page": page, "rows": rows, "can_cancel": not job.is_over}
     return render(request, "consumers/bulk_detail.html", context)
 
 
@@ -393,7 +389,7 @@ def bulk_refresh_detail(request, job_id: int):
 @can_view
 def bulk_refresh_progress(request, job_id: int):
     """The job's counts and the results of the rows on the page being watched, as JSON."""
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     items = list(_bulk_page(request, job).object_list)
     names = services.consumer_names(refs=[item.consumer_ref for item in items])
     return JsonResponse(
@@ -418,22 +414,13 @@ def bulk_refresh_progress(request, job_id: int):
     )
 
 
-def _can_cancel(request, job: BulkRefresh) -> bool:
-    mine = job.user_id == request.user.pk
-    return not job.is_over and (mine or request.user.has_perm("consumers.manage_push"))
-
-
 @require_POST
 @login_required
 @can_view
 def bulk_refresh_cancel(request, job_id: int):
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     if job.is_over:
         messages.info(request, "The refresh had already ended.")
-    elif not _can_cancel(request, job):
-        raise PermissionDenied(
-            "Only the agent who started a bulk refresh, or a supervisor, may cancel it."
-        )
     elif bulk.bulk_refresh_cancel(job=job):
         messages.success(request, "Cancelling: the consumers not refreshed yet are skipped.")
     return redirect("consumers:bulk", job_id=job.pk)
@@ -443,7 +430,7 @@ def bulk_refresh_cancel(request, job_id: int):
 @login_required
 @can_view
 def bulk_refresh_failures(request, job_id: int):
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-refresh-{job.pk}-failures.csv"'
     bulk.bulk_refresh_failures_csv(job=job, out=response)

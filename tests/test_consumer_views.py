@@ -351,6 +351,47 @@ def test_a_conflict_can_be_discarded(agent_client, sandbox):
     assert "Changes not in CDP yet" not in response.content.decode()
 
 
+def a_conflict(agent_client, sandbox) -> Push:
+    data = form_data(agent_client, first_name="William")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+    agent_client.post(edit_url(), data)
+    return Push.objects.get(status=Push.Status.CONFLICT)
+
+
+def test_another_agent_can_neither_open_nor_resolve_an_agents_conflict(
+    agent_client, client, another_agent, sandbox
+):
+    conflict = a_conflict(agent_client, sandbox)
+    client.force_login(another_agent)
+    page = reverse("consumers:conflict", args=[CONSUMER_REF, conflict.pk])
+    resolve = reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk])
+
+    assert client.get(page).status_code == 404
+    assert client.post(resolve, {"action": "discard"}).status_code == 404
+    assert client.post(resolve, {"action": "reapply"}).status_code == 404
+    conflict.refresh_from_db()
+    assert conflict.resolution == ""
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
+    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+    detail = client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
+    assert page not in detail.content.decode()  # no link to a page they may not open
+
+
+def test_a_supervisor_resolves_an_agents_conflict_under_their_own_name(
+    agent_client, client, supervisor, sandbox
+):
+    conflict = a_conflict(agent_client, sandbox)
+    client.force_login(supervisor)
+
+    client.post(
+        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
+        {"action": "discard"},
+    )
+
+    [discard] = AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD)
+    assert discard.username == "supervisor"
+
+
 def test_supervisors_see_the_queue_and_can_retry_or_cancel(
     client, agent_client, supervisor, sandbox
 ):

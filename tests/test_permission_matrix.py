@@ -17,15 +17,27 @@ from consumers.models import Push
 from consumers.tasks import deliver_push
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
-PERSONAS = ("anonymous", "agent", "supervisor", "administrator")
-SIGNED_IN_ONLY = {"anonymous": 302, "agent": 200, "supervisor": 200, "administrator": 200}
-SUPERVISORS_ONLY = {"anonymous": 302, "agent": 403, "supervisor": 200, "administrator": 200}
+# "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
+# role but owns none of them, and must not even learn that they exist (404).
+PERSONAS = ("anonymous", "agent", "another_agent", "supervisor", "administrator")
+SIGNED_IN_ONLY = dict.fromkeys(PERSONAS, 200) | {"anonymous": 302}
+SUPERVISORS_ONLY = dict.fromkeys(PERSONAS, 200) | {
+    "anonymous": 302,
+    "agent": 403,
+    "another_agent": 403,
+}
+
+
+def owners_and_supervisors(status: int) -> dict[str, int]:
+    """The owner and supervisors get `status`; another agent gets 404, as if it did not exist."""
+    return dict.fromkeys(PERSONAS, status) | {"anonymous": 302, "another_agent": 404}
+
 
 # The app's own pages: (method, {persona: status}). Anonymous visitors are sent to sign in (302).
 APP_RULES = {
     "healthz": ("GET", dict.fromkeys(PERSONAS, 200)),
     "readyz": ("GET", dict.fromkeys(PERSONAS, 200)),
-    "login": ("GET", {"anonymous": 200, "agent": 302, "supervisor": 302, "administrator": 302}),
+    "login": ("GET", dict.fromkeys(PERSONAS, 302) | {"anonymous": 200}),
     "logout": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:home": ("GET", SIGNED_IN_ONLY),
     "consumers:order": ("GET", SIGNED_IN_ONLY),
@@ -33,29 +45,26 @@ APP_RULES = {
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
-    "consumers:conflict": ("GET", SIGNED_IN_ONLY),
-    "consumers:conflict_resolve": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:conflict": ("GET", owners_and_supervisors(200)),
+    "consumers:conflict_resolve": ("POST", owners_and_supervisors(302)),
     "consumers:find": ("GET", SIGNED_IN_ONLY),
     "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk_progress": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk_failures": ("GET", SIGNED_IN_ONLY),
-    # The agent who started it cancels it; the others find it over (both back to its page).
-    "consumers:bulk_cancel": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:bulk": ("GET", owners_and_supervisors(200)),
+    "consumers:bulk_progress": ("GET", owners_and_supervisors(200)),
+    "consumers:bulk_failures": ("GET", owners_and_supervisors(200)),
+    # The agent who started it cancels it; supervisors find it over (both back to its page).
+    "consumers:bulk_cancel": ("POST", owners_and_supervisors(302)),
     "consumers:queue": ("GET", SUPERVISORS_ONLY),
     "consumers:queue_action": (
         "POST",
-        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
+        SUPERVISORS_ONLY | {"supervisor": 302, "administrator": 302},
     ),
     "audit:list": ("GET", SUPERVISORS_ONLY),
     "dashboard:dashboard": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
-    "audit:revert": (
-        "POST",
-        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
-    ),
+    "audit:revert": ("POST", SUPERVISORS_ONLY | {"supervisor": 302, "administrator": 302}),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -102,7 +111,7 @@ def rule(name: str) -> tuple[str, dict[str, int]]:
 
 
 @pytest.fixture
-def world(db, agent, supervisor, administrator, sandbox):
+def world(db, agent, another_agent, supervisor, administrator, sandbox):
     """One record of every kind, so every page has something to show."""
     consumer = services.consumer_fetch(ref=CONSUMER_REF)
     result = pushes.consumer_push_update(
