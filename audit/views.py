@@ -14,7 +14,7 @@ from audit.forms import FIELD_LABELS, AuditFilterForm, RevertForm
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError
-from consumers.pushes import Outcome, RevertRefused, consumer_revert
+from consumers.pushes import Outcome, RevertRefused, consumer_revert, queued_message
 
 PAGE_SIZE = 50
 can_read = permission_required("audit.view_auditentry", raise_exception=True)
@@ -154,11 +154,7 @@ def entry_revert(request, pk: int):
         messages.success(request, f"Reverted: CDP holds the old values again ({result.consumer}).")
         return redirect("audit:detail", pk=result.entry.pk)
     if result.outcome == Outcome.PENDING:
-        messages.warning(
-            request,
-            f"Queued: CDP cannot take the revert right now ({result.error}); it will be sent "
-            "automatically and is listed under Queued edits until then.",
-        )
+        messages.warning(request, queued_message(result, what="the revert"))
         return redirect("audit:detail", pk=result.entry.pk)
     if result.outcome == Outcome.CONFLICT:
         messages.error(request, "Not reverted: the consumer changed in CDP meanwhile. Try again.")

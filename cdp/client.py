@@ -92,6 +92,8 @@ class CDPError(Exception):
     ):
         super().__init__(message)
         self.message = message
+        # The message without the note on retries `_give_up` adds: what a queued edit shows.
+        self.answer = message
         self.status = status
         self.code = code
         self.developer_message = developer_message

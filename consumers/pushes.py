@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Value
@@ -199,7 +200,7 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
             field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
         },
         cdp_status=error.status if error else None,
-        cdp_message=error.message if error else message,
+        cdp_message=message or (error.message if error else ""),
         reason=push.reason,
         reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
     )
@@ -226,8 +227,9 @@ def _record_success(
     return PushResult(Outcome.SUCCEEDED, saved, push=push, entry=entry)
 
 
-def _record_failure(push: Push, error: CDPError | ValidationError) -> PushResult:
-    text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str = "") -> PushResult:
+    if not text:
+        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
     # Refs and the error's kind only: CDP's message and the form's may quote names or e-mails.
     logger.warning(
         "push %s of consumer %s failed: %s", push.pk, push.consumer_ref, error_summary(error)
@@ -263,13 +265,15 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
     re-read sees it, rather than sending the same record a second time.
     """
     if push.attempts >= settings.PUSH_MAX_ATTEMPTS:
-        return _record_failure(push, error)
+        gave_up = f"Not sent: the queue gave up after {push.attempts} tries. CDP's last answer: "
+        return _record_failure(push, error, text=gave_up + error.answer)
     from consumers.tasks import deliver_push
 
     first_time = push.queued_at is None
     with transaction.atomic():
         now = timezone.now()
-        push.status, push.error = Push.Status.PENDING, str(error)
+        # CDP's answer without the client's "Gave up after N attempts": the edit is not given up.
+        push.status, push.error = Push.Status.PENDING, error.answer
         push.queued_at = push.queued_at or now
         delay = _retry_delay(push.attempts)
         if may_have_landed:
@@ -284,9 +288,14 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
             error_summary(error),
         )
         # Only the first queueing is audited; later failed tries update the push, not the log.
-        entry = _audit(push, AuditEntry.Outcome.PENDING, error) if first_time else None
+        entry = (
+            _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
+            if first_time
+            else None
+        )
         # With the database task backend this row commits together with the push.
         deliver_push.using(run_after=push.next_attempt_at).enqueue(push.pk)
+    _note_queued()
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
     return PushResult(Outcome.PENDING, consumer, push=push, error=error, entry=entry)
 
@@ -340,6 +349,57 @@ def _attempt(
         return _record_success(push, reply, guest_name, cached)
     finally:
         _unlock(push.consumer_ref, token)
+
+
+# --- what the agent is told --------------------------------------------------------------------
+
+
+def queued_message(result: PushResult, *, what: str = "your edit") -> str:
+    """Tell the agent that a queued edit is safe: what happened, and what happens next."""
+    push, error = result.push, result.error
+    # CDP answered with a status (429, 5xx): it was there but did not take the edit.
+    happened = "CDP could not take it just now" if error and error.status else "CDP did not answer"
+    when = f" (next try at {push.next_attempt_at:%H:%M:%S} UTC)" if push.next_attempt_at else ""
+    return (
+        f"{happened}; {what} is queued and will be sent automatically{when}, after checking "
+        "again that nobody changed the consumer in CDP meanwhile. Nothing is lost: until CDP has "
+        "it, the consumer's page lists it under “Changes not in CDP yet”, where you can retry it "
+        f"now or cancel it. CDP's answer: {push.error}"
+    )
+
+
+# How long after a failed try a queued edit counts as "CDP is refusing updates" for the banner.
+FAILING_WINDOW = timedelta(minutes=10)
+# Set in the cache for FAILING_WINDOW whenever an edit is queued, so that pages ask the database
+# only then (with the default local-memory cache: when this process queued one).
+_QUEUED_LATELY = "consumers:edit-queued-lately"
+
+
+def _note_queued() -> None:
+    try:
+        cache.set(_QUEUED_LATELY, True, timeout=FAILING_WINDOW.total_seconds())
+    except Exception:  # the banner is a courtesy; a cache outage must not fail a save
+        logger.warning("Could not note a queued edit in the cache.", exc_info=True)
+
+
+def pushes_refused_lately() -> int:
+    """Count the queued edits CDP refused or left unanswered in the last few minutes.
+
+    For the banner every page shows: how agents learn that CDP takes no updates even while it
+    answers reads (and the circuit breaker stays closed). No query unless an edit was queued
+    lately; then one, on the status index.
+    """
+    try:
+        if not cache.get(_QUEUED_LATELY):
+            return 0
+    except Exception:
+        return 0
+    since = timezone.now() - FAILING_WINDOW
+    return (
+        Push.objects.filter(status=Push.Status.PENDING)
+        .filter(Q(attempt_started_at__gte=since) | Q(queued_at__gte=since))
+        .count()
+    )
 
 
 # --- use cases ----------------------------------------------------------------------------------

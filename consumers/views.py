@@ -229,11 +229,7 @@ def _after_save(request, result: pushes.PushResult):
     elif result.outcome == Outcome.SUCCEEDED:
         messages.success(request, f"Saved {result.consumer} to CDP.")
     elif result.outcome == Outcome.PENDING:
-        messages.warning(
-            request,
-            f"CDP cannot take the change right now ({result.error}). It is saved here and queued: "
-            "it will be sent automatically, and this page shows it until then.",
-        )
+        messages.warning(request, pushes.queued_message(result))
     elif result.outcome == Outcome.CONFLICT:
         messages.warning(
             request,
@@ -247,7 +243,11 @@ def _after_save(request, result: pushes.PushResult):
 
 
 def _render_edit(request, form: ConsumerForm):
-    pending = Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING)
+    pending = list(
+        Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING).select_related(
+            "user"
+        )
+    )
     context = {"form": form, "consumer": form.consumer, "pending": pending}
     return render(request, "consumers/consumer_edit.html", context)
 

@@ -371,7 +371,7 @@ def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbo
 
     response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
 
-    assert "Queued: CDP cannot take the revert right now" in response.content.decode()
+    assert "the revert is queued and will be sent automatically" in response.content.decode()
     revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
     assert (revert.outcome, revert.reverts) == (AuditEntry.Outcome.PENDING, result.entry)
 

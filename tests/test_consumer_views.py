@@ -270,8 +270,7 @@ def test_a_timeout_queues_the_change_and_the_consumer_page_shows_it(
     response = agent_client.post(edit_url(), data, follow=True)
 
     content = response.content.decode()
-    assert "CDP cannot take the change right now" in content
-    assert "It is saved here and queued" in content
+    assert "your edit is queued and will be sent automatically" in content
     assert "Changes not in CDP yet" in content
     assert '<span class="diff-new">Beirne</span>' in content
     assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"
@@ -434,7 +433,7 @@ def test_when_cdp_keeps_failing_every_page_says_so_and_saves_are_queued(
 
     assert "CDP is unavailable." in home.content.decode()
     assert "calls to CDP are paused until" in home.content.decode()
-    assert "It is saved here and queued" in saved.content.decode()
+    assert "your edit is queued and will be sent automatically" in saved.content.decode()
     assert Push.objects.get().status == Push.Status.PENDING
     assert sandbox.requests_to("GET", CONSUMER_PATH) == []  # the open breaker spared CDP
 
