@@ -481,6 +481,17 @@ def push_deliver(*, push_id: int) -> PushResult | None:
     return _attempt(push, guest_name=None, links_checked=False, lock_wait=0)
 
 
+def push_get(*, ref: str, push_id: int, user) -> Push:
+    """Return an edit of the consumer if the user made it or is a supervisor; else Http404.
+
+    Retry now and Cancel load the queued edit through here, so an agent acts on their own edits
+    only and another agent's answers as if it did not exist.
+    """
+    return get_object_or_404(
+        Push.objects.visible_to(user).select_related("user"), pk=push_id, consumer_ref=ref
+    )
+
+
 def push_retry_now(*, push: Push) -> bool:
     """Move a queued push to the front: the worker tries it at once. False if not queued."""
     from consumers.tasks import deliver_push
@@ -613,18 +624,46 @@ class RevertRefused(Exception):
     """The change cannot be reverted; the message says why."""
 
 
-def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
-    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
-
-    Refuses (RevertRefused) when the entry is not a succeeded edit or when any of its fields was
-    changed again since; CDP errors come back in the result as for an edit.
-    """
+def revert_refusal(*, entry: AuditEntry) -> str:
+    """Say why the audited change cannot be reverted, without asking CDP; "" if it may be."""
     if not entry.is_revertible:
-        raise RevertRefused(
-            "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+        return "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+    done = (
+        AuditEntry.objects.filter(reverts=entry, outcome=AuditEntry.Outcome.SUCCEEDED)
+        .order_by("sequence")
+        .first()
+    )
+    if done:
+        return f"Already reverted, by audit entry {done.sequence}."
+    if Push.objects.filter(reverts_id=entry.pk, status__in=Push.WAITING).exists():
+        return (
+            "A revert of this change is already queued for CDP; it is listed on the consumer's "
+            "page until it is sent."
         )
+    return ""
+
+
+@dataclass
+class RevertPreview:
+    """What a revert would send: CDP's current copy, and per field its value now and the old one."""
+
+    consumer: OrderConsumer
+    # {"field", "label", "now", "sends"} per field of the change, in the entry's order.
+    rows: list[dict]
+    data: dict
+
+
+def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
+    """Read the consumer from CDP and say, field by field, what reverting the entry would send.
+
+    Raises RevertRefused (already reverted, not revertible, or a field changed again since) and
+    CDPError when CDP cannot be read. Nothing is sent or written but the cached copy.
+    """
+    refusal = revert_refusal(entry=entry)
+    if refusal:
+        raise RevertRefused(refusal)
     consumer = consumer_fetch(ref=entry.consumer_ref)
-    data = {}
+    rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
         if not _same_value(change.field, now, from_audit_text(change.field, change.new_value)):
@@ -634,10 +673,29 @@ def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str =
                 f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
             )
         data[change.field] = from_audit_text(change.field, change.old_value)
+        rows.append(
+            {
+                "field": change.field,
+                "label": FIELD_LABELS.get(change.field, change.field),
+                "now": audit_text(now),
+                "sends": change.old_value,
+            }
+        )
+    return RevertPreview(consumer=consumer, rows=rows, data=data)
+
+
+def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
+
+    Refuses (RevertRefused) what `consumer_revert_preview` refuses: an entry that is not a
+    succeeded edit, one already reverted (or whose revert is queued), or one with a field changed
+    again since; CDP errors come back in the result as for an edit.
+    """
+    preview = consumer_revert_preview(entry=entry)
     return consumer_push_update(
-        consumer=consumer,
-        data=data,
-        loaded_modified_at=consumer.cdp_modified_at,
+        consumer=preview.consumer,
+        data=preview.data,
+        loaded_modified_at=preview.consumer.cdp_modified_at,
         user=user,
         meta=meta,
         reason=reason or f"Revert of audit entry {entry.sequence}",

@@ -4,7 +4,9 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEntry
@@ -286,18 +288,15 @@ def _shown(value) -> str:
 @require_POST
 @login_required
 @can_edit
-def conflict_resolve(request, ref: str, push_id: int):
+def conflict_reapply(request, ref: str, push_id: int):
     push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
-    meta = RequestMeta.from_request(request)
     try:
-        if request.POST.get("action") == "discard":
-            pushes.conflict_discard(push=push, user=request.user, meta=meta)
-            messages.info(request, "Your change was discarded; CDP keeps its version.")
-            return redirect("consumers:detail", ref=ref)
-        result = pushes.conflict_reapply(push=push, user=request.user, meta=meta)
+        result = pushes.conflict_reapply(
+            push=push, user=request.user, meta=RequestMeta.from_request(request)
+        )
     except pushes.ConflictResolved as resolved:
         messages.info(request, str(resolved))
-        return redirect("consumers:detail", ref=ref)
+        return redirect("consumers:conflict", ref=ref, push_id=push.pk)
     except ValidationError as error:
         messages.error(request, f"Not re-applied: {'; '.join(error.messages)}")
         return redirect("consumers:conflict", ref=ref, push_id=push.pk)
@@ -305,6 +304,41 @@ def conflict_resolve(request, ref: str, push_id: int):
         messages.error(request, f"Not re-applied: CDP could not be read. {error}")
         return redirect("consumers:conflict", ref=ref, push_id=push.pk)
     return _after_save(request, result)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@can_edit
+def conflict_discard(request, ref: str, push_id: int):
+    """GET: show the change that discarding loses; POST: discard it."""
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
+    if request.method == "POST":
+        try:
+            pushes.conflict_discard(
+                push=push, user=request.user, meta=RequestMeta.from_request(request)
+            )
+        except pushes.ConflictResolved as resolved:
+            messages.info(request, str(resolved))
+            return redirect("consumers:conflict", ref=ref, push_id=push.pk)
+        messages.info(request, "Your change was discarded; CDP keeps its version.")
+        return redirect("consumers:detail", ref=ref)
+    consumer = OrderConsumer.objects.get(ref=ref)
+    context = {"push": push, "consumer": consumer, "rows": _change_rows(push, consumer)}
+    return render(request, "consumers/conflict_discard.html", context)
+
+
+def _change_rows(push: Push, consumer: OrderConsumer | None) -> list[dict]:
+    """The fields the edit changes: as the agent loaded them, as wanted, and as cached now."""
+    now = consumer.editable_values() if consumer else {}
+    return [
+        {
+            "label": FIELD_LABELS.get(field, field),
+            "loaded": _shown(old),
+            "wanted": _shown(new),
+            "now": _shown(now.get(field)),
+        }
+        for field, (old, new) in push.changes.items()
+    ]
 
 
 @require_GET
@@ -315,21 +349,50 @@ def push_queue(request):
     return render(request, "consumers/push_queue.html", {"pushes": queue})
 
 
+def _next_url(request, default: str) -> str:
+    """The page to go back to: the `next` asked for if it is a page of this site, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe and target.startswith("/") else default
+
+
 @require_POST
 @login_required
-@permission_required("consumers.manage_push", raise_exception=True)
-def push_action(request, push_id: int):
-    push = get_object_or_404(Push, pk=push_id)
-    if request.POST.get("action") == "cancel":
-        done = pushes.push_cancel(
-            push=push, user=request.user, meta=RequestMeta.from_request(request)
-        )
-        text = "Cancelled: the change will not be sent." if done else "It is no longer queued."
+@can_edit
+def queued_retry(request, ref: str, push_id: int):
+    """Send a queued edit at once (the agent's own; a supervisor's: anyone's)."""
+    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    if pushes.push_retry_now(push=push):
+        messages.success(request, f"{push.object_repr}: The worker will try it now.")
     else:
-        done = pushes.push_retry_now(push=push)
-        text = "The worker will try it now." if done else "It is no longer queued."
-    (messages.success if done else messages.info)(request, f"{push.object_repr}: {text}")
-    return redirect("consumers:queue")
+        messages.info(request, f"{push.object_repr}: It is no longer queued.")
+    return redirect(_next_url(request, reverse("consumers:detail", args=[ref])))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@can_edit
+def queued_cancel(request, ref: str, push_id: int):
+    """GET: show the change that will not be sent; POST: cancel the queued edit."""
+    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    default = reverse("consumers:detail", args=[ref])
+    back = _next_url(request, default)
+    if request.method == "POST":
+        meta = RequestMeta.from_request(request)
+        cancelled = pushes.push_cancel(push=push, user=request.user, meta=meta)
+        text = "Cancelled: the change will not be sent." if cancelled else "It is no longer queued."
+        (messages.success if cancelled else messages.info)(request, f"{push.object_repr}: {text}")
+        return redirect(back)
+    consumer = OrderConsumer.objects.filter(ref=ref).first()
+    context = {
+        "push": push,
+        "rows": _change_rows(push, consumer),
+        "back": back,
+        "next": "" if back == default else back,
+    }
+    return render(request, "consumers/queued_cancel.html", context)
 
 
 # --- bulk refresh -------------------------------------------------------------------------------

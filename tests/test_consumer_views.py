@@ -318,9 +318,7 @@ def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     assert sandbox.requests_to("POST", CONSUMER_PATH) == []
 
     response = agent_client.post(
-        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
-        {"action": "reapply"},
-        follow=True,
+        reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]), follow=True
     )
 
     assert "Saved William Byrne-Walsh to CDP." in response.content.decode()
@@ -332,6 +330,28 @@ def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     ]
 
 
+def test_discarding_a_conflict_first_shows_the_change_that_will_be_lost(agent_client, sandbox):
+    data = form_data(agent_client, first_name="William")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+    agent_client.post(edit_url(), data)
+    conflict = Push.objects.get(status=Push.Status.CONFLICT)
+    url = reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk])
+    conflict_page = agent_client.get(
+        reverse("consumers:conflict", args=[CONSUMER_REF, conflict.pk])
+    )
+
+    confirm = agent_client.get(url)
+
+    content = confirm.content.decode()
+    assert f'href="{url}"' in conflict_page.content.decode()
+    assert "The change that will be lost" in content
+    assert '<span class="diff-old">William</span></td><td>Liam</td>' in content
+    assert f'<form method="post" action="{url}"' in content
+    conflict.refresh_from_db()
+    assert conflict.resolution == ""  # a GET changes nothing
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
+
+
 def test_a_conflict_can_be_discarded(agent_client, sandbox):
     data = form_data(agent_client, first_name="William")
     sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
@@ -339,9 +359,7 @@ def test_a_conflict_can_be_discarded(agent_client, sandbox):
     conflict = Push.objects.get(status=Push.Status.CONFLICT)
 
     response = agent_client.post(
-        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
-        {"action": "discard"},
-        follow=True,
+        reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk]), follow=True
     )
 
     assert "Your change was discarded; CDP keeps its version." in response.content.decode()
@@ -363,11 +381,13 @@ def test_another_agent_can_neither_open_nor_resolve_an_agents_conflict(
     conflict = a_conflict(agent_client, sandbox)
     client.force_login(another_agent)
     page = reverse("consumers:conflict", args=[CONSUMER_REF, conflict.pk])
-    resolve = reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk])
+    discard = reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk])
+    reapply = reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk])
 
     assert client.get(page).status_code == 404
-    assert client.post(resolve, {"action": "discard"}).status_code == 404
-    assert client.post(resolve, {"action": "reapply"}).status_code == 404
+    assert client.get(discard).status_code == 404
+    assert client.post(discard).status_code == 404
+    assert client.post(reapply).status_code == 404
     conflict.refresh_from_db()
     assert conflict.resolution == ""
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
@@ -382,10 +402,7 @@ def test_a_supervisor_resolves_an_agents_conflict_under_their_own_name(
     conflict = a_conflict(agent_client, sandbox)
     client.force_login(supervisor)
 
-    client.post(
-        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
-        {"action": "discard"},
-    )
+    client.post(reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk]))
 
     [discard] = AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD)
     assert discard.username == "supervisor"
@@ -402,7 +419,7 @@ def test_supervisors_see_the_queue_and_can_retry_or_cancel(
 
     queue = client.get(reverse("consumers:queue"))
     cancelled = client.post(
-        reverse("consumers:queue_action", args=[queued.pk]), {"action": "cancel"}, follow=True
+        reverse("consumers:queued_cancel", args=[CONSUMER_REF, queued.pk]), follow=True
     )
 
     assert '<span class="diff-new">Beirne</span>' in queue.content.decode()

@@ -46,7 +46,12 @@ APP_RULES = {
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
     "consumers:conflict": ("GET", owners_and_supervisors(200)),
-    "consumers:conflict_resolve": ("POST", owners_and_supervisors(302)),
+    "consumers:conflict_reapply": ("POST", owners_and_supervisors(302)),
+    # GET asks first, showing the change that would be lost; the POST discards.
+    "consumers:conflict_discard": ("GET", owners_and_supervisors(200)),
+    "consumers:queued_retry": ("POST", owners_and_supervisors(302)),
+    # GET asks first, showing the change that would not be sent; the POST cancels.
+    "consumers:queued_cancel": ("GET", owners_and_supervisors(200)),
     "consumers:find": ("GET", SIGNED_IN_ONLY),
     "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
@@ -56,15 +61,12 @@ APP_RULES = {
     # The agent who started it cancels it; supervisors find it over (both back to its page).
     "consumers:bulk_cancel": ("POST", owners_and_supervisors(302)),
     "consumers:queue": ("GET", SUPERVISORS_ONLY),
-    "consumers:queue_action": (
-        "POST",
-        SUPERVISORS_ONLY | {"supervisor": 302, "administrator": 302},
-    ),
     "audit:list": ("GET", SUPERVISORS_ONLY),
     "dashboard:dashboard": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
-    "audit:revert": ("POST", SUPERVISORS_ONLY | {"supervisor": 302, "administrator": 302}),
+    # GET shows what the revert would send (read from CDP); the POST reverts.
+    "audit:revert": ("GET", SUPERVISORS_ONLY),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -157,10 +159,10 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
 
 def url_for(name: str, world) -> str:
     """Reverse a URL name with arguments that point at real records."""
-    if name in ("consumers:conflict", "consumers:conflict_resolve"):
+    if name.startswith("consumers:conflict"):
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["conflict"].pk})
-    if name == "consumers:queue_action":
-        return reverse(name, kwargs={"push_id": world["queued"].pk})
+    if name.startswith("consumers:queued_"):
+        return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["queued"].pk})
     if name.startswith("consumers:bulk") and name != "consumers:bulk_new":
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
     if name == "consumers:guest_summary":

@@ -1,8 +1,10 @@
 """An edit CDP cannot take now is queued, and every screen says so as safe: never as dropped."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
 from consumers.models import Push
 from tests.conftest import CONSUMER_REF, run_worker
@@ -105,3 +107,145 @@ def test_the_banner_goes_once_the_queue_has_delivered(agent_client, sandbox):
 
     assert Push.objects.get().status == Push.Status.SUCCEEDED
     assert "Updates to CDP are failing" not in text(agent_client.get(DETAIL))
+
+
+# --- the agent's own queued edits: retry now and cancel --------------------------------------
+
+
+def queued_url(name: str, pushed: Push) -> str:
+    return reverse(name, kwargs={"ref": pushed.consumer_ref, "push_id": pushed.pk})
+
+
+def test_an_agent_retries_their_own_queued_edit_from_the_consumer_page(
+    agent_client, sandbox, settings
+):
+    settings.PUSH_RETRY_DELAY = settings.PUSH_RETRY_DELAY_MAX = 3600
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    sandbox.clear_faults()
+    run_worker()
+    assert Push.objects.get().status == Push.Status.PENDING  # its next try is an hour away
+
+    page = text(agent_client.get(DETAIL))
+    response = agent_client.post(queued_url("consumers:queued_retry", pushed), follow=True)
+    run_worker()
+
+    assert f'action="{queued_url("consumers:queued_retry", pushed)}"' in page
+    assert "The worker will try it now." in text(response)
+    assert response.redirect_chain[-1][0] == DETAIL
+    assert Push.objects.get().status == Push.Status.SUCCEEDED
+    assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Beirne"
+
+
+def test_cancelling_a_queued_edit_first_shows_the_change_that_will_not_be_sent(
+    agent_client, sandbox
+):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    url = queued_url("consumers:queued_cancel", pushed)
+    assert f'href="{url}"' in text(agent_client.get(DETAIL))
+
+    confirm = agent_client.get(url)
+
+    content = text(confirm)
+    assert confirm.status_code == 200
+    assert "will not be sent to CDP" in content
+    assert '<span class="diff-new">Beirne</span>' in content
+    assert f'<form method="post" action="{url}"' in content
+    assert Push.objects.get().status == Push.Status.PENDING  # a GET changes nothing
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.CANCEL).exists()
+
+
+def test_an_agent_cancels_their_own_queued_edit_and_it_is_never_sent(agent_client, sandbox):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    sandbox.clear_faults()
+
+    response = agent_client.post(queued_url("consumers:queued_cancel", pushed), follow=True)
+    run_worker()
+
+    assert "Cancelled: the change will not be sent." in text(response)
+    assert response.redirect_chain[-1][0] == DETAIL
+    assert Push.objects.get().status == Push.Status.CANCELLED
+    assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Byrne"
+    [cancel] = AuditEntry.objects.filter(action=AuditEntry.Action.CANCEL)
+    assert cancel.username == "agent"
+
+
+def test_an_edit_no_longer_queued_cannot_be_cancelled_and_the_page_says_so(agent_client, sandbox):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    sandbox.clear_faults()
+    run_worker()  # delivered
+
+    confirm = text(agent_client.get(queued_url("consumers:queued_cancel", pushed)))
+    cancelled = agent_client.post(queued_url("consumers:queued_cancel", pushed), follow=True)
+    retried = agent_client.post(queued_url("consumers:queued_retry", pushed), follow=True)
+
+    assert "It is no longer queued" in confirm
+    assert '<form method="post"' not in confirm.partition('id="main"')[2].partition("</main>")[0]
+    assert "It is no longer queued" in text(cancelled)
+    assert "It is no longer queued" in text(retried)
+    assert Push.objects.get().status == Push.Status.SUCCEEDED
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.CANCEL).exists()
+
+
+def test_another_agent_can_neither_retry_nor_cancel_an_agents_queued_edit(
+    agent_client, client, another_agent, sandbox
+):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    client.force_login(another_agent)
+
+    page = text(client.get(DETAIL))
+
+    assert client.get(queued_url("consumers:queued_cancel", pushed)).status_code == 404
+    assert client.post(queued_url("consumers:queued_cancel", pushed)).status_code == 404
+    assert client.post(queued_url("consumers:queued_retry", pushed)).status_code == 404
+    assert Push.objects.get().status == Push.Status.PENDING
+    assert "Beirne" in page  # they see the change is on its way, by whom
+    assert queued_url("consumers:queued_cancel", pushed) not in page
+    assert queued_url("consumers:queued_retry", pushed) not in page
+
+
+def test_a_supervisor_cancels_anyones_queued_edit_from_the_queue_and_returns_there(
+    agent_client, client, supervisor, sandbox
+):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    client.force_login(supervisor)
+    queue = reverse("consumers:queue")
+    cancel = queued_url("consumers:queued_cancel", pushed)
+
+    listed = text(client.get(queue))
+    confirm = text(client.get(cancel, {"next": queue}))
+    response = client.post(cancel, {"next": queue}, follow=True)
+
+    assert f'href="{cancel}?next={queue}"' in listed
+    assert "Retry now" in listed
+    assert f'name="next" value="{queue}"' in confirm
+    assert response.redirect_chain[-1][0] == queue
+    assert Push.objects.get().status == Push.Status.CANCELLED
+    [entry] = AuditEntry.objects.filter(action=AuditEntry.Action.CANCEL)
+    assert entry.username == "supervisor"
+
+
+def test_a_cancel_returns_only_to_a_page_of_this_site(agent_client, sandbox):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+
+    response = agent_client.post(
+        queued_url("consumers:queued_cancel", pushed), {"next": "https://evil.example/"}
+    )
+
+    assert response["Location"] == DETAIL
+
+
+def test_a_cancel_without_the_csrf_token_is_refused(agent, sandbox, agent_client):
+    save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(agent)
+
+    assert strict.post(queued_url("consumers:queued_cancel", pushed)).status_code == 403
+    assert Push.objects.get().status == Push.Status.PENDING
