@@ -82,8 +82,9 @@ class OrderConsumer(models.Model):
     # The linked guest's name when the record was fetched, so the page needs no extra CDP call.
     guest_name = models.CharField(max_length=512, blank=True)
     order_item_refs = models.JSONField(default=list, blank=True)
-    cdp_created_at = models.DateTimeField(null=True, blank=True)
-    cdp_modified_at = models.DateTimeField(null=True, blank=True)
+    # Named here: Django would call them "Cdp created at" in the admin.
+    cdp_created_at = models.DateTimeField("created in CDP", null=True, blank=True)
+    cdp_modified_at = models.DateTimeField("last changed in CDP", null=True, blank=True)
     # The whole record as CDP last returned it, attributes the form never shows included.
     raw = models.JSONField("CDP record", default=dict)
     fetched_at = models.DateTimeField()
@@ -193,6 +194,24 @@ class Push(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=16, choices=Resolution, blank=True)
+    # Who re-applied or discarded a conflict and when, and the audit entry that followed (the
+    # re-applied save's, or the discard's), so a resolved conflict reads as history.
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # CDP's editable fields and modifiedAt when the conflict was found: the version the agent
+    # was shown, kept because CDP's record moves on.
+    cdp_values = models.JSONField("CDP's version at the conflict", default=dict, blank=True)
+    cdp_modified_at = models.DateTimeField(
+        "CDP's modifiedAt at the conflict", null=True, blank=True
+    )
 
     objects = PushQuerySet.as_manager()
 

@@ -248,6 +248,8 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
         guest_name = cached.guest_name if cached else ""
         current = consumer_save(push.consumer_ref, fresh, guest_name=guest_name, cached=cached)
+        push.cdp_values, push.cdp_modified_at = current.editable_values(), current.cdp_modified_at
+        push.save(update_fields=["cdp_values", "cdp_modified_at"])
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
         entry = _audit(push, AuditEntry.Outcome.CONFLICT)
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
@@ -558,7 +560,7 @@ def conflict_get(*, ref: str, push_id: int, user) -> Push:
     resolves an edit that is not theirs (and is audited as having done so).
     """
     return get_object_or_404(
-        Push.objects.visible_to(user).select_related("user"),
+        Push.objects.visible_to(user).select_related("user", "resolved_by"),
         pk=push_id,
         consumer_ref=ref,
         status=Push.Status.CONFLICT,
@@ -581,40 +583,61 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
     )
 
 
-def _claim_resolution(push: Push, resolution: str) -> None:
+def _claim_resolution(push: Push, resolution: str, user) -> None:
+    """Mark the conflict resolved by `user`, unless someone resolved it first."""
+    now = timezone.now()
     claimed = Push.objects.filter(pk=push.pk, status=Push.Status.CONFLICT, resolution="").update(
-        resolution=resolution
+        resolution=resolution, resolved_by=user, resolved_at=now
     )
     if not claimed:
         raise ConflictResolved("This conflict was already resolved.")
-    push.resolution = resolution
+    push.resolution, push.resolved_by, push.resolved_at = resolution, user, now
+
+
+def _unclaim_resolution(push: Push) -> None:
+    Push.objects.filter(pk=push.pk).update(resolution="", resolved_by=None, resolved_at=None)
+    push.resolution, push.resolved_by, push.resolved_at = "", None, None
+
+
+def _note_resolution_entry(push: Push, entry: AuditEntry | None) -> None:
+    if entry is not None:
+        Push.objects.filter(pk=push.pk).update(resolution_entry_id=entry.pk)
+        push.resolution_entry_id = entry.pk
 
 
 def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
     """Apply a conflicting edit's changes over CDP's current version, as a new save."""
-    _claim_resolution(push, Push.Resolution.REAPPLIED)
+    _claim_resolution(push, Push.Resolution.REAPPLIED, user)
     try:
         consumer = consumer_fetch(ref=push.consumer_ref)
     except CDPError:
-        Push.objects.filter(pk=push.pk).update(resolution="")
+        _unclaim_resolution(push)
         raise
     current = consumer.editable_values()
     data = {**current, **{field: new for field, (_, new) in push.changes.items()}}
-    return consumer_push_update(
-        consumer=consumer,
-        data=data,
-        loaded_modified_at=consumer.cdp_modified_at,
-        loaded_values=current,
-        user=user,
-        meta=meta,
-        reason=push.reason or "Re-applied after a conflict.",
-    )
+    try:
+        result = consumer_push_update(
+            consumer=consumer,
+            data=data,
+            loaded_modified_at=consumer.cdp_modified_at,
+            loaded_values=current,
+            user=user,
+            meta=meta,
+            reason=push.reason or "Re-applied after a conflict.",
+        )
+    except ValidationError:
+        _unclaim_resolution(push)  # nothing was sent: the conflict still waits for a decision
+        raise
+    _note_resolution_entry(push, result.entry)
+    return result
 
 
 def conflict_discard(*, push: Push, user, meta: RequestMeta) -> AuditEntry:
     """Drop a conflicting edit, keeping CDP's version, and audit that it was dropped."""
-    _claim_resolution(push, Push.Resolution.DISCARDED)
-    return _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
+    _claim_resolution(push, Push.Resolution.DISCARDED, user)
+    entry = _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
+    _note_resolution_entry(push, entry)
+    return entry
 
 
 # --- reverting an audited change ------------------------------------------------------------------

@@ -258,26 +258,40 @@ def _render_edit(request, form: ConsumerForm):
 @login_required
 @can_edit
 def conflict_detail(request, ref: str, push_id: int):
+    """The three versions side by side; once resolved, as they were then, with what was done."""
     push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
     consumer = OrderConsumer.objects.get(ref=ref)
-    if not push.resolution:
+    resulting = None
+    if push.resolution:
+        # History: CDP's version as the agent was shown it, not as CDP holds it today.
+        cdp = push.cdp_values or consumer.editable_values()
+        if push.resolution_entry_id:
+            resulting = AuditEntry.objects.filter(pk=push.resolution_entry_id).first()
+    else:
         try:
             consumer = services.consumer_fetch(ref=ref)
         except CDPError as error:
             messages.warning(request, f"Showing CDP's version as last fetched: {error}")
-    now, edited = consumer.editable_values(), push.edited
+        cdp = consumer.editable_values()
+    edited = push.edited
     rows = [
         {
             "label": label,
             "loaded": _shown(push.loaded.get(field)),
-            "now": _shown(now[field]),
+            "now": _shown(cdp.get(field)),
             "edited": _shown(edited.get(field)),
             "changed_by_agent": field in push.changes,
-            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(now[field]),
+            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(cdp.get(field)),
         }
         for field, label in FIELD_LABELS.items()
     ]
-    context = {"push": push, "consumer": consumer, "rows": rows}
+    context = {
+        "push": push,
+        "consumer": consumer,
+        "rows": rows,
+        "resulting": resulting,
+        "cdp_recorded": bool(push.cdp_values),
+    }
     return render(request, "consumers/conflict.html", context)
 
 
