@@ -88,6 +88,10 @@ class OrderConsumer(models.Model):
     # The whole record as CDP last returned it, attributes the form never shows included.
     raw = models.JSONField("CDP record", default=dict)
     fetched_at = models.DateTimeField()
+    # When CDP last could not be asked about the consumer, and why; cleared by the next fetch.
+    # Until then the copy is shown as "Not checked", never as in step with CDP.
+    fetch_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    fetch_error = models.TextField(blank=True, editable=False)
     # When an agent last opened the consumer; `purge_cache` drops copies nobody has viewed lately.
     last_viewed_at = models.DateTimeField(null=True, blank=True)
     # Held by one save at a time, so two saves of the same consumer never race each other to CDP.

@@ -107,8 +107,8 @@ def order_detail(request, ref: str):
         page = services.order_fetch(ref=ref)
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order {ref}")
-    _warn_about_missing(request, page.failed)
-    states = services.consumers_sync_states(refs=[consumer.ref for consumer in page.consumers])
+    _warn_about_missing(request, page)
+    states = services.consumers_sync_states(consumers=page.consumers)
     context = {
         "order": page.order,
         "consumers": [(consumer, states[consumer.ref]) for consumer in page.consumers],
@@ -117,14 +117,25 @@ def order_detail(request, ref: str):
     return render(request, "consumers/order_detail.html", context)
 
 
-def _warn_about_missing(request, failed: dict) -> None:
-    if failed:
-        first = next(iter(failed.values()))
-        messages.warning(
-            request,
-            f"CDP did not hand over {len(failed)} of this order's consumers ({first}). "
-            "They are missing below; refresh to try again.",
+def _warn_about_missing(request, page: services.OrderPage) -> None:
+    failed = page.failed
+    if not failed:
+        return
+    first = next(iter(failed.values()))
+    shown = sum(1 for consumer in page.consumers if consumer.ref in failed)
+    missing = len(failed) - shown
+    parts = []
+    if shown:
+        parts.append(
+            f"{shown} {'is' if shown == 1 else 'are'} shown as last fetched, marked Not checked"
         )
+    if missing:
+        parts.append(f"{missing} {'is' if missing == 1 else 'are'} missing below")
+    messages.warning(
+        request,
+        f"CDP did not hand over {len(failed)} of this order's consumers ({first}): "
+        f"{' and '.join(parts)}. Refresh to try again.",
+    )
 
 
 @require_POST
@@ -138,7 +149,7 @@ def order_refresh(request, ref: str):
     else:
         fetched = len(page.consumers) - len(page.failed)
         messages.success(request, f"Fetched the order and {fetched} of its consumers from CDP.")
-        _warn_about_missing(request, page.failed)
+        _warn_about_missing(request, page)
     return redirect("consumers:order", ref=ref)
 
 
@@ -159,7 +170,9 @@ def consumer_detail(request, ref: str):
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
         "history": AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
         "pushes": pushes_needing_attention,
-        "sync_state": services.sync_state(push.status for push in pushes_needing_attention),
+        "sync_state": services.sync_state(
+            (push.status for push in pushes_needing_attention), consumer
+        ),
     }
     return render(request, "consumers/consumer_detail.html", context)
 
