@@ -37,6 +37,27 @@ EDITABLE_FIELDS = {
     "guest_ref": "guest",
     "order_item_refs": "orderItems",
 }
+# "lastName: may not be null." (cdp-api.md §5): an attribute, a colon and what is wrong, perhaps
+# several, separated by commas; an attribute may carry an index or a sub-attribute (orderItems[0]).
+_ATTRIBUTE_ERROR = re.compile(
+    r"\b(?P<attribute>[A-Za-z]+)(?:\[\d+\]|\.[A-Za-z]+)*\s*:\s*"
+    r"(?P<text>.+?)\s*(?=,\s*[A-Za-z]+(?:\[\d+\]|\.[A-Za-z]+)*\s*:|$)"
+)
+_FIELD_OF_ATTRIBUTE = {attribute: field for field, attribute in EDITABLE_FIELDS.items()}
+
+
+def cdp_field_errors(error: CDPError) -> dict[str, str]:
+    """Return {form field: CDP's words} for each editable attribute CDP's refusal names."""
+    # CDP's own message, without the client's "CDP refused the request (HTTP 400 ...): ".
+    text = error.developer_message or error.answer.rpartition("): ")[2]
+    found: dict[str, str] = {}
+    for match in _ATTRIBUTE_ERROR.finditer(text):
+        field = _FIELD_OF_ATTRIBUTE.get(match["attribute"])
+        if field and field not in found:
+            found[field] = match["text"]
+    return found
+
+
 # --- reading CDP records ----------------------------------------------------------------------
 
 

@@ -232,6 +232,10 @@ def consumer_edit(request, ref: str):
         return _render_edit(request, form)
     if result.outcome == Outcome.FAILED:
         form.add_error(None, f"CDP did not save the change. {result.error}")
+        # "lastName: may not be null." points at Last name, which gets the focus.
+        if result.error is not None:
+            for field, text in services.cdp_field_errors(result.error).items():
+                form.add_error(field, f"CDP: {text}")
         return _render_edit(request, form)
     return _after_save(request, result)
 
@@ -258,6 +262,10 @@ def _after_save(request, result: pushes.PushResult):
 
 
 def _render_edit(request, form: ConsumerForm):
+    # The first field with an error takes the focus (no script needed, none allowed inline).
+    invalid = next((name for name in form.fields if name in form.errors), None)
+    if invalid:
+        form.fields[invalid].widget.attrs["autofocus"] = True
     pending = list(
         Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING).select_related(
             "user"
