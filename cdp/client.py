@@ -337,12 +337,12 @@ def _request(
         raise
     except CDPError:
         # CDP answered, if only to refuse (4xx): it is up.
-        breaker.record_success(admission)
+        breaker.record_success(admission, method=method)
         raise
     except BaseException:
         breaker.record_neither(admission)
         raise
-    breaker.record_success(admission)
+    breaker.record_success(admission, method=method)
     return data
 
 

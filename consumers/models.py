@@ -196,7 +196,12 @@ class Push(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The next counted try (the backoff slot), and an earlier free one when CDP seems back (a
+    # wake) or the queue probes for it; a free try that fails keeps the slot and the count.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    woken_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # No try before this: an update whose answer was lost may still land until then.
+    not_before = models.DateTimeField(null=True, blank=True, editable=False)
     resolution = models.CharField(max_length=16, choices=Resolution, blank=True)
     # Who re-applied or discarded a conflict and when, and the audit entry that followed (the
     # re-applied save's, or the discard's), so a resolved conflict reads as history.
@@ -231,6 +236,12 @@ class Push(models.Model):
     def edited(self) -> dict:
         """Every editable field as the agent wanted it: what they loaded with their changes."""
         return {**self.loaded, **{field: new for field, (_, new) in self.changes.items()}}
+
+    @property
+    def next_try_at(self):
+        """When the worker tries the edit next: its slot, or sooner if woken or probing."""
+        times = [moment for moment in (self.woken_at, self.next_attempt_at) if moment]
+        return min(times) if times else None
 
     @property
     def needs_attention(self) -> bool:

@@ -208,8 +208,8 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
 
 def _finish(push: Push, status: str, error: str = "") -> None:
     push.status, push.error, push.finished_at = status, error, timezone.now()
-    push.next_attempt_at = None
-    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
+    push.next_attempt_at = push.woken_at = None
+    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at", "woken_at"])
 
 
 def _record_success(
@@ -224,6 +224,9 @@ def _record_success(
         _finish(push, Push.Status.SUCCEEDED)
         entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
+    if push.queued_at:
+        # A queued edit got through: CDP takes updates again, so the rest go now too.
+        push_queue_wake(everyone=True)
     return PushResult(Outcome.SUCCEEDED, saved, push=push, entry=entry)
 
 
@@ -238,6 +241,8 @@ def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str 
         _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
         entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
+        if push.queued_at:
+            _probe_the_oldest()  # it may have been the queue's probe: another takes over
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
     return PushResult(Outcome.FAILED, consumer, push=push, error=cdp_error, entry=entry)
 
@@ -252,6 +257,8 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         push.save(update_fields=["cdp_values", "cdp_modified_at"])
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
         entry = _audit(push, AuditEntry.Outcome.CONFLICT)
+        if push.queued_at:
+            _probe_the_oldest()
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
 
 
@@ -259,14 +266,18 @@ def _retry_delay(attempts: int) -> float:
     return min(settings.PUSH_RETRY_DELAY_MAX, settings.PUSH_RETRY_DELAY * 2 ** max(attempts - 1, 0))
 
 
-def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> PushResult:
+def _queue(
+    push: Push, error: CDPError, *, may_have_landed: bool = False, free: bool = False
+) -> PushResult:
     """Keep the push for the worker to try again later, or fail it when the tries are used up.
 
     `may_have_landed`: the update left for CDP and its answer was lost, so it may still land; the
-    next try waits at least twice the read timeout, by when such a straggler has arrived and the
-    re-read sees it, rather than sending the same record a second time.
+    next try waits at least twice the read timeout (`not_before`), by when such a straggler has
+    arrived and the re-read sees it, rather than sending the same record a second time.
+    `free`: a woken or probing try ahead of the push's slot; it used up no try, and the push keeps
+    its slot (whose task still waits).
     """
-    if push.attempts >= settings.PUSH_MAX_ATTEMPTS:
+    if not free and push.attempts >= settings.PUSH_MAX_ATTEMPTS:
         gave_up = f"Not sent: the queue gave up after {push.attempts} tries. CDP's last answer: "
         return _record_failure(push, error, text=gave_up + error.answer)
     from consumers.tasks import deliver_push
@@ -277,16 +288,25 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
         # CDP's answer without the client's "Gave up after N attempts": the edit is not given up.
         push.status, push.error = Push.Status.PENDING, error.answer
         push.queued_at = push.queued_at or now
-        delay = _retry_delay(push.attempts)
+        push.woken_at = None
         if may_have_landed:
-            delay = max(delay, 2 * client.current_connection().read_timeout)
-        push.next_attempt_at = now + timedelta(seconds=delay)
-        push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
+            wait = 2 * client.current_connection().read_timeout
+            push.not_before = now + timedelta(seconds=wait)
+        slot = push.next_attempt_at
+        if not free:
+            slot = now + timedelta(seconds=_retry_delay(push.attempts))
+        if push.not_before and (slot is None or slot < push.not_before):
+            slot = push.not_before
+        enqueue = not free or slot != push.next_attempt_at
+        push.next_attempt_at = slot
+        changed = ["status", "error", "queued_at", "next_attempt_at", "woken_at", "not_before"]
+        push.save(update_fields=changed)
         logger.info(
-            "push %s of consumer %s queued after try %d: %s",
+            "push %s of consumer %s queued after try %d%s: %s",
             push.pk,
             push.consumer_ref,
             push.attempts,
+            " (a free one)" if free else "",
             error_summary(error),
         )
         # Only the first queueing is audited; later failed tries update the push, not the log.
@@ -295,11 +315,82 @@ def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> Pus
             if first_time
             else None
         )
-        # With the database task backend this row commits together with the push.
-        deliver_push.using(run_after=push.next_attempt_at).enqueue(push.pk)
+        if enqueue:
+            # With the database task backend this row commits together with the push.
+            deliver_push.using(run_after=slot).enqueue(push.pk)
+        probe = _probe_the_oldest(now)
+        if probe and probe[0] == push.pk:
+            push.woken_at = probe[1]
     _note_queued()
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
     return PushResult(Outcome.PENDING, consumer, push=push, error=error, entry=entry)
+
+
+# The shortest pause between two probing tries of the queue, whatever PUSH_PROBE_INTERVAL says:
+# a probe that came due at once would have the worker call CDP in a loop.
+PROBE_FLOOR_SECONDS = 1.0
+
+
+def _oldest_waiting() -> Push | None:
+    return (
+        Push.objects.filter(status__in=Push.WAITING, queued_at__isnull=False)
+        .order_by("queued_at", "pk")
+        .first()
+    )
+
+
+def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | None:
+    """While edits wait, have the oldest tried again after PUSH_PROBE_INTERVAL, as a free try.
+
+    Without this, a queue nobody else touches waits for its backoff slots (up to
+    PUSH_RETRY_DELAY_MAX) although CDP answers again, for nothing else calls CDP to say so. One
+    edit probes, so an outage costs CDP one try per interval (no call while the breaker is open),
+    and probing uses up none of its tries. Returns (push id, when), or None if none was due.
+    """
+    from consumers.tasks import deliver_push
+
+    now = now or timezone.now()
+    oldest = _oldest_waiting()
+    if oldest is None or oldest.status != Push.Status.PENDING:
+        return None  # nothing waits, or the oldest is being tried right now
+    pause = max(settings.PUSH_PROBE_INTERVAL, PROBE_FLOOR_SECONDS)
+    at = max(now + timedelta(seconds=pause), oldest.not_before or now)
+    if oldest.next_try_at and oldest.next_try_at <= at:
+        return None  # tried by then anyway
+    Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
+    deliver_push.using(run_after=at).enqueue(oldest.pk)
+    return oldest.pk, at
+
+
+def push_queue_wake(*, everyone: bool = False) -> int:
+    """Have queued edits tried now, for CDP answers again; return how many were woken.
+
+    The oldest only, unless `everyone`: its try tells whether CDP takes updates again, and once
+    one is delivered (which proves it) the rest follow (`_record_success`). A woken try uses up
+    none of the edit's tries and, if CDP fails again, keeps its slot; an update whose answer was
+    lost is not tried before it could have landed (`not_before`). The receiver of
+    `cdp.resilience.cdp_answered_again` calls it (consumers/receivers.py).
+    """
+    from consumers.tasks import deliver_push
+
+    now = timezone.now()
+    asleep = Push.objects.filter(status=Push.Status.PENDING, next_attempt_at__gt=now).exclude(
+        woken_at__lte=now
+    )
+    if everyone:
+        chosen = list(asleep.order_by("queued_at", "pk").values_list("pk", "not_before")[:500])
+    else:
+        oldest = _oldest_waiting()
+        awake = oldest is None or not asleep.filter(pk=oldest.pk).exists()
+        chosen = [] if awake else [(oldest.pk, oldest.not_before)]
+    with transaction.atomic():
+        for push_id, not_before in chosen:
+            at = max(now, not_before or now)
+            Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
+            deliver_push.using(run_after=at).enqueue(push_id)
+    if chosen:
+        logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
+    return len(chosen)
 
 
 def _attempt(
@@ -310,20 +401,21 @@ def _attempt(
     lock_wait: float,
     cached: OrderConsumer | None = None,
     counted: bool = False,
+    free: bool = False,
 ) -> PushResult:
     """Make one try at delivering a push, holding the consumer's push lock throughout.
 
     An agent's save passes the consumer's row (`cached`) and a push already counting this try
-    (`counted`), each sparing a query.
+    (`counted`), each sparing a query. A `free` try (woken, or the queue's probe) counts not.
     """
     token = _lock(push.consumer_ref, wait=lock_wait)
     if token is None:
         busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
-        return _queue(push, busy)
+        return _queue(push, busy, free=free)
     update_sent = False
     try:
         if not counted:
-            push.attempts += 1
+            push.attempts += 0 if free else 1
             push.attempt_started_at = timezone.now()
             push.save(update_fields=["attempts", "attempt_started_at"])
         try:
@@ -346,7 +438,7 @@ def _attempt(
         except CDPError as error:
             if error.retryable:
                 ambiguous = update_sent and error.failure is Failure.AMBIGUOUS
-                return _queue(push, error, may_have_landed=ambiguous)
+                return _queue(push, error, may_have_landed=ambiguous, free=free)
             return _record_failure(push, error)
         return _record_success(push, reply, guest_name, cached)
     finally:
@@ -361,7 +453,7 @@ def queued_message(result: PushResult, *, what: str = "your edit") -> str:
     push, error = result.push, result.error
     # CDP answered with a status (429, 5xx): it was there but did not take the edit.
     happened = "CDP could not take it just now" if error and error.status else "CDP did not answer"
-    when = f" (next try at {push.next_attempt_at:%H:%M:%S} UTC)" if push.next_attempt_at else ""
+    when = f" (next try at {push.next_try_at:%H:%M:%S} UTC)" if push.next_try_at else ""
     return (
         f"{happened}; {what} is queued and will be sent automatically{when}, after checking "
         "again that nobody changed the consumer in CDP meanwhile. Nothing is lost: until CDP has "
@@ -468,19 +560,32 @@ def consumer_push_update(
 
 
 def push_deliver(*, push_id: int) -> PushResult | None:
-    """Try a queued push again (the worker's task); None if it is no longer queued."""
-    claimed = Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(
-        status=Push.Status.SENDING
+    """Try a queued push again (the worker's task); None if it is not queued, or not due yet.
+
+    The claim is one conditional UPDATE, so of two tasks for one push only one tries it; and a
+    task that comes before the push is due (a duplicate, or one left from an earlier schedule)
+    does nothing, so no try comes before `not_before`.
+    """
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now) | Q(woken_at__lte=now)
+    claimed = (
+        Push.objects.filter(due, pk=push_id, status=Push.Status.PENDING)
+        .exclude(not_before__gt=now)
+        .update(status=Push.Status.SENDING)
     )
     if not claimed:
         return None
     push = Push.objects.get(pk=push_id)
+    # Woken, or probing, ahead of its slot: a free try.
+    free = push.next_attempt_at is not None and push.next_attempt_at > now
     if not OrderConsumer.objects.filter(ref=push.consumer_ref).exists():
         try:
             consumer_fetch(ref=push.consumer_ref)
         except CDPError as error:
-            return _queue(push, error) if error.retryable else _record_failure(push, error)
-    return _attempt(push, guest_name=None, links_checked=False, lock_wait=0)
+            if error.retryable:
+                return _queue(push, error, free=free)
+            return _record_failure(push, error)
+    return _attempt(push, guest_name=None, links_checked=False, lock_wait=0, free=free)
 
 
 def push_get(*, ref: str, push_id: int, user) -> Push:
@@ -499,11 +604,15 @@ def push_retry_now(*, push: Push) -> bool:
     from consumers.tasks import deliver_push
 
     with transaction.atomic():
-        moved = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
-            next_attempt_at=timezone.now()
-        )
+        now = timezone.now()
+        pending = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING)
+        not_before = pending.values_list("not_before", flat=True).first()
+        # Not before an update whose answer was lost could have landed.
+        at = max(now, not_before or now)
+        moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            deliver_push.enqueue(push.pk)
+            deliver_push.using(run_after=at).enqueue(push.pk)
+            push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
 
@@ -511,10 +620,14 @@ def push_cancel(*, push: Push, user, meta: RequestMeta) -> bool:
     """Cancel a queued push (it will not be sent) and audit who cancelled it."""
     with transaction.atomic():
         cancelled = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
-            status=Push.Status.CANCELLED, finished_at=timezone.now(), next_attempt_at=None
+            status=Push.Status.CANCELLED,
+            finished_at=timezone.now(),
+            next_attempt_at=None,
+            woken_at=None,
         )
         if cancelled:
             _audit_resolution(push, AuditEntry.Action.CANCEL, user=user, meta=meta)
+            _probe_the_oldest()  # it may have been the queue's probe: another takes over
     return bool(cancelled)
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
+from consumers import receivers
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 
 # Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
@@ -331,14 +332,27 @@ def _cdp_in_parallel(
     """Run `call(ref)` for every ref with at most `concurrency` (default CDP_CONCURRENCY) in
     flight; yield (ref, its future) in the calling thread as each one finishes."""
     workers = max(1, concurrency or settings.CDP_CONCURRENCY)
+    noted: list = []
+
+    def in_thread(ref: str):
+        # A recovery the breaker sees here wakes the queue from this thread, later: not here.
+        with receivers.deferred_wakes() as seen:
+            try:
+                return call(ref)
+            finally:
+                noted.extend(seen)
+
     with client.connection_scope():
         client.current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each call runs in a copy of this context: the page's deadline, the request id and
             # the connection looked up above all go with it.
-            futures = {pool.submit(copy_context().run, call, ref): ref for ref in refs}
-            for future in as_completed(futures):
-                yield futures[future], future
+            futures = {pool.submit(copy_context().run, in_thread, ref): ref for ref in refs}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future
+            finally:
+                receivers.wake_if_noted(noted)
 
 
 @dataclass
