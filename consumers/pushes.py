@@ -451,14 +451,21 @@ def _attempt(
 def queued_message(result: PushResult, *, what: str = "your edit") -> str:
     """Tell the agent that a queued edit is safe: what happened, and what happens next."""
     push, error = result.push, result.error
-    # CDP answered with a status (429, 5xx): it was there but did not take the edit.
-    happened = "CDP could not take it just now" if error and error.status else "CDP did not answer"
+    if isinstance(error, client.CDPCircuitOpen):
+        happened, why = "CDP is paused after failing again and again", "Why"
+    elif error is not None and error.status:
+        # CDP answered (429, 5xx): it was there, but did not take the edit.
+        happened, why = "CDP could not take it just now", "CDP's answer"
+    elif error is not None and error.failure is not Failure.FINAL:
+        happened, why = "CDP did not answer", "CDP's answer"
+    else:  # not sent at all, e.g. another save of the consumer held it
+        happened, why = "It could not be sent yet", "Why"
     when = f" (next try at {push.next_try_at:%H:%M:%S} UTC)" if push.next_try_at else ""
     return (
         f"{happened}; {what} is queued and will be sent automatically{when}, after checking "
         "again that nobody changed the consumer in CDP meanwhile. Nothing is lost: until CDP has "
         "it, the consumer's page lists it under “Changes not in CDP yet”, where you can retry it "
-        f"now or cancel it. CDP's answer: {push.error}"
+        f"now or cancel it. {why}: {push.error}"
     )
 
 

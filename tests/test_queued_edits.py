@@ -249,3 +249,15 @@ def test_a_cancel_without_the_csrf_token_is_refused(agent, sandbox, agent_client
 
     assert strict.post(queued_url("consumers:queued_cancel", pushed)).status_code == 403
     assert Push.objects.get().status == Push.Status.PENDING
+
+
+def test_a_queued_edit_says_when_cdp_is_paused_rather_than_silent(agent_client, sandbox, settings):
+    settings.CDP_BREAKER_THRESHOLD = 1
+    data = form_data(agent_client, last_name="Beirne")
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
+    agent_client.post(reverse("consumers:refresh", args=[CONSUMER_REF]))  # opens the breaker
+
+    content = text(agent_client.post(EDIT, data, follow=True))
+
+    assert "CDP is paused after failing again and again; your edit is queued" in content
+    assert "Why: CDP is unavailable: 1 call in a row failed, so calls are paused until" in content
