@@ -27,8 +27,11 @@ def wake_the_queue(sender, **kwargs) -> None:
     if deferred is not None:
         deferred.append(kwargs)
         return
-    if not cache.add(_WOKEN_LATELY, True, timeout=1):
-        return
+    try:
+        if not cache.add(_WOKEN_LATELY, True, timeout=1):
+            return
+    except Exception:  # no cache, no limit: a wake-up is worth more than the saved query
+        logger.warning("Could not use the cache to limit queue wake-ups.", exc_info=True)
     from consumers.pushes import push_queue_wake
 
     push_queue_wake()
