@@ -261,3 +261,16 @@ def test_a_queued_edit_says_when_cdp_is_paused_rather_than_silent(agent_client, 
 
     assert "CDP is paused after failing again and again; your edit is queued" in content
     assert "Why: CDP is unavailable: 1 call in a row failed, so calls are paused until" in content
+
+
+def test_every_screen_gives_the_same_next_try_as_the_message(agent_client, sandbox, settings):
+    settings.PUSH_RETRY_DELAY = settings.PUSH_RETRY_DELAY_MAX = 3600  # probed long before
+    response = save_while_cdp_refuses_updates(agent_client, sandbox, last_name="Beirne")
+    pushed = Push.objects.get()
+    when = f"next try at {pushed.next_try_at:%H:%M:%S} UTC"
+
+    assert pushed.next_try_at < pushed.next_attempt_at
+    assert text(response).count(when) == 2  # the message and the list
+    edit_page = text(agent_client.get(EDIT))  # reads CDP, which answers: the edit is woken
+    pushed.refresh_from_db()
+    assert f"next try at {pushed.next_try_at:%H:%M:%S} UTC" in edit_page
