@@ -7,14 +7,21 @@ from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit import services
 from audit.forms import FIELD_LABELS, AuditFilterForm, AuditPageForm, RevertForm
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError
-from consumers.pushes import Outcome, RevertRefused, consumer_revert
+from consumers.pushes import (
+    Outcome,
+    RevertRefused,
+    consumer_revert,
+    consumer_revert_preview,
+    queued_message,
+    revert_refusal,
+)
 
 PAGE_SIZE = 50
 can_read = permission_required("audit.view_auditentry", raise_exception=True)
@@ -135,21 +142,34 @@ def entry_detail(request, pk: int):
     entry = get_object_or_404(
         AuditEntry.objects.select_related("reverts").prefetch_related("changes"), pk=pk
     )
+    # Revert is offered only when it could be done; else the page says why not (without CDP).
+    refusal = revert_refusal(entry=entry) if entry.is_revertible else ""
     context = {
         "entry": entry,
         "reverted_by": AuditEntry.objects.filter(reverts=entry).order_by("sequence"),
-        "revert_form": RevertForm(),
+        "revert_refusal": refusal,
     }
     return render(request, "audit/entry_detail.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @can_read
 @can_revert
 def entry_revert(request, pk: int):
-    entry = get_object_or_404(AuditEntry, pk=pk)
-    form = RevertForm(request.POST)
+    """GET: show, field by field, the values a revert sends to CDP; POST: revert."""
+    entry = get_object_or_404(AuditEntry.objects.prefetch_related("changes"), pk=pk)
+    form = RevertForm(request.POST or None)
+    if request.method == "GET":
+        context = {"entry": entry, "form": form, "preview": None, "refusal": ""}
+        try:
+            context["preview"] = consumer_revert_preview(entry=entry)
+        except RevertRefused as refusal:
+            context["refusal"] = str(refusal)
+        except CDPError as error:
+            context["refusal"] = f"CDP could not be read, so there is nothing to compare: {error}"
+        return render(request, "audit/entry_revert.html", context)
+
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
         result = consumer_revert(
@@ -167,11 +187,7 @@ def entry_revert(request, pk: int):
         messages.success(request, f"Reverted: CDP holds the old values again ({result.consumer}).")
         return redirect("audit:detail", pk=result.entry.pk)
     if result.outcome == Outcome.PENDING:
-        messages.warning(
-            request,
-            f"Queued: CDP cannot take the revert right now ({result.error}); it will be sent "
-            "automatically and is listed under Queued edits until then.",
-        )
+        messages.warning(request, queued_message(result, what="the revert"))
         return redirect("audit:detail", pk=result.entry.pk)
     if result.outcome == Outcome.CONFLICT:
         messages.error(request, "Not reverted: the consumer changed in CDP meanwhile. Try again.")

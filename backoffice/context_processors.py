@@ -1,5 +1,6 @@
 from backoffice.roles import is_administrator, role_names
 from cdp import client
+from consumers.pushes import pushes_refused_lately
 
 
 def roles(request) -> dict:
@@ -11,14 +12,18 @@ def roles(request) -> dict:
 
 
 def cdp_status(request) -> dict:
-    """Tell signed-in users when CDP calls are paused (the circuit breaker is open)."""
+    """Tell signed-in users when CDP calls are paused, or CDP takes no updates lately."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     try:
-        return {"cdp_breaker": client.breaker_status()}
+        breaker = client.breaker_status()
     except client.CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
+    if breaker.is_open:
+        return {"cdp_breaker": breaker}
+    # Reads may work while updates fail (the breaker counts both): the queue tells.
+    return {"cdp_breaker": breaker, "cdp_updates_refused": pushes_refused_lately()}
 
 
 def search_box(request) -> dict:

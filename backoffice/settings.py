@@ -302,6 +302,9 @@ CDP_PAGE_BUDGET = env.float("CDP_PAGE_BUDGET", default=20.0)
 PUSH_MAX_ATTEMPTS = env.int("PUSH_MAX_ATTEMPTS", default=8)
 PUSH_RETRY_DELAY = env.float("PUSH_RETRY_DELAY", default=30.0)
 PUSH_RETRY_DELAY_MAX = env.float("PUSH_RETRY_DELAY_MAX", default=900.0)
+# While edits wait, the oldest is tried again this often (seconds) without using up its tries, so
+# the queue finds CDP back within seconds even when nothing else calls it (docs/reliability.md).
+PUSH_PROBE_INTERVAL = env.float("PUSH_PROBE_INTERVAL", default=5.0)
 # How long one save may hold a consumer against other saves of the same consumer (seconds).
 PUSH_LOCK_SECONDS = env.float("PUSH_LOCK_SECONDS", default=60.0)
 

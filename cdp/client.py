@@ -116,6 +116,8 @@ class CDPError(Exception):
     ):
         super().__init__(message)
         self.message = message
+        # The message without the note on retries `_give_up` adds: what a queued edit shows.
+        self.answer = message
         self.status = status
         self.code = code
         self.developer_message = developer_message
@@ -441,12 +443,12 @@ def _request(
         raise
     except CDPError:
         # CDP answered, if only to refuse (4xx): it is up.
-        breaker.record_success(admission)
+        breaker.record_success(admission, method=method)
         raise
     except BaseException:
         breaker.record_neither(admission)
         raise
-    breaker.record_success(admission)
+    breaker.record_success(admission, method=method)
     return data
 
 

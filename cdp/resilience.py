@@ -20,8 +20,16 @@ from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 from django.core.cache import caches
+from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
+
+# Sent by `Breaker.record_success` when a call succeeds after failed ones: the breaker's trial
+# call after the cool-off (`was_open`), or any call once `failures` calls in a row had failed;
+# `method` is the successful call's. Sent once per recovery, by the call that cleared the count,
+# in the calling thread. This module knows nothing of what waits for CDP: receivers do (the
+# queue of edits, connected in consumers/apps.py). A receiver's error is logged, never raised.
+cdp_answered_again = Signal()
 
 
 class Failure(enum.Enum):
@@ -192,16 +200,20 @@ class Breaker:
         )
         return Admission(bool(trial), bool(trial), failures, open_until)
 
-    def record_success(self, admission: Admission) -> None:
-        """Close the breaker after a call that CDP answered."""
+    def record_success(self, admission: Admission, *, method: str = "") -> None:
+        """Close the breaker after a call that CDP answered; announce it after failures."""
         if admission.failures or admission.open_until is not None or admission.trial:
-            self._safely(
-                lambda: self._cache().delete_many(
-                    [self._failures_key, self._open_key, self._trial_key]
-                )
-            )
-            if admission.open_until is not None:
+            # Only on this state change, never on the plain success of every call: the one call
+            # that clears the count (others may race it) announces that CDP answers again.
+            cleared = self._safely(lambda: self._cache().delete(self._failures_key))
+            self._safely(lambda: self._cache().delete_many([self._open_key, self._trial_key]))
+            was_open = admission.open_until is not None
+            if was_open:
                 logger.info("CDP answered again; the circuit breaker is closed.")
+            if cleared:
+                cdp_answered_again.send_robust(
+                    sender=Breaker, failures=admission.failures, was_open=was_open, method=method
+                )
 
     def record_failure(self, admission: Admission, policy: Policy) -> None:
         """Count a failed call; open the breaker at the threshold or when a trial call failed."""

@@ -12,3 +12,8 @@ class ConsumersConfig(AppConfig):
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"
         )
+        from cdp.resilience import cdp_answered_again
+        from consumers.receivers import wake_the_queue
+
+        # When CDP answers again, queued edits go at once rather than at their next backoff slot.
+        cdp_answered_again.connect(wake_the_queue, dispatch_uid="wake-the-queue")

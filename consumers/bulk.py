@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from backoffice.logging import error_summary
@@ -116,6 +117,14 @@ def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
         run_bulk_refresh.enqueue(job.pk)
     logger.info("bulk refresh queued", extra={"job": job.pk, "refs": len(refs)})
     return job
+
+
+def bulk_refresh_get(*, job_id: int, user) -> BulkRefresh:
+    """Return the job if the user started it or is a supervisor; else raise Http404.
+
+    Another agent's refresh answers as if it did not exist: its refs and CDP's messages are theirs.
+    """
+    return get_object_or_404(BulkRefresh.objects.visible_to(user).select_related("user"), pk=job_id)
 
 
 def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:

@@ -82,11 +82,16 @@ class OrderConsumer(models.Model):
     # The linked guest's name when the record was fetched, so the page needs no extra CDP call.
     guest_name = models.CharField(max_length=512, blank=True)
     order_item_refs = models.JSONField(default=list, blank=True)
-    cdp_created_at = models.DateTimeField(null=True, blank=True)
-    cdp_modified_at = models.DateTimeField(null=True, blank=True)
+    # Named here: Django would call them "Cdp created at" in the admin.
+    cdp_created_at = models.DateTimeField("created in CDP", null=True, blank=True)
+    cdp_modified_at = models.DateTimeField("last changed in CDP", null=True, blank=True)
     # The whole record as CDP last returned it, attributes the form never shows included.
     raw = models.JSONField("CDP record", default=dict)
     fetched_at = models.DateTimeField()
+    # When CDP last could not be asked about the consumer, and why; cleared by the next fetch.
+    # Until then the copy is shown as "Not checked", never as in step with CDP.
+    fetch_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    fetch_error = models.TextField(blank=True, editable=False)
     # When an agent last opened the consumer; `purge_cache` drops copies nobody has viewed lately.
     last_viewed_at = models.DateTimeField(null=True, blank=True)
     # Held by one save at a time, so two saves of the same consumer never race each other to CDP.
@@ -111,7 +116,23 @@ class OrderConsumer(models.Model):
         return {field: getattr(self, field) for field in FIELD_LABELS}
 
 
-class PushQuerySet(models.QuerySet):
+# Supervisors (and administrators) hold this permission: they may open and act on everyone's
+# conflicts, queued edits and bulk refreshes; an agent only on their own (backoffice/roles.py).
+SUPERVISE_PERMISSION = "consumers.manage_push"
+
+
+def sees_everyones_work(user) -> bool:
+    """Say whether the user may open and act on other agents' edits and refreshes."""
+    return user.has_perm(SUPERVISE_PERMISSION)
+
+
+class OwnedQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "models.QuerySet":
+        """The rows the user may open: their own, or every row for a supervisor."""
+        return self if sees_everyones_work(user) else self.filter(user=user)
+
+
+class PushQuerySet(OwnedQuerySet):
     def needing_attention(self) -> "PushQuerySet":
         """Pushes people should know about: waiting to be sent, in conflict, or failed in the queue.
 
@@ -175,13 +196,37 @@ class Push(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The next counted try (the backoff slot), and an earlier free one when CDP seems back (a
+    # wake) or the queue probes for it; a free try that fails keeps the slot and the count.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    woken_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # No try before this: an update whose answer was lost may still land until then.
+    not_before = models.DateTimeField(null=True, blank=True, editable=False)
     resolution = models.CharField(max_length=16, choices=Resolution, blank=True)
+    # Who re-applied or discarded a conflict and when, and the audit entry that followed (the
+    # re-applied save's, or the discard's), so a resolved conflict reads as history.
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # CDP's editable fields and modifiedAt when the conflict was found: the version the agent
+    # was shown, kept because CDP's record moves on.
+    cdp_values = models.JSONField("CDP's version at the conflict", default=dict, blank=True)
+    cdp_modified_at = models.DateTimeField(
+        "CDP's modifiedAt at the conflict", null=True, blank=True
+    )
 
     objects = PushQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "pushes"
         permissions = [("manage_push", "Can retry or cancel queued edits")]
 
     def __str__(self):
@@ -193,8 +238,18 @@ class Push(models.Model):
         return {**self.loaded, **{field: new for field, (_, new) in self.changes.items()}}
 
     @property
+    def next_try_at(self):
+        """When the worker tries the edit next: its slot, or sooner if woken or probing."""
+        times = [moment for moment in (self.woken_at, self.next_attempt_at) if moment]
+        return min(times) if times else None
+
+    @property
     def needs_attention(self) -> bool:
         return self.status == self.Status.CONFLICT and not self.resolution
+
+    def handled_by(self, user) -> bool:
+        """Say whether the user may open and act on this edit: theirs, or they supervise."""
+        return self.user_id == user.pk or sees_everyones_work(user)
 
 
 class ConsumerView(models.Model):
@@ -237,8 +292,11 @@ class BulkRefresh(models.Model):
     # lost its worker (see bulk_refresh_requeue_stalled).
     progressed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = OwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "bulk refreshes"
 
     def __str__(self):
         return f"bulk refresh {self.pk} ({self.done}/{self.total})"

@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -207,7 +209,7 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
             field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
         },
         cdp_status=error.status if error else None,
-        cdp_message=error.message if error else message,
+        cdp_message=message or (error.message if error else ""),
         reason=push.reason,
         reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
         supersedes=_settled_entry(push) if outcome != AuditEntry.Outcome.PENDING else None,
@@ -216,8 +218,8 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
 
 def _finish(push: Push, status: str, error: str = "") -> None:
     push.status, push.error, push.finished_at = status, error, timezone.now()
-    push.next_attempt_at = None
-    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at"])
+    push.next_attempt_at = push.woken_at = None
+    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at", "woken_at"])
 
 
 def _record_success(
@@ -232,11 +234,15 @@ def _record_success(
         _finish(push, Push.Status.SUCCEEDED)
         entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
+    if push.queued_at:
+        # A queued edit got through: CDP takes updates again, so the rest go now too.
+        push_queue_wake(everyone=True)
     return PushResult(Outcome.SUCCEEDED, saved, push=push, entry=entry)
 
 
-def _record_failure(push: Push, error: CDPError | ValidationError) -> PushResult:
-    text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str = "") -> PushResult:
+    if not text:
+        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
     # Refs and the error's kind only: CDP's message and the form's may quote names or e-mails.
     logger.warning(
         "push %s of consumer %s failed: %s", push.pk, push.consumer_ref, error_summary(error)
@@ -245,6 +251,8 @@ def _record_failure(push: Push, error: CDPError | ValidationError) -> PushResult
         _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
         entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
+        if push.queued_at:
+            _probe_the_oldest()  # it may have been the queue's probe: another takes over
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
     return PushResult(Outcome.FAILED, consumer, push=push, error=cdp_error, entry=entry)
 
@@ -255,8 +263,12 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         cached = OrderConsumer.objects.filter(ref=push.consumer_ref).first()
         guest_name = cached.guest_name if cached else ""
         current = consumer_save(push.consumer_ref, fresh, guest_name=guest_name, cached=cached)
+        push.cdp_values, push.cdp_modified_at = current.editable_values(), current.cdp_modified_at
+        push.save(update_fields=["cdp_values", "cdp_modified_at"])
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
         entry = _audit(push, AuditEntry.Outcome.CONFLICT)
+        if push.queued_at:
+            _probe_the_oldest()
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
 
 
@@ -264,40 +276,131 @@ def _retry_delay(attempts: int) -> float:
     return min(settings.PUSH_RETRY_DELAY_MAX, settings.PUSH_RETRY_DELAY * 2 ** max(attempts - 1, 0))
 
 
-def _queue(push: Push, error: CDPError, *, may_have_landed: bool = False) -> PushResult:
+def _queue(
+    push: Push, error: CDPError, *, may_have_landed: bool = False, free: bool = False
+) -> PushResult:
     """Keep the push for the worker to try again later, or fail it when the tries are used up.
 
     `may_have_landed`: the update left for CDP and its answer was lost, so it may still land; the
-    next try waits at least twice the read timeout, by when such a straggler has arrived and the
-    re-read sees it, rather than sending the same record a second time.
+    next try waits at least twice the read timeout (`not_before`), by when such a straggler has
+    arrived and the re-read sees it, rather than sending the same record a second time.
+    `free`: a woken or probing try ahead of the push's slot; it used up no try, and the push keeps
+    its slot (whose task still waits).
     """
-    if push.attempts >= settings.PUSH_MAX_ATTEMPTS:
-        return _record_failure(push, error)
+    if not free and push.attempts >= settings.PUSH_MAX_ATTEMPTS:
+        gave_up = f"Not sent: the queue gave up after {push.attempts} tries. CDP's last answer: "
+        return _record_failure(push, error, text=gave_up + error.answer)
     from consumers.tasks import deliver_push
 
     first_time = push.queued_at is None
     with transaction.atomic():
         now = timezone.now()
-        push.status, push.error = Push.Status.PENDING, str(error)
+        # CDP's answer without the client's "Gave up after N attempts": the edit is not given up.
+        push.status, push.error = Push.Status.PENDING, error.answer
         push.queued_at = push.queued_at or now
-        delay = _retry_delay(push.attempts)
+        push.woken_at = None
         if may_have_landed:
-            delay = max(delay, 2 * client.current_connection().read_timeout)
-        push.next_attempt_at = now + timedelta(seconds=delay)
-        push.save(update_fields=["status", "error", "queued_at", "next_attempt_at"])
+            wait = 2 * client.current_connection().read_timeout
+            push.not_before = now + timedelta(seconds=wait)
+        slot = push.next_attempt_at
+        if not free:
+            slot = now + timedelta(seconds=_retry_delay(push.attempts))
+        if push.not_before and (slot is None or slot < push.not_before):
+            slot = push.not_before
+        enqueue = not free or slot != push.next_attempt_at
+        push.next_attempt_at = slot
+        changed = ["status", "error", "queued_at", "next_attempt_at", "woken_at", "not_before"]
+        push.save(update_fields=changed)
         logger.info(
-            "push %s of consumer %s queued after try %d: %s",
+            "push %s of consumer %s queued after try %d%s: %s",
             push.pk,
             push.consumer_ref,
             push.attempts,
+            " (a free one)" if free else "",
             error_summary(error),
         )
         # Only the first queueing is audited; later failed tries update the push, not the log.
-        entry = _audit(push, AuditEntry.Outcome.PENDING, error) if first_time else None
-        # With the database task backend this row commits together with the push.
-        deliver_push.using(run_after=push.next_attempt_at).enqueue(push.pk)
+        entry = (
+            _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
+            if first_time
+            else None
+        )
+        if enqueue:
+            # With the database task backend this row commits together with the push.
+            deliver_push.using(run_after=slot).enqueue(push.pk)
+        probe = _probe_the_oldest(now)
+        if probe and probe[0] == push.pk:
+            push.woken_at = probe[1]
+    _note_queued()
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
     return PushResult(Outcome.PENDING, consumer, push=push, error=error, entry=entry)
+
+
+# The shortest pause between two probing tries of the queue, whatever PUSH_PROBE_INTERVAL says:
+# a probe that came due at once would have the worker call CDP in a loop.
+PROBE_FLOOR_SECONDS = 1.0
+
+
+def _oldest_waiting() -> Push | None:
+    return (
+        Push.objects.filter(status__in=Push.WAITING, queued_at__isnull=False)
+        .order_by("queued_at", "pk")
+        .first()
+    )
+
+
+def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | None:
+    """While edits wait, have the oldest tried again after PUSH_PROBE_INTERVAL, as a free try.
+
+    Without this, a queue nobody else touches waits for its backoff slots (up to
+    PUSH_RETRY_DELAY_MAX) although CDP answers again, for nothing else calls CDP to say so. One
+    edit probes, so an outage costs CDP one try per interval (no call while the breaker is open),
+    and probing uses up none of its tries. Returns (push id, when), or None if none was due.
+    """
+    from consumers.tasks import deliver_push
+
+    now = now or timezone.now()
+    oldest = _oldest_waiting()
+    if oldest is None or oldest.status != Push.Status.PENDING:
+        return None  # nothing waits, or the oldest is being tried right now
+    pause = max(settings.PUSH_PROBE_INTERVAL, PROBE_FLOOR_SECONDS)
+    at = max(now + timedelta(seconds=pause), oldest.not_before or now)
+    if oldest.next_try_at and oldest.next_try_at <= at:
+        return None  # tried by then anyway
+    Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
+    deliver_push.using(run_after=at).enqueue(oldest.pk)
+    return oldest.pk, at
+
+
+def push_queue_wake(*, everyone: bool = False) -> int:
+    """Have queued edits tried now, for CDP answers again; return how many were woken.
+
+    The oldest only, unless `everyone`: its try tells whether CDP takes updates again, and once
+    one is delivered (which proves it) the rest follow (`_record_success`). A woken try uses up
+    none of the edit's tries and, if CDP fails again, keeps its slot; an update whose answer was
+    lost is not tried before it could have landed (`not_before`). The receiver of
+    `cdp.resilience.cdp_answered_again` calls it (consumers/receivers.py).
+    """
+    from consumers.tasks import deliver_push
+
+    now = timezone.now()
+    asleep = Push.objects.filter(status=Push.Status.PENDING, next_attempt_at__gt=now).exclude(
+        woken_at__lte=now
+    )
+    if everyone:
+        chosen = list(asleep.order_by("queued_at", "pk").values_list("pk", "not_before")[:500])
+    else:
+        oldest = _oldest_waiting()
+        awake = oldest is None or not asleep.filter(pk=oldest.pk).exists()
+        chosen = [] if awake else [(oldest.pk, oldest.not_before)]
+    with transaction.atomic():
+        for push_id, not_before in chosen:
+            at = max(now, not_before or now)
+            Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
+            deliver_push.using(run_after=at).enqueue(push_id)
+    if chosen:
+        logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
+    return len(chosen)
 
 
 def _attempt(
@@ -308,20 +411,21 @@ def _attempt(
     lock_wait: float,
     cached: OrderConsumer | None = None,
     counted: bool = False,
+    free: bool = False,
 ) -> PushResult:
     """Make one try at delivering a push, holding the consumer's push lock throughout.
 
     An agent's save passes the consumer's row (`cached`) and a push already counting this try
-    (`counted`), each sparing a query.
+    (`counted`), each sparing a query. A `free` try (woken, or the queue's probe) counts not.
     """
     token = _lock(push.consumer_ref, wait=lock_wait)
     if token is None:
         busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
-        return _queue(push, busy)
+        return _queue(push, busy, free=free)
     update_sent = False
     try:
         if not counted:
-            push.attempts += 1
+            push.attempts += 0 if free else 1
             push.attempt_started_at = timezone.now()
             push.save(update_fields=["attempts", "attempt_started_at"])
         try:
@@ -344,11 +448,69 @@ def _attempt(
         except CDPError as error:
             if error.retryable:
                 ambiguous = update_sent and error.failure is Failure.AMBIGUOUS
-                return _queue(push, error, may_have_landed=ambiguous)
+                return _queue(push, error, may_have_landed=ambiguous, free=free)
             return _record_failure(push, error)
         return _record_success(push, reply, guest_name, cached)
     finally:
         _unlock(push.consumer_ref, token)
+
+
+# --- what the agent is told --------------------------------------------------------------------
+
+
+def queued_message(result: PushResult, *, what: str = "your edit") -> str:
+    """Tell the agent that a queued edit is safe: what happened, and what happens next."""
+    push, error = result.push, result.error
+    if isinstance(error, client.CDPCircuitOpen):
+        happened, why = "CDP is paused after failing again and again", "Why"
+    elif error is not None and error.status:
+        # CDP answered (429, 5xx): it was there, but did not take the edit.
+        happened, why = "CDP could not take it just now", "CDP's answer"
+    elif error is not None and error.failure is not Failure.FINAL:
+        happened, why = "CDP did not answer", "CDP's answer"
+    else:  # not sent at all, e.g. another save of the consumer held it
+        happened, why = "It could not be sent yet", "Why"
+    when = f" (next try at {push.next_try_at:%H:%M:%S} UTC)" if push.next_try_at else ""
+    return (
+        f"{happened}; {what} is queued and will be sent automatically{when}, after checking "
+        "again that nobody changed the consumer in CDP meanwhile. Nothing is lost: until CDP has "
+        "it, the consumer's page lists it under “Changes not in CDP yet”, where you can retry it "
+        f"now or cancel it. {why}: {push.error}"
+    )
+
+
+# How long after a failed try a queued edit counts as "CDP is refusing updates" for the banner.
+FAILING_WINDOW = timedelta(minutes=10)
+# Set in the cache for FAILING_WINDOW whenever an edit is queued, so that pages ask the database
+# only then (with the default local-memory cache: when this process queued one).
+_QUEUED_LATELY = "consumers:edit-queued-lately"
+
+
+def _note_queued() -> None:
+    try:
+        cache.set(_QUEUED_LATELY, True, timeout=FAILING_WINDOW.total_seconds())
+    except Exception:  # the banner is a courtesy; a cache outage must not fail a save
+        logger.warning("Could not note a queued edit in the cache.", exc_info=True)
+
+
+def pushes_refused_lately() -> int:
+    """Count the queued edits CDP refused or left unanswered in the last few minutes.
+
+    For the banner every page shows: how agents learn that CDP takes no updates even while it
+    answers reads (and the circuit breaker stays closed). No query unless an edit was queued
+    lately; then one, on the status index.
+    """
+    try:
+        if not cache.get(_QUEUED_LATELY):
+            return 0
+    except Exception:
+        return 0
+    since = timezone.now() - FAILING_WINDOW
+    return (
+        Push.objects.filter(status=Push.Status.PENDING)
+        .filter(Q(attempt_started_at__gte=since) | Q(queued_at__gte=since))
+        .count()
+    )
 
 
 # --- use cases ----------------------------------------------------------------------------------
@@ -415,19 +577,43 @@ def consumer_push_update(
 
 
 def push_deliver(*, push_id: int) -> PushResult | None:
-    """Try a queued push again (the worker's task); None if it is no longer queued."""
-    claimed = Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(
-        status=Push.Status.SENDING
+    """Try a queued push again (the worker's task); None if it is not queued, or not due yet.
+
+    The claim is one conditional UPDATE, so of two tasks for one push only one tries it; and a
+    task that comes before the push is due (a duplicate, or one left from an earlier schedule)
+    does nothing, so no try comes before `not_before`.
+    """
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now) | Q(woken_at__lte=now)
+    claimed = (
+        Push.objects.filter(due, pk=push_id, status=Push.Status.PENDING)
+        .exclude(not_before__gt=now)
+        .update(status=Push.Status.SENDING)
     )
     if not claimed:
         return None
     push = Push.objects.get(pk=push_id)
+    # Woken, or probing, ahead of its slot: a free try.
+    free = push.next_attempt_at is not None and push.next_attempt_at > now
     if not OrderConsumer.objects.filter(ref=push.consumer_ref).exists():
         try:
             consumer_fetch(ref=push.consumer_ref)
         except CDPError as error:
-            return _queue(push, error) if error.retryable else _record_failure(push, error)
-    return _attempt(push, guest_name=None, links_checked=False, lock_wait=0)
+            if error.retryable:
+                return _queue(push, error, free=free)
+            return _record_failure(push, error)
+    return _attempt(push, guest_name=None, links_checked=False, lock_wait=0, free=free)
+
+
+def push_get(*, ref: str, push_id: int, user) -> Push:
+    """Return an edit of the consumer if the user made it or is a supervisor; else Http404.
+
+    Retry now and Cancel load the queued edit through here, so an agent acts on their own edits
+    only and another agent's answers as if it did not exist.
+    """
+    return get_object_or_404(
+        Push.objects.visible_to(user).select_related("user"), pk=push_id, consumer_ref=ref
+    )
 
 
 def push_retry_now(*, push: Push) -> bool:
@@ -435,11 +621,15 @@ def push_retry_now(*, push: Push) -> bool:
     from consumers.tasks import deliver_push
 
     with transaction.atomic():
-        moved = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
-            next_attempt_at=timezone.now()
-        )
+        now = timezone.now()
+        pending = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING)
+        not_before = pending.values_list("not_before", flat=True).first()
+        # Not before an update whose answer was lost could have landed.
+        at = max(now, not_before or now)
+        moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            deliver_push.enqueue(push.pk)
+            deliver_push.using(run_after=at).enqueue(push.pk)
+            push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
 
@@ -447,10 +637,14 @@ def push_cancel(*, push: Push, user, meta: RequestMeta) -> bool:
     """Cancel a queued push (it will not be sent) and audit who cancelled it."""
     with transaction.atomic():
         cancelled = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
-            status=Push.Status.CANCELLED, finished_at=timezone.now(), next_attempt_at=None
+            status=Push.Status.CANCELLED,
+            finished_at=timezone.now(),
+            next_attempt_at=None,
+            woken_at=None,
         )
         if cancelled:
             _audit_resolution(push, AuditEntry.Action.CANCEL, user=user, meta=meta)
+            _probe_the_oldest()  # it may have been the queue's probe: another takes over
     return bool(cancelled)
 
 
@@ -489,6 +683,20 @@ class ConflictResolved(Exception):
     """The conflict was already re-applied or discarded."""
 
 
+def conflict_get(*, ref: str, push_id: int, user) -> Push:
+    """Return a conflict of the consumer if the user made the edit or is a supervisor.
+
+    Raises Http404 otherwise: another agent's conflict answers as if it did not exist, so nobody
+    resolves an edit that is not theirs (and is audited as having done so).
+    """
+    return get_object_or_404(
+        Push.objects.visible_to(user).select_related("user", "resolved_by"),
+        pk=push_id,
+        consumer_ref=ref,
+        status=Push.Status.CONFLICT,
+    )
+
+
 def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:
     return audit_entry_create(
         user=user,
@@ -506,40 +714,61 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
     )
 
 
-def _claim_resolution(push: Push, resolution: str) -> None:
+def _claim_resolution(push: Push, resolution: str, user) -> None:
+    """Mark the conflict resolved by `user`, unless someone resolved it first."""
+    now = timezone.now()
     claimed = Push.objects.filter(pk=push.pk, status=Push.Status.CONFLICT, resolution="").update(
-        resolution=resolution
+        resolution=resolution, resolved_by=user, resolved_at=now
     )
     if not claimed:
         raise ConflictResolved("This conflict was already resolved.")
-    push.resolution = resolution
+    push.resolution, push.resolved_by, push.resolved_at = resolution, user, now
+
+
+def _unclaim_resolution(push: Push) -> None:
+    Push.objects.filter(pk=push.pk).update(resolution="", resolved_by=None, resolved_at=None)
+    push.resolution, push.resolved_by, push.resolved_at = "", None, None
+
+
+def _note_resolution_entry(push: Push, entry: AuditEntry | None) -> None:
+    if entry is not None:
+        Push.objects.filter(pk=push.pk).update(resolution_entry_id=entry.pk)
+        push.resolution_entry_id = entry.pk
 
 
 def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
     """Apply a conflicting edit's changes over CDP's current version, as a new save."""
-    _claim_resolution(push, Push.Resolution.REAPPLIED)
+    _claim_resolution(push, Push.Resolution.REAPPLIED, user)
     try:
         consumer = consumer_fetch(ref=push.consumer_ref)
     except CDPError:
-        Push.objects.filter(pk=push.pk).update(resolution="")
+        _unclaim_resolution(push)
         raise
     current = consumer.editable_values()
     data = {**current, **{field: new for field, (_, new) in push.changes.items()}}
-    return consumer_push_update(
-        consumer=consumer,
-        data=data,
-        loaded_modified_at=consumer.cdp_modified_at,
-        loaded_values=current,
-        user=user,
-        meta=meta,
-        reason=push.reason or "Re-applied after a conflict.",
-    )
+    try:
+        result = consumer_push_update(
+            consumer=consumer,
+            data=data,
+            loaded_modified_at=consumer.cdp_modified_at,
+            loaded_values=current,
+            user=user,
+            meta=meta,
+            reason=push.reason or "Re-applied after a conflict.",
+        )
+    except ValidationError:
+        _unclaim_resolution(push)  # nothing was sent: the conflict still waits for a decision
+        raise
+    _note_resolution_entry(push, result.entry)
+    return result
 
 
 def conflict_discard(*, push: Push, user, meta: RequestMeta) -> AuditEntry:
     """Drop a conflicting edit, keeping CDP's version, and audit that it was dropped."""
-    _claim_resolution(push, Push.Resolution.DISCARDED)
-    return _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
+    _claim_resolution(push, Push.Resolution.DISCARDED, user)
+    entry = _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
+    _note_resolution_entry(push, entry)
+    return entry
 
 
 # --- reverting an audited change ------------------------------------------------------------------
@@ -549,18 +778,46 @@ class RevertRefused(Exception):
     """The change cannot be reverted; the message says why."""
 
 
-def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
-    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
-
-    Refuses (RevertRefused) when the entry is not a succeeded edit or when any of its fields was
-    changed again since; CDP errors come back in the result as for an edit.
-    """
+def revert_refusal(*, entry: AuditEntry) -> str:
+    """Say why the audited change cannot be reverted, without asking CDP; "" if it may be."""
     if not entry.is_revertible:
-        raise RevertRefused(
-            "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+        return "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+    done = (
+        AuditEntry.objects.filter(reverts=entry, outcome=AuditEntry.Outcome.SUCCEEDED)
+        .order_by("sequence")
+        .first()
+    )
+    if done:
+        return f"Already reverted, by audit entry {done.sequence}."
+    if Push.objects.filter(reverts_id=entry.pk, status__in=Push.WAITING).exists():
+        return (
+            "A revert of this change is already queued for CDP; it is listed on the consumer's "
+            "page until it is sent."
         )
+    return ""
+
+
+@dataclass
+class RevertPreview:
+    """What a revert would send: CDP's current copy, and per field its value now and the old one."""
+
+    consumer: OrderConsumer
+    # {"field", "label", "now", "sends"} per field of the change, in the entry's order.
+    rows: list[dict]
+    data: dict
+
+
+def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
+    """Read the consumer from CDP and say, field by field, what reverting the entry would send.
+
+    Raises RevertRefused (already reverted, not revertible, or a field changed again since) and
+    CDPError when CDP cannot be read. Nothing is sent or written but the cached copy.
+    """
+    refusal = revert_refusal(entry=entry)
+    if refusal:
+        raise RevertRefused(refusal)
     consumer = consumer_fetch(ref=entry.consumer_ref)
-    data = {}
+    rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
         if not _same_value(change.field, now, from_audit_text(change.field, change.new_value)):
@@ -570,10 +827,29 @@ def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str =
                 f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
             )
         data[change.field] = from_audit_text(change.field, change.old_value)
+        rows.append(
+            {
+                "field": change.field,
+                "label": FIELD_LABELS.get(change.field, change.field),
+                "now": audit_text(now),
+                "sends": change.old_value,
+            }
+        )
+    return RevertPreview(consumer=consumer, rows=rows, data=data)
+
+
+def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+    """Push an audited change's old values back to CDP, through the same path as an agent's edit.
+
+    Refuses (RevertRefused) what `consumer_revert_preview` refuses: an entry that is not a
+    succeeded edit, one already reverted (or whose revert is queued), or one with a field changed
+    again since; CDP errors come back in the result as for an edit.
+    """
+    preview = consumer_revert_preview(entry=entry)
     return consumer_push_update(
-        consumer=consumer,
-        data=data,
-        loaded_modified_at=consumer.cdp_modified_at,
+        consumer=preview.consumer,
+        data=preview.data,
+        loaded_modified_at=preview.consumer.cdp_modified_at,
         user=user,
         meta=meta,
         reason=reason or f"Revert of audit entry {entry.sequence}",

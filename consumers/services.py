@@ -23,6 +23,7 @@ from django.utils import timezone
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
+from consumers import receivers
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 
 # Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
@@ -37,6 +38,27 @@ EDITABLE_FIELDS = {
     "guest_ref": "guest",
     "order_item_refs": "orderItems",
 }
+# "lastName: may not be null." (cdp-api.md §5): an attribute, a colon and what is wrong, perhaps
+# several, separated by commas; an attribute may carry an index or a sub-attribute (orderItems[0]).
+_ATTRIBUTE_ERROR = re.compile(
+    r"\b(?P<attribute>[A-Za-z]+)(?:\[\d+\]|\.[A-Za-z]+)*\s*:\s*"
+    r"(?P<text>.+?)\s*(?=,\s*[A-Za-z]+(?:\[\d+\]|\.[A-Za-z]+)*\s*:|$)"
+)
+_FIELD_OF_ATTRIBUTE = {attribute: field for field, attribute in EDITABLE_FIELDS.items()}
+
+
+def cdp_field_errors(error: CDPError) -> dict[str, str]:
+    """Return {form field: CDP's words} for each editable attribute CDP's refusal names."""
+    # CDP's own message, without the client's "CDP refused the request (HTTP 400 ...): ".
+    text = error.developer_message or error.answer.rpartition("): ")[2]
+    found: dict[str, str] = {}
+    for match in _ATTRIBUTE_ERROR.finditer(text):
+        field = _FIELD_OF_ATTRIBUTE.get(match["attribute"])
+        if field and field not in found:
+            found[field] = match["text"]
+    return found
+
+
 # --- reading CDP records ----------------------------------------------------------------------
 
 
@@ -190,21 +212,41 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     now = timezone.now()
     parsed = {ref: consumer_fields(record) for ref, (record, _) in downloaded.items()}
     rows = [
-        OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now)
+        OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now, **_CHECKED)
         for ref, fields in parsed.items()
     ]
-    updated = [*next(iter(parsed.values())), "guest_name", "fetched_at"]
+    updated = [*next(iter(parsed.values())), "guest_name", "fetched_at", *_CHECKED]
     OrderConsumer.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["ref"], update_fields=updated
     )
     return {c.ref: c for c in OrderConsumer.objects.filter(ref__in=list(downloaded))}
 
 
+# A copy just read from CDP: whatever failed before no longer says anything about it.
+_CHECKED = {"fetch_failed_at": None, "fetch_error": ""}
+
+
+def consumers_mark_unchecked(*, failed: dict[str, CDPError]) -> None:
+    """Note on the cached copies that CDP could not be asked about them just now, and why."""
+    now = timezone.now()
+    by_reason: dict[str, list[str]] = {}
+    for ref, error in failed.items():
+        by_reason.setdefault(str(error), []).append(ref)
+    # Usually one reason for all (CDP down), so usually one UPDATE.
+    for reason, refs in by_reason.items():
+        OrderConsumer.objects.filter(ref__in=refs).update(fetch_failed_at=now, fetch_error=reason)
+
+
 def consumer_save(
     ref: str, record: dict, *, guest_name: str, cached: OrderConsumer | None = None
 ) -> OrderConsumer:
     """Cache CDP's copy of a consumer; `cached` is its row when the caller has it already."""
-    fields = {**consumer_fields(record), "guest_name": guest_name, "fetched_at": timezone.now()}
+    fields = {
+        **consumer_fields(record),
+        "guest_name": guest_name,
+        "fetched_at": timezone.now(),
+        **_CHECKED,
+    }
     if cached is not None:
         # One UPDATE instead of update_or_create's locking read and savepoint.
         OrderConsumer.objects.filter(pk=cached.pk).update(**fields)
@@ -219,9 +261,16 @@ def consumer_save(
 
 
 def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
-    """Fetch a consumer (and its guest's name and its order) from CDP and cache it."""
-    record = client.get_order_consumer(ref)
-    fields = consumer_fields(record)
+    """Fetch a consumer (and its guest's name and its order) from CDP and cache it.
+
+    When CDP cannot be asked, a cached copy is marked as not checked (see `sync_state`).
+    """
+    try:
+        record = client.get_order_consumer(ref)
+        fields = consumer_fields(record)
+    except CDPError as error:
+        consumers_mark_unchecked(failed={ref: error})
+        raise
     guest_name = _guest_name(fields["guest_ref"])
     if with_order and fields["order_ref"]:
         try:
@@ -283,14 +332,27 @@ def _cdp_in_parallel(
     """Run `call(ref)` for every ref with at most `concurrency` (default CDP_CONCURRENCY) in
     flight; yield (ref, its future) in the calling thread as each one finishes."""
     workers = max(1, concurrency or settings.CDP_CONCURRENCY)
+    noted: list = []
+
+    def in_thread(ref: str):
+        # A recovery the breaker sees here wakes the queue from this thread, later: not here.
+        with receivers.deferred_wakes() as seen:
+            try:
+                return call(ref)
+            finally:
+                noted.extend(seen)
+
     with client.connection_scope():
         client.current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each call runs in a copy of this context: the page's deadline, the request id and
             # the connection looked up above all go with it.
-            futures = {pool.submit(copy_context().run, call, ref): ref for ref in refs}
-            for future in as_completed(futures):
-                yield futures[future], future
+            futures = {pool.submit(copy_context().run, in_thread, ref): ref for ref in refs}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future
+            finally:
+                receivers.wake_if_noted(noted)
 
 
 @dataclass
@@ -309,6 +371,10 @@ def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
     wanted = refs if refresh else [r for r in refs if r not in cached]
     downloaded, failed = consumers_download(wanted)
     cached.update(_consumers_save(downloaded))
+    consumers_mark_unchecked(failed={r: e for r, e in failed.items() if r in cached})
+    for ref, error in failed.items():
+        if ref in cached:  # shown as last fetched: say so on this page too
+            cached[ref].fetch_failed_at, cached[ref].fetch_error = timezone.now(), str(error)
     return OrderPage(order, [cached[r] for r in refs if r in cached], failed)
 
 
@@ -320,6 +386,7 @@ def consumers_refresh(
     for start in range(0, len(refs), 500):
         chunk = {ref: downloaded[ref] for ref in refs[start : start + 500] if ref in downloaded}
         _consumers_save(chunk)
+    consumers_mark_unchecked(failed=failed)
     return len(downloaded), failed
 
 
@@ -373,23 +440,29 @@ def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
     return [cached[ref] for ref in refs if ref in cached]
 
 
-def sync_state(statuses) -> str:
-    """Sum up a consumer's pushes needing attention as one badge: the worst state wins."""
+def sync_state(statuses, consumer: OrderConsumer | None = None) -> str:
+    """Sum up how the copy shown stands against CDP as one badge: the worst state wins.
+
+    *Synced* claims the page shows CDP's record as last read, with no edit outstanding; a copy
+    CDP could not be asked about since (the last read failed) is *unchecked* instead.
+    """
     statuses = set(statuses)
     if Push.Status.CONFLICT in statuses:
         return "conflict"
     if Push.Status.FAILED in statuses:
         return "failed"
-    return "pending" if statuses & set(Push.WAITING) else "synced"
+    if statuses & set(Push.WAITING):
+        return "pending"
+    return "unchecked" if consumer is not None and consumer.fetch_failed_at else "synced"
 
 
-def consumers_sync_states(*, refs: list[str]) -> dict[str, str]:
-    """Return each consumer's sync state (synced, pending, failed or conflict), in one query."""
-    statuses = {ref: [] for ref in refs}
-    attention = Push.objects.filter(consumer_ref__in=refs).needing_attention()
+def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
+    """Return each consumer's sync state (see `sync_state`), in one query."""
+    statuses = {consumer.ref: [] for consumer in consumers}
+    attention = Push.objects.filter(consumer_ref__in=list(statuses)).needing_attention()
     for ref, status in attention.values_list("consumer_ref", "status"):
         statuses[ref].append(status)
-    return {ref: sync_state(found) for ref, found in statuses.items()}
+    return {consumer.ref: sync_state(statuses[consumer.ref], consumer) for consumer in consumers}
 
 
 def consumer_names(*, refs: list[str]) -> dict[str, str]:

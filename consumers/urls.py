@@ -16,9 +16,22 @@ urlpatterns = [
     path("consumers/<ref:ref>/edit/", views.consumer_edit, name="edit"),
     path("consumers/<ref:ref>/conflicts/<int:push_id>/", views.conflict_detail, name="conflict"),
     path(
-        "consumers/<ref:ref>/conflicts/<int:push_id>/resolve/",
-        views.conflict_resolve,
-        name="conflict_resolve",
+        "consumers/<ref:ref>/conflicts/<int:push_id>/reapply/",
+        views.conflict_reapply,
+        name="conflict_reapply",
+    ),
+    path(
+        "consumers/<ref:ref>/conflicts/<int:push_id>/discard/",
+        views.conflict_discard,
+        name="conflict_discard",
+    ),
+    path(
+        "consumers/<ref:ref>/queued/<int:push_id>/retry/", views.queued_retry, name="queued_retry"
+    ),
+    path(
+        "consumers/<ref:ref>/queued/<int:push_id>/cancel/",
+        views.queued_cancel,
+        name="queued_cancel",
     ),
     path("find/", views.find, name="find"),
     path("guests/summary/", views.guest_summary, name="guest_summary"),
@@ -28,5 +41,4 @@ urlpatterns = [
     path("bulk/<int:job_id>/cancel/", views.bulk_refresh_cancel, name="bulk_cancel"),
     path("bulk/<int:job_id>/failures.csv", views.bulk_refresh_failures, name="bulk_failures"),
     path("queue/", views.push_queue, name="queue"),
-    path("queue/<int:push_id>/", views.push_action, name="queue_action"),
 ]

@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEntry
@@ -106,8 +108,8 @@ def order_detail(request, ref: str):
         page = services.order_fetch(ref=ref)
     except CDPError as error:
         return _cdp_error_page(request, error, what=f"order {ref}")
-    _warn_about_missing(request, page.failed)
-    states = services.consumers_sync_states(refs=[consumer.ref for consumer in page.consumers])
+    _warn_about_missing(request, page)
+    states = services.consumers_sync_states(consumers=page.consumers)
     context = {
         "order": page.order,
         "consumers": [(consumer, states[consumer.ref]) for consumer in page.consumers],
@@ -116,14 +118,25 @@ def order_detail(request, ref: str):
     return render(request, "consumers/order_detail.html", context)
 
 
-def _warn_about_missing(request, failed: dict) -> None:
-    if failed:
-        first = next(iter(failed.values()))
-        messages.warning(
-            request,
-            f"CDP did not hand over {len(failed)} of this order's consumers ({first}). "
-            "They are missing below; refresh to try again.",
+def _warn_about_missing(request, page: services.OrderPage) -> None:
+    failed = page.failed
+    if not failed:
+        return
+    first = next(iter(failed.values()))
+    shown = sum(1 for consumer in page.consumers if consumer.ref in failed)
+    missing = len(failed) - shown
+    parts = []
+    if shown:
+        parts.append(
+            f"{shown} {'is' if shown == 1 else 'are'} shown as last fetched, marked Not checked"
         )
+    if missing:
+        parts.append(f"{missing} {'is' if missing == 1 else 'are'} missing below")
+    messages.warning(
+        request,
+        f"CDP did not hand over {len(failed)} of this order's consumers ({first}): "
+        f"{' and '.join(parts)}. Refresh to try again.",
+    )
 
 
 @require_POST
@@ -137,7 +150,7 @@ def order_refresh(request, ref: str):
     else:
         fetched = len(page.consumers) - len(page.failed)
         messages.success(request, f"Fetched the order and {fetched} of its consumers from CDP.")
-        _warn_about_missing(request, page.failed)
+        _warn_about_missing(request, page)
     return redirect("consumers:order", ref=ref)
 
 
@@ -158,7 +171,9 @@ def consumer_detail(request, ref: str):
         "order": Order.objects.filter(ref=consumer.order_ref).first(),
         "history": AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
         "pushes": pushes_needing_attention,
-        "sync_state": services.sync_state(push.status for push in pushes_needing_attention),
+        "sync_state": services.sync_state(
+            (push.status for push in pushes_needing_attention), consumer
+        ),
     }
     return render(request, "consumers/consumer_detail.html", context)
 
@@ -218,6 +233,10 @@ def consumer_edit(request, ref: str):
         return _render_edit(request, form)
     if result.outcome == Outcome.FAILED:
         form.add_error(None, f"CDP did not save the change. {result.error}")
+        # "lastName: may not be null." points at Last name, which gets the focus.
+        if result.error is not None:
+            for field, text in services.cdp_field_errors(result.error).items():
+                form.add_error(field, f"CDP: {text}")
         return _render_edit(request, form)
     return _after_save(request, result)
 
@@ -230,11 +249,7 @@ def _after_save(request, result: pushes.PushResult):
     elif result.outcome == Outcome.SUCCEEDED:
         messages.success(request, f"Saved {result.consumer} to CDP.")
     elif result.outcome == Outcome.PENDING:
-        messages.warning(
-            request,
-            f"CDP cannot take the change right now ({result.error}). It is saved here and queued: "
-            "it will be sent automatically, and this page shows it until then.",
-        )
+        messages.warning(request, pushes.queued_message(result))
     elif result.outcome == Outcome.CONFLICT:
         messages.warning(
             request,
@@ -248,39 +263,57 @@ def _after_save(request, result: pushes.PushResult):
 
 
 def _render_edit(request, form: ConsumerForm):
-    pending = Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING)
+    # The first field with an error takes the focus (no script needed, none allowed inline).
+    invalid = next((name for name in form.fields if name in form.errors), None)
+    if invalid:
+        form.fields[invalid].widget.attrs["autofocus"] = True
+    pending = list(
+        Push.objects.filter(consumer_ref=form.consumer.ref, status__in=Push.WAITING).select_related(
+            "user"
+        )
+    )
     context = {"form": form, "consumer": form.consumer, "pending": pending}
     return render(request, "consumers/consumer_edit.html", context)
-
-
-def _conflicting_push(ref: str, push_id: int) -> Push:
-    return get_object_or_404(Push, pk=push_id, consumer_ref=ref, status=Push.Status.CONFLICT)
 
 
 @require_GET
 @login_required
 @can_edit
 def conflict_detail(request, ref: str, push_id: int):
-    push = _conflicting_push(ref, push_id)
+    """The three versions side by side; once resolved, as they were then, with what was done."""
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
     consumer = OrderConsumer.objects.get(ref=ref)
-    if not push.resolution:
+    resulting = None
+    if push.resolution:
+        # History: CDP's version as the agent was shown it, not as CDP holds it today.
+        cdp = push.cdp_values or consumer.editable_values()
+        if push.resolution_entry_id:
+            resulting = AuditEntry.objects.filter(pk=push.resolution_entry_id).first()
+    else:
         try:
             consumer = services.consumer_fetch(ref=ref)
         except CDPError as error:
             messages.warning(request, f"Showing CDP's version as last fetched: {error}")
-    now, edited = consumer.editable_values(), push.edited
+        cdp = consumer.editable_values()
+    edited = push.edited
     rows = [
         {
             "label": label,
             "loaded": _shown(push.loaded.get(field)),
-            "now": _shown(now[field]),
+            "now": _shown(cdp.get(field)),
             "edited": _shown(edited.get(field)),
             "changed_by_agent": field in push.changes,
-            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(now[field]),
+            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(cdp.get(field)),
         }
         for field, label in FIELD_LABELS.items()
     ]
-    context = {"push": push, "consumer": consumer, "rows": rows}
+    context = {
+        "push": push,
+        "consumer": consumer,
+        "rows": rows,
+        "resulting": resulting,
+        "cdp_recorded": bool(push.cdp_values),
+    }
     return render(request, "consumers/conflict.html", context)
 
 
@@ -291,18 +324,15 @@ def _shown(value) -> str:
 @require_POST
 @login_required
 @can_edit
-def conflict_resolve(request, ref: str, push_id: int):
-    push = _conflicting_push(ref, push_id)
-    meta = RequestMeta.from_request(request)
+def conflict_reapply(request, ref: str, push_id: int):
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
     try:
-        if request.POST.get("action") == "discard":
-            pushes.conflict_discard(push=push, user=request.user, meta=meta)
-            messages.info(request, "Your change was discarded; CDP keeps its version.")
-            return redirect("consumers:detail", ref=ref)
-        result = pushes.conflict_reapply(push=push, user=request.user, meta=meta)
+        result = pushes.conflict_reapply(
+            push=push, user=request.user, meta=RequestMeta.from_request(request)
+        )
     except pushes.ConflictResolved as resolved:
         messages.info(request, str(resolved))
-        return redirect("consumers:detail", ref=ref)
+        return redirect("consumers:conflict", ref=ref, push_id=push.pk)
     except ValidationError as error:
         messages.error(request, f"Not re-applied: {'; '.join(error.messages)}")
         return redirect("consumers:conflict", ref=ref, push_id=push.pk)
@@ -310,6 +340,41 @@ def conflict_resolve(request, ref: str, push_id: int):
         messages.error(request, f"Not re-applied: CDP could not be read. {error}")
         return redirect("consumers:conflict", ref=ref, push_id=push.pk)
     return _after_save(request, result)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@can_edit
+def conflict_discard(request, ref: str, push_id: int):
+    """GET: show the change that discarding loses; POST: discard it."""
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
+    if request.method == "POST":
+        try:
+            pushes.conflict_discard(
+                push=push, user=request.user, meta=RequestMeta.from_request(request)
+            )
+        except pushes.ConflictResolved as resolved:
+            messages.info(request, str(resolved))
+            return redirect("consumers:conflict", ref=ref, push_id=push.pk)
+        messages.info(request, "Your change was discarded; CDP keeps its version.")
+        return redirect("consumers:detail", ref=ref)
+    consumer = OrderConsumer.objects.get(ref=ref)
+    context = {"push": push, "consumer": consumer, "rows": _change_rows(push, consumer)}
+    return render(request, "consumers/conflict_discard.html", context)
+
+
+def _change_rows(push: Push, consumer: OrderConsumer | None) -> list[dict]:
+    """The fields the edit changes: as the agent loaded them, as wanted, and as cached now."""
+    now = consumer.editable_values() if consumer else {}
+    return [
+        {
+            "label": FIELD_LABELS.get(field, field),
+            "loaded": _shown(old),
+            "wanted": _shown(new),
+            "now": _shown(now.get(field)),
+        }
+        for field, (old, new) in push.changes.items()
+    ]
 
 
 @require_GET
@@ -320,21 +385,50 @@ def push_queue(request):
     return render(request, "consumers/push_queue.html", {"pushes": queue})
 
 
+def _next_url(request, default: str) -> str:
+    """The page to go back to: the `next` asked for if it is a page of this site, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe and target.startswith("/") else default
+
+
 @require_POST
 @login_required
-@permission_required("consumers.manage_push", raise_exception=True)
-def push_action(request, push_id: int):
-    push = get_object_or_404(Push, pk=push_id)
-    if request.POST.get("action") == "cancel":
-        done = pushes.push_cancel(
-            push=push, user=request.user, meta=RequestMeta.from_request(request)
-        )
-        text = "Cancelled: the change will not be sent." if done else "It is no longer queued."
+@can_edit
+def queued_retry(request, ref: str, push_id: int):
+    """Send a queued edit at once (the agent's own; a supervisor's: anyone's)."""
+    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    if pushes.push_retry_now(push=push):
+        messages.success(request, f"{push.object_repr}: The worker will try it now.")
     else:
-        done = pushes.push_retry_now(push=push)
-        text = "The worker will try it now." if done else "It is no longer queued."
-    (messages.success if done else messages.info)(request, f"{push.object_repr}: {text}")
-    return redirect("consumers:queue")
+        messages.info(request, f"{push.object_repr}: It is no longer queued.")
+    return redirect(_next_url(request, reverse("consumers:detail", args=[ref])))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@can_edit
+def queued_cancel(request, ref: str, push_id: int):
+    """GET: show the change that will not be sent; POST: cancel the queued edit."""
+    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    default = reverse("consumers:detail", args=[ref])
+    back = _next_url(request, default)
+    if request.method == "POST":
+        meta = RequestMeta.from_request(request)
+        cancelled = pushes.push_cancel(push=push, user=request.user, meta=meta)
+        text = "Cancelled: the change will not be sent." if cancelled else "It is no longer queued."
+        (messages.success if cancelled else messages.info)(request, f"{push.object_repr}: {text}")
+        return redirect(back)
+    consumer = OrderConsumer.objects.filter(ref=ref).first()
+    context = {
+        "push": push,
+        "rows": _change_rows(push, consumer),
+        "back": back,
+        "next": "" if back == default else back,
+    }
+    return render(request, "consumers/queued_cancel.html", context)
 
 
 # --- bulk refresh -------------------------------------------------------------------------------
@@ -382,11 +476,11 @@ def _bulk_page(request, job: BulkRefresh):
 @login_required
 @can_view
 def bulk_refresh_detail(request, job_id: int):
-    job = get_object_or_404(BulkRefresh.objects.select_related("user"), pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     page = _bulk_page(request, job)
     names = services.consumer_names(refs=[i.consumer_ref for i in page.object_list])
     rows = [(item, names.get(item.consumer_ref, "")) for item in page.object_list]
-    context = {"job": job, "page": page, "rows": rows, "can_cancel": _can_cancel(request, job)}
+    context = {"job": job, "page": page, "rows": rows, "can_cancel": not job.is_over}
     return render(request, "consumers/bulk_detail.html", context)
 
 
@@ -395,7 +489,7 @@ def bulk_refresh_detail(request, job_id: int):
 @can_view
 def bulk_refresh_progress(request, job_id: int):
     """The job's counts and the results of the rows on the page being watched, as JSON."""
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     items = list(_bulk_page(request, job).object_list)
     names = services.consumer_names(refs=[item.consumer_ref for item in items])
     return JsonResponse(
@@ -420,22 +514,13 @@ def bulk_refresh_progress(request, job_id: int):
     )
 
 
-def _can_cancel(request, job: BulkRefresh) -> bool:
-    mine = job.user_id == request.user.pk
-    return not job.is_over and (mine or request.user.has_perm("consumers.manage_push"))
-
-
 @require_POST
 @login_required
 @can_view
 def bulk_refresh_cancel(request, job_id: int):
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     if job.is_over:
         messages.info(request, "The refresh had already ended.")
-    elif not _can_cancel(request, job):
-        raise PermissionDenied(
-            "Only the agent who started a bulk refresh, or a supervisor, may cancel it."
-        )
     elif bulk.bulk_refresh_cancel(job=job):
         messages.success(request, "Cancelling: the consumers not refreshed yet are skipped.")
     return redirect("consumers:bulk", job_id=job.pk)
@@ -445,7 +530,7 @@ def bulk_refresh_cancel(request, job_id: int):
 @login_required
 @can_view
 def bulk_refresh_failures(request, job_id: int):
-    job = get_object_or_404(BulkRefresh, pk=job_id)
+    job = bulk.bulk_refresh_get(job_id=job_id, user=request.user)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-refresh-{job.pk}-failures.csv"'
     bulk.bulk_refresh_failures_csv(job=job, out=response)

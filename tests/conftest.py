@@ -64,6 +64,12 @@ def agent(db, django_user_model):
 
 
 @pytest.fixture
+def another_agent(db, django_user_model):
+    """A second customer-service agent, who must not see the first one's own work."""
+    return _user_with_role(django_user_model, "another-agent", roles.CUSTOMER_SERVICE)
+
+
+@pytest.fixture
 def supervisor(db, django_user_model):
     return _user_with_role(django_user_model, "supervisor", roles.SUPERVISOR)
 

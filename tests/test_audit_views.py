@@ -426,7 +426,7 @@ def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbo
 
     response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
 
-    assert "Queued: CDP cannot take the revert right now" in response.content.decode()
+    assert "the revert is queued and will be sent automatically" in response.content.decode()
     revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
     assert (revert.outcome, revert.reverts) == (AuditEntry.Outcome.PENDING, result.entry)
 
@@ -437,10 +437,11 @@ def test_agents_cannot_revert(agent_client, agent):
     assert agent_client.post(reverse("audit:revert", args=[result.entry.pk])).status_code == 403
 
 
-def test_revert_needs_a_post(supervisor_client, agent):
+def test_revert_needs_a_post_a_get_only_shows_what_it_would_send(supervisor_client, agent):
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
 
-    assert supervisor_client.get(reverse("audit:revert", args=[result.entry.pk])).status_code == 405
+    assert supervisor_client.get(reverse("audit:revert", args=[result.entry.pk])).status_code == 200
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.REVERT).exists()
 
 
 def test_credential_changes_are_filtered_and_labelled_like_consumer_changes(

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -246,20 +247,32 @@ def test_a_running_refresh_stops_at_the_next_chunk_when_cancelled(agent, sandbox
     assert sandbox.requests_to("GET", "/v2/orderConsumers/.*") == []
 
 
-def test_only_the_agent_who_started_it_or_a_supervisor_may_cancel(
-    agent, client, django_user_model, supervisor
+def test_another_agent_cannot_open_or_cancel_a_refresh_that_is_not_theirs(
+    agent, another_agent, client, supervisor, sandbox
 ):
     job = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
-    colleague = django_user_model.objects.create_user(username="colleague")
-    colleague.groups.set(agent.groups.all())
+    client.force_login(another_agent)
 
-    client.force_login(colleague)
-    assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 403
-    assert b"Cancel the refresh" not in client.get(job_url(job)).content
+    for name in ("consumers:bulk", "consumers:bulk_progress", "consumers:bulk_failures"):
+        assert client.get(job_url(job, name)).status_code == 404, name
+    assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 404
+    job.refresh_from_db()
+    assert not job.cancel_requested
+    with pytest.raises(Http404):
+        bulk.bulk_refresh_get(job_id=job.pk, user=another_agent)
+
+
+def test_the_agent_who_started_it_or_a_supervisor_may_cancel(agent, client, supervisor):
+    job = bulk.bulk_refresh_start(user=agent, refs=REFS[:1])
+
+    client.force_login(agent)
+    assert b"Cancel the refresh" in client.get(job_url(job)).content
     client.force_login(supervisor)
+    assert b"Cancel the refresh" in client.get(job_url(job)).content
     assert client.post(job_url(job, "consumers:bulk_cancel")).status_code == 302
     job.refresh_from_db()
     assert job.status == "cancelled"
+    assert bulk.bulk_refresh_get(job_id=job.pk, user=supervisor) == job
 
 
 def a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago: int) -> BulkRefresh:

@@ -270,8 +270,7 @@ def test_a_timeout_queues_the_change_and_the_consumer_page_shows_it(
     response = agent_client.post(edit_url(), data, follow=True)
 
     content = response.content.decode()
-    assert "CDP cannot take the change right now" in content
-    assert "It is saved here and queued" in content
+    assert "your edit is queued and will be sent automatically" in content
     assert "Changes not in CDP yet" in content
     assert '<span class="diff-new">Beirne</span>' in content
     assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"
@@ -319,9 +318,7 @@ def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     assert sandbox.requests_to("POST", CONSUMER_PATH) == []
 
     response = agent_client.post(
-        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
-        {"action": "reapply"},
-        follow=True,
+        reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]), follow=True
     )
 
     assert "Saved William Byrne-Walsh to CDP." in response.content.decode()
@@ -333,6 +330,28 @@ def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     ]
 
 
+def test_discarding_a_conflict_first_shows_the_change_that_will_be_lost(agent_client, sandbox):
+    data = form_data(agent_client, first_name="William")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+    agent_client.post(edit_url(), data)
+    conflict = Push.objects.get(status=Push.Status.CONFLICT)
+    url = reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk])
+    conflict_page = agent_client.get(
+        reverse("consumers:conflict", args=[CONSUMER_REF, conflict.pk])
+    )
+
+    confirm = agent_client.get(url)
+
+    content = confirm.content.decode()
+    assert f'href="{url}"' in conflict_page.content.decode()
+    assert "The change that will be lost" in content
+    assert '<span class="diff-old">William</span></td><td>Liam</td>' in content
+    assert f'<form method="post" action="{url}"' in content
+    conflict.refresh_from_db()
+    assert conflict.resolution == ""  # a GET changes nothing
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
+
+
 def test_a_conflict_can_be_discarded(agent_client, sandbox):
     data = form_data(agent_client, first_name="William")
     sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
@@ -340,15 +359,53 @@ def test_a_conflict_can_be_discarded(agent_client, sandbox):
     conflict = Push.objects.get(status=Push.Status.CONFLICT)
 
     response = agent_client.post(
-        reverse("consumers:conflict_resolve", args=[CONSUMER_REF, conflict.pk]),
-        {"action": "discard"},
-        follow=True,
+        reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk]), follow=True
     )
 
     assert "Your change was discarded; CDP keeps its version." in response.content.decode()
     assert sandbox.consumer(CONSUMER_REF)["firstName"] == "Liam"
     assert AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
     assert "Changes not in CDP yet" not in response.content.decode()
+
+
+def a_conflict(agent_client, sandbox) -> Push:
+    data = form_data(agent_client, first_name="William")
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+    agent_client.post(edit_url(), data)
+    return Push.objects.get(status=Push.Status.CONFLICT)
+
+
+def test_another_agent_can_neither_open_nor_resolve_an_agents_conflict(
+    agent_client, client, another_agent, sandbox
+):
+    conflict = a_conflict(agent_client, sandbox)
+    client.force_login(another_agent)
+    page = reverse("consumers:conflict", args=[CONSUMER_REF, conflict.pk])
+    discard = reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk])
+    reapply = reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk])
+
+    assert client.get(page).status_code == 404
+    assert client.get(discard).status_code == 404
+    assert client.post(discard).status_code == 404
+    assert client.post(reapply).status_code == 404
+    conflict.refresh_from_db()
+    assert conflict.resolution == ""
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
+    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+    detail = client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
+    assert page not in detail.content.decode()  # no link to a page they may not open
+
+
+def test_a_supervisor_resolves_an_agents_conflict_under_their_own_name(
+    agent_client, client, supervisor, sandbox
+):
+    conflict = a_conflict(agent_client, sandbox)
+    client.force_login(supervisor)
+
+    client.post(reverse("consumers:conflict_discard", args=[CONSUMER_REF, conflict.pk]))
+
+    [discard] = AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD)
+    assert discard.username == "supervisor"
 
 
 def test_supervisors_see_the_queue_and_can_retry_or_cancel(
@@ -362,7 +419,7 @@ def test_supervisors_see_the_queue_and_can_retry_or_cancel(
 
     queue = client.get(reverse("consumers:queue"))
     cancelled = client.post(
-        reverse("consumers:queue_action", args=[queued.pk]), {"action": "cancel"}, follow=True
+        reverse("consumers:queued_cancel", args=[CONSUMER_REF, queued.pk]), follow=True
     )
 
     assert '<span class="diff-new">Beirne</span>' in queue.content.decode()
@@ -393,7 +450,7 @@ def test_when_cdp_keeps_failing_every_page_says_so_and_saves_are_queued(
 
     assert "CDP is unavailable." in home.content.decode()
     assert "calls to CDP are paused until" in home.content.decode()
-    assert "It is saved here and queued" in saved.content.decode()
+    assert "your edit is queued and will be sent automatically" in saved.content.decode()
     assert Push.objects.get().status == Push.Status.PENDING
     assert sandbox.requests_to("GET", CONSUMER_PATH) == []  # the open breaker spared CDP
 

@@ -191,6 +191,7 @@ def test_the_worker_sends_and_logs_the_id_of_the_request_that_queued_the_edit(
     agent_client, sandbox, settings, logs
 ):
     settings.CDP_RETRY_ATTEMPTS = 1
+    settings.PUSH_RETRY_DELAY = 0  # due at once: the worker takes a queued edit only when due
     data = form_data(agent_client, title="Dr")
     sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503))
     response = agent_client.post(edit_url(), data)
@@ -276,6 +277,7 @@ def test_a_refused_token_is_not_logged(agent_client, canary, logs):
 
 def test_a_queued_edit_and_its_delivery_leak_nothing(agent_client, canary, settings, logs):
     settings.CDP_RETRY_ATTEMPTS = 1
+    settings.PUSH_RETRY_DELAY = 0  # due at once: the worker takes a queued edit only when due
     data = form_data(agent_client, title="Dr")
     canary.inject(Fault(method="POST", path=CONSUMER_PATH, status=503))
     agent_client.post(edit_url(), data)

@@ -17,15 +17,27 @@ from consumers.models import Push
 from consumers.tasks import deliver_push
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
-PERSONAS = ("anonymous", "agent", "supervisor", "administrator")
-SIGNED_IN_ONLY = {"anonymous": 302, "agent": 200, "supervisor": 200, "administrator": 200}
-SUPERVISORS_ONLY = {"anonymous": 302, "agent": 403, "supervisor": 200, "administrator": 200}
+# "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
+# role but owns none of them, and must not even learn that they exist (404).
+PERSONAS = ("anonymous", "agent", "another_agent", "supervisor", "administrator")
+SIGNED_IN_ONLY = dict.fromkeys(PERSONAS, 200) | {"anonymous": 302}
+SUPERVISORS_ONLY = dict.fromkeys(PERSONAS, 200) | {
+    "anonymous": 302,
+    "agent": 403,
+    "another_agent": 403,
+}
+
+
+def owners_and_supervisors(status: int) -> dict[str, int]:
+    """The owner and supervisors get `status`; another agent gets 404, as if it did not exist."""
+    return dict.fromkeys(PERSONAS, status) | {"anonymous": 302, "another_agent": 404}
+
 
 # The app's own pages: (method, {persona: status}). Anonymous visitors are sent to sign in (302).
 APP_RULES = {
     "healthz": ("GET", dict.fromkeys(PERSONAS, 200)),
     "readyz": ("GET", dict.fromkeys(PERSONAS, 200)),
-    "login": ("GET", {"anonymous": 200, "agent": 302, "supervisor": 302, "administrator": 302}),
+    "login": ("GET", dict.fromkeys(PERSONAS, 302) | {"anonymous": 200}),
     "logout": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:home": ("GET", SIGNED_IN_ONLY),
     "consumers:order": ("GET", SIGNED_IN_ONLY),
@@ -33,29 +45,28 @@ APP_RULES = {
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
-    "consumers:conflict": ("GET", SIGNED_IN_ONLY),
-    "consumers:conflict_resolve": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:conflict": ("GET", owners_and_supervisors(200)),
+    "consumers:conflict_reapply": ("POST", owners_and_supervisors(302)),
+    # GET asks first, showing the change that would be lost; the POST discards.
+    "consumers:conflict_discard": ("GET", owners_and_supervisors(200)),
+    "consumers:queued_retry": ("POST", owners_and_supervisors(302)),
+    # GET asks first, showing the change that would not be sent; the POST cancels.
+    "consumers:queued_cancel": ("GET", owners_and_supervisors(200)),
     "consumers:find": ("GET", SIGNED_IN_ONLY),
     "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk_progress": ("GET", SIGNED_IN_ONLY),
-    "consumers:bulk_failures": ("GET", SIGNED_IN_ONLY),
-    # The agent who started it cancels it; the others find it over (both back to its page).
-    "consumers:bulk_cancel": ("POST", dict.fromkeys(PERSONAS, 302)),
+    "consumers:bulk": ("GET", owners_and_supervisors(200)),
+    "consumers:bulk_progress": ("GET", owners_and_supervisors(200)),
+    "consumers:bulk_failures": ("GET", owners_and_supervisors(200)),
+    # The agent who started it cancels it; supervisors find it over (both back to its page).
+    "consumers:bulk_cancel": ("POST", owners_and_supervisors(302)),
     "consumers:queue": ("GET", SUPERVISORS_ONLY),
-    "consumers:queue_action": (
-        "POST",
-        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
-    ),
     "audit:list": ("GET", SUPERVISORS_ONLY),
     "dashboard:dashboard": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
-    "audit:revert": (
-        "POST",
-        {"anonymous": 302, "agent": 403, "supervisor": 302, "administrator": 302},
-    ),
+    # GET shows what the revert would send (read from CDP); the POST reverts.
+    "audit:revert": ("GET", SUPERVISORS_ONLY),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -102,7 +113,7 @@ def rule(name: str) -> tuple[str, dict[str, int]]:
 
 
 @pytest.fixture
-def world(db, agent, supervisor, administrator, sandbox):
+def world(db, agent, another_agent, supervisor, administrator, sandbox):
     """One record of every kind, so every page has something to show."""
     consumer = services.consumer_fetch(ref=CONSUMER_REF)
     result = pushes.consumer_push_update(
@@ -148,10 +159,10 @@ def world(db, agent, supervisor, administrator, sandbox):
 
 def url_for(name: str, world) -> str:
     """Reverse a URL name with arguments that point at real records."""
-    if name in ("consumers:conflict", "consumers:conflict_resolve"):
+    if name.startswith("consumers:conflict"):
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["conflict"].pk})
-    if name == "consumers:queue_action":
-        return reverse(name, kwargs={"push_id": world["queued"].pk})
+    if name.startswith("consumers:queued_"):
+        return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["queued"].pk})
     if name.startswith("consumers:bulk") and name != "consumers:bulk_new":
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
     if name == "consumers:guest_summary":

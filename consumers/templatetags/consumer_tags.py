@@ -18,3 +18,9 @@ def join_list(value) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return "" if value is None else str(value)
+
+
+@register.filter
+def handled_by(push, user) -> bool:
+    """Say whether the user may open and act on a push (`{% if push|handled_by:user %}`)."""
+    return push.handled_by(user)

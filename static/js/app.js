@@ -175,6 +175,39 @@
     });
   });
 
+  // --- a field's error goes once the field is mended ----------------------------------------------
+  // The page comes back with the refused value and its error (the form's, or CDP's "lastName: ..."
+  // shown on Last name). As soon as the value meets the field's own constraints and is no longer
+  // the one refused, the error is hidden; it shows again if the refused value comes back.
+  document.querySelectorAll("form .is-invalid[id]").forEach(function (field) {
+    var error = document.getElementById(field.id + "_error");
+    var refused = field.value;
+    var describedBy = (field.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    var withoutError = describedBy.filter(function (id) {
+      return !error || id !== error.id;
+    });
+    function update() {
+      var mended = field.value !== refused && field.checkValidity();
+      field.classList.toggle("is-invalid", !mended);
+      if (mended) {
+        field.removeAttribute("aria-invalid");
+      } else {
+        field.setAttribute("aria-invalid", "true");
+      }
+      var ids = mended ? withoutError : describedBy;
+      if (ids.length) {
+        field.setAttribute("aria-describedby", ids.join(" "));
+      } else {
+        field.removeAttribute("aria-describedby");
+      }
+      if (error) {
+        error.hidden = mended;
+      }
+    }
+    field.addEventListener("input", update);
+    field.addEventListener("change", update);
+  });
+
   // --- warn before leaving a form with unsaved changes -------------------------------------------
   document.querySelectorAll("form[data-warn-unsaved]").forEach(function (form) {
     function snapshot() {

@@ -87,3 +87,40 @@ def test_every_admin_page_passes_axe_core(new_page, world, administrator, scheme
         found += check(page, name)
 
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_pages_in_states_the_world_lacks_pass_axe_core(new_page, world, administrator, theme):  # noqa: F811
+    """A resolved conflict read as history, a consumer CDP could not be asked about, the banner
+    for updates CDP refuses, and the revert's refusal."""
+    from django.utils import timezone
+
+    from audit.services import RequestMeta
+    from consumers import pushes
+    from consumers.models import OrderConsumer, Push
+
+    pushes.conflict_discard(push=world["conflict"], user=administrator, meta=RequestMeta())
+    OrderConsumer.objects.filter(ref=CONSUMER_REF).update(
+        fetch_failed_at=timezone.now(), fetch_error="CDP is unavailable (HTTP 503)."
+    )
+    Push.objects.filter(pk=world["queued"].pk).update(queued_at=timezone.now())
+    pushes._note_queued()  # as when an edit is queued: the banner for refused updates shows
+    page = new_page()
+    page.context.add_init_script(f"window.localStorage.setItem('theme', '{theme}')")
+    sign_in(page, "administrator", "administrator-password")
+    found = []
+
+    page.goto(url_for("consumers:conflict", world))
+    expect(page.get_by_test_id("resolution")).to_be_visible()
+    found += check(page, "resolved conflict")
+    page.goto(url_for("consumers:detail", world))
+    expect(page.get_by_test_id("not-checked")).to_be_visible()  # its badge: Pending, worse
+    expect(page.get_by_test_id("cdp-updates-failing")).to_be_visible()
+    found += check(page, "consumer not checked")
+    page.goto(url_for("consumers:order", world))
+    found += check(page, "order with a consumer not checked")
+    pushes.consumer_revert(entry=world["entry"], user=administrator, meta=RequestMeta())
+    page.goto(url_for("audit:revert", world))
+    expect(page.get_by_test_id("revert-refusal")).to_be_visible()
+    found += check(page, "revert refused")
+    assert found == [], "\n".join(found)
