@@ -114,28 +114,6 @@ def audit_entry_create(
     return entry
 
 
-def audit_entry_pending(
-    *, consumer_ref: str, request_id: str, since: datetime
-) -> AuditEntry | None:
-    """Return the pending entry of a queued save not settled yet, or None.
-
-    A queued save is known by its consumer and the request that queued it (one save per consumer
-    per request), written no earlier than `since` (when the save began); the oldest comes first.
-    """
-    return (
-        AuditEntry.objects.filter(
-            action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT),
-            outcome=AuditEntry.Outcome.PENDING,
-            consumer_ref=consumer_ref,
-            request_id=request_id,
-            action_time__gte=since,
-            superseded_by__isnull=True,
-        )
-        .order_by("sequence")
-        .first()
-    )
-
-
 # --- repeated events --------------------------------------------------------------------------
 
 # How the summaries name the repeated events; other actions by their label.

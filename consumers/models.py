@@ -185,6 +185,9 @@ class Push(models.Model):
     reason = models.TextField(blank=True)
     # Set when the push reverts an audited change (an audit entry id).
     reverts_id = models.BigIntegerField(null=True, blank=True)
+    # The *pending* audit entry written when the push was first queued: the entry of its final
+    # outcome settles it, so the dashboard counts the save once.
+    pending_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Every editable field as the agent loaded it, and {field: [old, new]} for those they changed.

@@ -24,7 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from audit.services import RequestMeta, audit_entry_create, audit_entry_pending
+from audit.services import RequestMeta, audit_entry_create
 from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
@@ -189,11 +189,9 @@ def _meta(push: Push) -> RequestMeta:
 
 def _settled_entry(push: Push) -> AuditEntry | None:
     """Return the pending entry of a queued push, which its final entry settles (counted once)."""
-    if push.queued_at is None:
+    if push.pending_entry_id is None:
         return None
-    return audit_entry_pending(
-        consumer_ref=push.consumer_ref, request_id=push.request_id, since=push.created_at
-    )
+    return AuditEntry.objects.filter(pk=push.pending_entry_id, superseded_by__isnull=True).first()
 
 
 def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str = ""):
@@ -310,6 +308,15 @@ def _queue(
         enqueue = not free or slot != push.next_attempt_at
         push.next_attempt_at = slot
         changed = ["status", "error", "queued_at", "next_attempt_at", "woken_at", "not_before"]
+        # Only the first queueing is audited; later failed tries update the push, not the log.
+        entry = (
+            _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
+            if first_time
+            else None
+        )
+        if entry is not None:
+            push.pending_entry_id = entry.pk
+            changed.append("pending_entry_id")
         push.save(update_fields=changed)
         logger.info(
             "push %s of consumer %s queued after try %d%s: %s",
@@ -318,12 +325,6 @@ def _queue(
             push.attempts,
             " (a free one)" if free else "",
             error_summary(error),
-        )
-        # Only the first queueing is audited; later failed tries update the push, not the log.
-        entry = (
-            _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
-            if first_time
-            else None
         )
         if enqueue:
             # With the database task backend this row commits together with the push.

@@ -111,6 +111,25 @@ def test_queued_edits_of_two_consumers_each_settle_their_own(agent, sandbox):
         assert final.supersedes == pending
 
 
+def test_two_queued_edits_of_one_consumer_from_one_request_each_settle_their_own(agent, sandbox):
+    # Scripts make saves with no request id, and the second of two may be delivered first:
+    # each push names its own pending entry.
+    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    push(agent, request_id="", last_name="Beirne")
+    second = push(agent, request_id="", title="Dr")
+    sandbox.clear_faults()
+    pushes.Push.objects.filter(pk=second.push.pk).update(next_attempt_at=datetime.now(UTC))
+
+    pushes.push_deliver(push_id=second.push.pk)
+
+    first_pending, second_pending, delivered = AuditEntry.objects.filter(
+        consumer_ref=CONSUMER_REF
+    ).order_by("sequence")
+    assert (first_pending.outcome, delivered.outcome) == ("pending", "succeeded")
+    assert delivered.supersedes == second_pending
+    assert not hasattr(first_pending, "superseded_by")
+
+
 def test_an_entry_without_the_link_keeps_the_hash_it_had_before_the_link_existed():
     # An edit entry as written before `supersedes` existed, and the hash it was written with.
     entry = AuditEntry(
