@@ -28,6 +28,7 @@ class DailySaves(models.Model):
     saves = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = verbose_name_plural = "daily saves"
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "username", "outcome"], name="one_total_per_day_user_outcome"
@@ -46,6 +47,7 @@ class DailyFieldChanges(models.Model):
     changes = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = verbose_name_plural = "daily field changes"
         constraints = [
             models.UniqueConstraint(fields=["day", "field"], name="one_total_per_day_field")
         ]

@@ -10,8 +10,10 @@ from django.contrib import admin
 _NEEDS_ES = re.compile(r"(s|x|z|ch|sh)$")
 _NEEDS_IES = re.compile(r"[^aeiou]y$")
 
+OURS = ("accounts", "audit", "cdp", "consumers", "dashboard")
 SHOWN = sorted(
-    set(admin.site._registry) | set(apps.get_app_config("consumers").get_models()),
+    set(admin.site._registry)
+    | {model for app in OURS for model in apps.get_app_config(app).get_models()},
     key=lambda model: model._meta.label,
 )
 
