@@ -248,6 +248,10 @@ def _load_connection() -> Connection:
 _DOUBTFUL_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f\\]")
 
 
+# The only hosts plain http:// may reach: the sandbox on this machine.
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _normal_host(host: str) -> str:
     """Return a host name as compared: lower case, no IPv6 brackets, no final (root) dot."""
     host = host.strip().lower()
@@ -297,6 +301,11 @@ def host_refusal(url: str) -> str:
         return (
             f"The host {host} is not in CDP_ALLOWED_HOSTS ({', '.join(allowed) or 'empty'}), "
             "and CDP credentials go to no other host."
+        )
+    if parts.scheme.lower() == "http" and _normal_host(host) not in _LOOPBACK:
+        return (
+            f"The CDP URL must start with https:// for {host}: over plain http:// the client key "
+            "and API token would be sent in clear (http:// is for the sandbox on this machine)."
         )
     return ""
 

@@ -111,8 +111,19 @@ def test_an_ipv6_literal_is_allowed_when_listed_with_or_without_brackets(setting
     settings.CDP_ALLOWED_HOSTS = ["::1", "[fe80::1]"]
 
     assert client.host_refusal("http://[::1]:8100") == ""
-    assert client.host_refusal("http://[FE80::1]/") == ""
+    assert client.host_refusal("https://[FE80::1]/") == ""
     assert "not in CDP_ALLOWED_HOSTS" in client.host_refusal("http://127.0.0.1:8100")
+
+
+def test_plain_http_is_refused_for_any_host_but_the_local_machine(settings):
+    settings.CDP_ALLOWED_HOSTS = ["api-engage-eu.sitecorecloud.io", "127.0.0.1", "::1", "localhost"]
+
+    refusal = client.host_refusal("http://api-engage-eu.sitecorecloud.io")
+    assert "https://" in refusal
+    assert "sent in clear" in refusal
+    assert client.host_refusal("https://api-engage-eu.sitecorecloud.io") == ""
+    for local in ("http://127.0.0.1:8100", "http://[::1]:8100", "http://localhost:8100"):
+        assert client.host_refusal(local) == ""
 
 
 # --- the client, whatever the caller -----------------------------------------------------------
