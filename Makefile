@@ -21,11 +21,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 ## run: the app at http://127.0.0.1:8000 with demo users and the local CDP sandbox (Ctrl-C stops)
 run: $(VENV)/.runtime
-	$(PY) -m backoffice.devserver
+	$(PY) -m backoffice.launch.dev
 
 ## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, the worker
 serve: $(VENV)/.runtime
-	$(PY) -m backoffice.serve
+	$(PY) -m backoffice.launch.serve
 
 ## test: lint, then the whole test suite (browser tests need Debian's chromium, see README)
 test: $(VENV)/.dev

@@ -1,4 +1,4 @@
-"""django-axes hook: the locked-out page (the client's address comes from backoffice.proxies)."""
+"""django-axes hook: the locked-out page (the client's address comes from core.proxies)."""
 
 from axes.helpers import get_cool_off
 from django.contrib.auth.forms import AuthenticationForm

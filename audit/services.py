@@ -21,8 +21,8 @@ from audit.models import (
     FieldChange,
     RepeatedEvent,
 )
-from backoffice.proxies import client_ip
-from backoffice.spreadsheets import csv_cell
+from core.proxies import client_ip
+from core.spreadsheets import csv_cell
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 
-from backoffice.roles import is_administrator
+from accounts.roles import is_administrator
 
 
 class BackofficeAdminSite(admin.AdminSite):

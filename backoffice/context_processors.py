@@ -1,4 +1,4 @@
-from backoffice.roles import is_administrator, role_names
+from accounts.roles import is_administrator, role_names
 from cdp import client
 from consumers.pushes import pushes_refused_lately
 

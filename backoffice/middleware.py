@@ -3,9 +3,9 @@ import uuid
 
 from django.conf import settings
 
-from backoffice.logging import CLIENT_IP_ENVIRON_KEY, bind_request_id
-from backoffice.proxies import behind_trusted_proxies, client_ip
 from cdp import client
+from core.logging import CLIENT_IP_ENVIRON_KEY, bind_request_id
+from core.proxies import behind_trusted_proxies, client_ip
 
 # An incoming id from a trusted proxy is kept only if it is short and harmless in logs and headers.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -27,7 +27,7 @@ class RequestIdMiddleware:
         request.id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         address = client_ip(request)
         request.META[CLIENT_IP_ENVIRON_KEY] = address or "-"
-        # Every log line and CDP call made while answering carries the id (backoffice.logging).
+        # Every log line and CDP call made while answering carries the id (core.logging).
         with bind_request_id(request.id, client_ip=address):
             response = self.get_response(request)
         response["X-Request-ID"] = request.id

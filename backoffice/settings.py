@@ -60,8 +60,8 @@ MIDDLEWARE = [
     "backoffice.middleware.CDPPageBudgetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Before the CSRF check, which is the first to read a POST's body (backoffice/uploads.py).
-    "backoffice.uploads.RequestBodyLimitMiddleware",
+    # Before the CSRF check, which is the first to read a POST's body (core/uploads.py).
+    "core.uploads.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -111,12 +111,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # so they share the CDP circuit breaker (and sessions, with SESSION_ENGINE=...cache).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
-# Request bodies (backoffice/uploads.py): form fields up to this many bytes (the largest form, the
+# Request bodies (core/uploads.py): form fields up to this many bytes (the largest form, the
 # bulk refresh's 10,000 pasted links, is about 1 MB), plus the files a page takes, which only the
 # bulk refresh does; a body declaring more is refused unread, and a file sent elsewhere refused.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_HANDLERS = [
-    "backoffice.uploads.LimitedUploadHandler",
+    "core.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -209,7 +209,7 @@ AXES_DISABLE_ACCESS_LOG = True
 # is ignored (a client can write anything there) and the peer's address is the client's. An
 # incoming X-Request-ID is kept only behind them (backoffice/middleware.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "backoffice.proxies.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.proxies.client_ip"
 
 # Sessions live on the server, so they can be ended there (sign-out, deactivation, an
 # administrator): the database by default, or the cache with a shared CACHE_URL
@@ -321,7 +321,7 @@ AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
 # window (appended by the next such event or by verify_audit). 0: every one is an entry.
 AUDIT_REPEAT_WINDOW_MINUTES = env.int("AUDIT_REPEAT_WINDOW_MINUTES", default=15)
 
-# Logs go to stderr, one JSON object per line with the request id (backoffice/logging.py), with
+# Logs go to stderr, one JSON object per line with the request id (core/logging.py), with
 # tokens, credentials, e-mail addresses, phone and passport numbers masked. LOG_FORMAT=plain gives
 # readable lines for development (`make run` sets it).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
@@ -332,12 +332,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "backoffice.logging.RequestIdFilter"},
-        "redact": {"()": "backoffice.logging.RedactingFilter"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "redact": {"()": "core.logging.RedactingFilter"},
     },
     "formatters": {
-        "json": {"()": "backoffice.logging.JSONFormatter"},
-        "plain": {"()": "backoffice.logging.PlainFormatter"},
+        "json": {"()": "core.logging.JSONFormatter"},
+        "plain": {"()": "core.logging.PlainFormatter"},
     },
     "handlers": {
         "console": {

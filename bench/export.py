@@ -26,8 +26,8 @@ def main() -> None:
     from django.contrib.auth.models import Group
     from django.test import Client
 
+    from accounts import roles
     from audit.models import AuditEntry
-    from backoffice import roles
 
     user, _ = get_user_model().objects.get_or_create(username="bench-supervisor")
     user.groups.add(Group.objects.get(name=roles.SUPERVISOR))

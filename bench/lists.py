@@ -23,8 +23,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    from accounts import roles
     from audit.models import AuditEntry
-    from backoffice import roles
     from consumers.models import OrderConsumer
     from dashboard.models import DailyFieldChanges, DailySaves, RolledUpDay
 

@@ -81,7 +81,7 @@ def main() -> None:
     # The access log would drown the report: it goes to a file, named at the end.
     with SERVE_LOG.open("w") as serve_log:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "backoffice.serve"],
+            [sys.executable, "-m", "backoffice.launch.serve"],
             env=env,
             cwd=ROOT,
             stdout=serve_log,
@@ -138,7 +138,7 @@ def create_users() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from backoffice import roles
+    from accounts import roles
 
     roles.ensure_roles()
     group = Group.objects.get(name=roles.CUSTOMER_SERVICE)

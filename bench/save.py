@@ -28,7 +28,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from backoffice import roles
+    from accounts import roles
     from cdp_sandbox import seed
     from cdp_sandbox.server import Fault, Sandbox
     from consumers.models import OrderConsumer

@@ -137,8 +137,8 @@ def seed(*, consumers: int, entries: int, users: int, seed_value: int = 2026) ->
     from django.contrib.auth.models import Group
     from django.db import connection, transaction
 
+    from accounts import roles
     from audit.models import AuditChainHead, AuditEntry, FieldChange
-    from backoffice import roles
     from consumers.models import Order, OrderConsumer
 
     rng = random.Random(seed_value)

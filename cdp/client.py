@@ -26,10 +26,10 @@ import urllib3.util
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from backoffice.logging import NO_REQUEST, current_request_id, remember_secret
 from cdp import resilience
 from cdp.resilience import BreakerStatus, Failure
 from cdp.resilience import deadline as deadline  # callers bound a whole page with client.deadline
+from core.logging import NO_REQUEST, current_request_id, remember_secret
 
 logger = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ def _request(
     # The lowest level, so no caller (page, worker, connection test) can send a token elsewhere;
     # before the circuit breaker, which must not count a call that was never made.
     _refuse_unless_allowed(connection)
-    # The token is masked in every log line from now on, wherever it came from (backoffice.logging).
+    # The token is masked in every log line from now on, wherever it came from (core.logging).
     remember_secret(connection.api_token)
     policy = resilience.Policy.from_settings()
     if not guarded:

@@ -7,7 +7,7 @@ class ConsumersConfig(AppConfig):
     verbose_name = "Order consumers"
 
     def ready(self):
-        from backoffice.roles import grant_administrators_every_permission
+        from accounts.roles import grant_administrators_every_permission
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"

@@ -20,12 +20,12 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from backoffice.logging import error_summary
-from backoffice.spreadsheets import csv_cell
 from cdp import client
 from cdp.client import CDPError
 from consumers.models import BulkRefresh, BulkRefreshItem
 from consumers.services import consumers_refresh
+from core.logging import error_summary
+from core.spreadsheets import csv_cell
 
 logger = logging.getLogger(__name__)
 Result = BulkRefreshItem.Result

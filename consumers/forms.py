@@ -289,7 +289,7 @@ class BulkRefreshForm(forms.Form):
         required=False,
         help_text="Every cell holding a consumer ref or link is taken, in any column.",
         # The browser checks the size before sending (static/js/bulk.js); the server refuses it
-        # as it streams in (backoffice/uploads.py) and again below.
+        # as it streams in (core/uploads.py) and again below.
         widget=forms.ClearableFileInput(
             attrs={"accept": ".csv,text/csv", "data-max-bytes": MAX_FILE_BYTES}
         ),

@@ -117,7 +117,7 @@ class OrderConsumer(models.Model):
 
 
 # Supervisors (and administrators) hold this permission: they may open and act on everyone's
-# conflicts, queued edits and bulk refreshes; an agent only on their own (backoffice/roles.py).
+# conflicts, queued edits and bulk refreshes; an agent only on their own (accounts/roles.py).
 SUPERVISE_PERMISSION = "consumers.manage_push"
 
 

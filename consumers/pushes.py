@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
-from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
 from cdp.resilience import Failure
@@ -37,8 +36,9 @@ from consumers.services import (
     consumer_save,
     guest_name_of,
 )
+from core.logging import error_summary
 
-# Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
+# Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
 # Attributes CDP sets itself; they are left out of an update body.

@@ -20,13 +20,13 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.logging import error_summary
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
 from consumers import receivers
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
+from core.logging import error_summary
 
-# Refs, ids and error kinds only, never record content such as names (backoffice/logging.py).
+# Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
 # The fields an agent may edit, with the CDP attribute each one maps to.

@@ -2,9 +2,9 @@
 
 from django.tasks import task
 
-from backoffice.logging import bind_request_id
 from consumers import bulk, pushes
 from consumers.models import Push
+from core.logging import bind_request_id
 
 
 @task()

@@ -11,12 +11,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
-from backoffice.uploads import accepts_upload
 from cdp.client import CDPError, CDPNotFound
 from consumers import bulk, pushes, services
 from consumers.forms import BulkRefreshForm, ConsumerForm, FindForm, SearchForm, parse_ref
 from consumers.models import FIELD_LABELS, BulkRefresh, Order, OrderConsumer, Push
 from consumers.pushes import Outcome
+from core.uploads import accepts_upload
 
 can_view = permission_required("consumers.view_orderconsumer", raise_exception=True)
 can_edit = permission_required("consumers.change_orderconsumer", raise_exception=True)

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.core.management import call_command
 
-from backoffice import roles
+from accounts import roles
 from cdp_sandbox import seed
 from cdp_sandbox.server import Sandbox
 

@@ -16,9 +16,9 @@ from gunicorn.glogging import Logger
 
 from accounts.models import UserSession
 from audit.models import AuditEntry
-from backoffice import serve
-from backoffice.proxies import client_ip
+from backoffice.launch import serve
 from consumers.models import Push
+from core.proxies import client_ip
 from tests.conftest import CONSUMER_REF
 
 PROXY, CLIENT = "10.0.0.1", "203.0.113.5"

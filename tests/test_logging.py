@@ -13,7 +13,12 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from backoffice.logging import (
+from cdp.models import CDPConnection
+from cdp_sandbox.server import Fault, error_body
+from consumers import services
+from consumers.models import Push
+from consumers.tasks import deliver_push
+from core.logging import (
     JSONFormatter,
     PlainFormatter,
     RedactingFilter,
@@ -22,11 +27,6 @@ from backoffice.logging import (
     redact,
     remember_secret,
 )
-from cdp.models import CDPConnection
-from cdp_sandbox.server import Fault, error_body
-from consumers import services
-from consumers.models import Push
-from consumers.tasks import deliver_push
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"

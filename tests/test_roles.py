@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from backoffice import roles
+from accounts import roles
 
 
 def test_the_migration_creates_the_three_roles_with_their_permissions(db):

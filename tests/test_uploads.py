@@ -1,4 +1,4 @@
-"""Request bodies and uploads are bounded before they are read (backoffice/uploads.py)."""
+"""Request bodies and uploads are bounded before they are read (core/uploads.py)."""
 
 import http.client
 from urllib.parse import urlsplit

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice import roles
+from accounts import roles
 
 DEMO_USERS = [
     ("agent", roles.CUSTOMER_SERVICE),

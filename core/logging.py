@@ -29,8 +29,8 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default=NO_REQUEST)
 # Where the request id middleware leaves the client's address in the WSGI environ: for the lines
 # Django writes about a request after the middleware is done, and for gunicorn's access log
-# (`%({backoffice.client_ip}e)s`, backoffice/serve.py).
-CLIENT_IP_ENVIRON_KEY = "backoffice.client_ip"
+# (`%({core.client_ip}e)s`, backoffice/launch/serve.py).
+CLIENT_IP_ENVIRON_KEY = "core.client_ip"
 
 
 def current_request_id() -> str:

@@ -10,14 +10,14 @@ import subprocess
 import sys
 
 from backoffice.cdp_hosts import with_sandbox
-from backoffice.processes import MANAGE, ROOT, stop_on_signals, supervise, wait_for_port
+from backoffice.launch.processes import MANAGE, ROOT, stop_on_signals, supervise, wait_for_port
 
-# gunicorn's access log line. The client's address as the app worked it out (backoffice.proxies;
+# gunicorn's access log line. The client's address as the app worked it out (core.proxies;
 # `%(h)s`, the TCP peer, is the proxy's behind one, so it comes last, after "via"), the path
 # without its query string (a search by name must not land in the access log), and the request
 # id that the app's JSON lines and the audit entries carry.
 ACCESS_LOG_FORMAT = (
-    '%({backoffice.client_ip}e)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms '
+    '%({core.client_ip}e)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms '
     "%({x-request-id}o)s via %(h)s"
 )
 

@@ -1,6 +1,6 @@
 """Run a few processes together, stopping them all when one stops or on Ctrl-C / SIGTERM.
 
-Used by `make run` (backoffice/devserver.py) and `make serve` (backoffice/serve.py).
+Used by `make run` (backoffice/launch/dev.py) and `make serve` (backoffice/launch/serve.py).
 """
 
 import signal
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 

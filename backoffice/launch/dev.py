@@ -10,7 +10,14 @@ import subprocess
 import sys
 
 from backoffice.cdp_hosts import with_sandbox
-from backoffice.processes import MANAGE, ROOT, stop, stop_on_signals, supervise, wait_for_port
+from backoffice.launch.processes import (
+    MANAGE,
+    ROOT,
+    stop,
+    stop_on_signals,
+    supervise,
+    wait_for_port,
+)
 from cdp_sandbox import seed
 
 
