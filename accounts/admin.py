@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from accounts import services
 from accounts.models import UserSession
 from audit.services import RequestMeta
-from backoffice.admin import BoundedDateHierarchyMixin
+from core.admin import BoundedDateHierarchyMixin
 
 User = get_user_model()
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry, FieldChange
-from backoffice.admin import BoundedDateHierarchyMixin
+from core.admin import BoundedDateHierarchyMixin
 
 
 class FieldChangeInline(admin.TabularInline):

@@ -2,13 +2,8 @@ from datetime import date
 
 from django import forms
 
+from audit.labels import field_choices
 from audit.models import AuditEntry
-from cdp.models import FIELD_LABELS as CONNECTION_FIELDS
-from consumers.models import FIELD_LABELS as CONSUMER_FIELDS
-
-# Every field an audit entry may record a change of, and its on-screen name.
-FIELD_LABELS = {**CONNECTION_FIELDS, **CONSUMER_FIELDS}
-
 
 # The days a filter may name. The log holds nothing from before the first or after the last, and
 # within them every date sum the searches make (a day after the last, a margin before the first)
@@ -56,11 +51,8 @@ class AuditFilterForm(forms.Form):
     field = forms.ChoiceField(
         label="Field changed",
         required=False,
-        choices=[
-            ("", "Any"),
-            ("Order consumer", list(CONSUMER_FIELDS.items())),
-            ("CDP connection", list(CONNECTION_FIELDS.items())),
-        ],
+        # Read when the form is made: the apps register their fields when they are ready.
+        choices=lambda: [("", "Any"), *field_choices()],
     )
     action = forms.ChoiceField(
         label="Action",

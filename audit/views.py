@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audit import services
-from audit.forms import FIELD_LABELS, AuditFilterForm, AuditPageForm, RevertForm
+from audit.forms import AuditFilterForm, AuditPageForm, RevertForm
+from audit.labels import field_label
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError
@@ -96,7 +97,7 @@ def _row(entry: AuditEntry) -> dict:
         "consumer_ref": entry.consumer_ref,
         "record": entry.object_repr or entry.consumer_ref,
         "changes": [
-            (FIELD_LABELS.get(c.field, c.field), c.old_value or "(empty)", c.new_value or "(empty)")
+            (field_label(c.field), c.old_value or "(empty)", c.new_value or "(empty)")
             for c in entry.changes.all()
         ],
         "reason": entry.reason,

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from backoffice.admin import BoundedDateHierarchyMixin
 from consumers.models import Order, OrderConsumer, Push
+from core.admin import BoundedDateHierarchyMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

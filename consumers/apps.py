@@ -8,6 +8,11 @@ class ConsumersConfig(AppConfig):
 
     def ready(self):
         from accounts.roles import grant_administrators_every_permission
+        from audit.labels import register_field_labels
+        from consumers.models import FIELD_LABELS
+
+        # The audit log shows the fields an agent edits by these names.
+        register_field_labels("Order consumer", FIELD_LABELS)
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"

@@ -11,7 +11,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from audit.forms import FIELD_LABELS
+from audit.labels import field_label
 from audit.models import AuditEntry, FieldChange
 from consumers.models import Push
 from dashboard.models import DailyFieldChanges, DailySaves, RolledUpDay
@@ -135,7 +135,7 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         "conflict_rate": totals["conflict"] / settled if settled else 0.0,
     }
     fields = [
-        {"field": field, "label": FIELD_LABELS.get(field, field), "changes": n}
+        {"field": field, "label": field_label(field), "changes": n}
         for field, n in sorted(by_field.items(), key=lambda item: (-item[1], item[0]))[:10]
     ]
     return Dashboard(
