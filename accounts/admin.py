@@ -19,8 +19,7 @@ class UserSessionInline(admin.TabularInline):
     """The user's signed-in sessions, read-only (the session key is never shown)."""
 
     model = UserSession
-    fields = ["created_at", "ip_address", "user_agent"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "ip_address", "user_agent")
     extra = 0
     can_delete = False
     verbose_name_plural = "signed-in sessions (end them with the “End sessions” action)"

@@ -6,8 +6,7 @@ from core.admin import BoundedDateHierarchyMixin
 
 class FieldChangeInline(admin.TabularInline):
     model = FieldChange
-    fields = ["field", "old_value", "new_value"]
-    readonly_fields = fields
+    fields = readonly_fields = ("field", "old_value", "new_value")
     extra = 0
     can_delete = False
 

@@ -80,7 +80,7 @@ class AuditFilterForm(forms.Form):
             field.widget.attrs.setdefault("class", css)
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:
             raise forms.ValidationError(

@@ -190,7 +190,7 @@ class AuditEntry(AppendOnlyModel):
         )
 
 
-_OUTCOME_BADGES = {
+_OUTCOME_BADGES: dict[str, str] = {
     AuditEntry.Outcome.SUCCEEDED: "text-bg-success",
     AuditEntry.Outcome.PENDING: "text-bg-warning",
     AuditEntry.Outcome.CONFLICT: "text-bg-warning",

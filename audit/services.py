@@ -117,7 +117,7 @@ def audit_entry_create(
 # --- repeated events --------------------------------------------------------------------------
 
 # How the summaries name the repeated events; other actions by their label.
-_REPEATED = {
+_REPEATED: dict[str, str] = {
     AuditEntry.Action.SIGN_IN_FAILED: "failed sign-ins",
     AuditEntry.Action.PERMISSION_DENIED: "refused pages",
 }
@@ -238,7 +238,7 @@ def _summary(counter: RepeatedEvent) -> str:
     what = _REPEATED.get(counter.action) or AuditEntry.Action(counter.action).label.lower()
     who = f"by {counter.username}" if counter.username else "under other user names"
     first, last = (
-        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "?"
         for moment in (counter.first_repeat_at, counter.last_repeat_at)
     )
     return (
@@ -421,13 +421,13 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         entries = entries.filter(username=filters["user"].strip())
     if "date_from" in filters:
         start = _start_of_day(filters["date_from"])
-        first = AuditEntry.objects.filter(action_time__gte=_shifted(start, -CLOCK_SKEW))
-        first = first.order_by("action_time").values("sequence")[:1]
+        after = AuditEntry.objects.filter(action_time__gte=_shifted(start, -CLOCK_SKEW))
+        first = after.order_by("action_time").values("sequence")[:1]
         entries = entries.filter(action_time__gte=start, sequence__gte=Subquery(first))
     if "date_to" in filters and filters["date_to"] < date.max:  # date.max: no end to the range
         end = _start_of_day(filters["date_to"] + timedelta(1))
-        last = AuditEntry.objects.filter(action_time__lt=_shifted(end, CLOCK_SKEW))
-        last = last.order_by("-action_time").values("sequence")[:1]
+        before = AuditEntry.objects.filter(action_time__lt=_shifted(end, CLOCK_SKEW))
+        last = before.order_by("-action_time").values("sequence")[:1]
         entries = entries.filter(action_time__lt=end, sequence__lte=Subquery(last))
     if "field" in filters:
         changed = FieldChange.objects.filter(entry=OuterRef("pk"), field=filters["field"])

@@ -29,5 +29,5 @@ def permission_denied(request, exception=None):
     response = render(request, "403.html", status=403)
     # The line above is the record of this refusal. Django would log a second one, with the
     # PermissionDenied traceback, unless the response says it has been logged already.
-    response._has_been_logged = True
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag, no API
     return response

@@ -34,6 +34,7 @@ def main() -> None:
     client.force_login(user)
 
     newest = AuditEntry.objects.order_by("-sequence").first()
+    assert newest is not None, "seed the database first: python -m bench.seed"
     busy_consumer = AuditEntry.objects.filter(action="edit").order_by("-sequence")[500].consumer_ref
     busy_user = newest.username
     deep = AuditEntry.objects.order_by("sequence")[1000].sequence

@@ -90,7 +90,7 @@ def main() -> None:
         try:
             wait_until_ready()
             rss_before = workers_rss_mb()
-            samples = []
+            samples: list[tuple[int, list[float]]] = []
             sampler = threading.Thread(
                 target=_sample_rss, args=(samples, args.minutes), daemon=True
             )

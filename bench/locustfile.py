@@ -28,7 +28,9 @@ class Agent(HttpUser):
     def on_start(self):
         self.username = f"load{random.randrange(1, 51):03d}"
         page = self.client.get("/accounts/login/", name="sign-in page")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert found, "the sign-in page carries no CSRF token"
+        token = found.group(1)
         self.client.post(
             "/accounts/login/",
             {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token},

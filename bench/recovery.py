@@ -86,6 +86,7 @@ def one_run(name: str, sandbox: str, outage: float, user, consumer_ref: str, n: 
         meta=RequestMeta(request_id=f"recovery-{name}-{n}"),
     )
     assert result.outcome == pushes.Outcome.PENDING, result.outcome
+    assert result.push is not None
     time.sleep(outage)
     control(sandbox, "DELETE", "/_sandbox/faults")
     back = time.monotonic()

@@ -71,7 +71,7 @@ class Fault:
         if self.status is not None and not (whole(self.status) and 100 <= self.status <= 599):
             raise ValueError("status: must be an HTTP status from 100 to 599, or null")
         if self.retry_after is not None and not (
-            (whole(self.retry_after) and self.retry_after >= 0) or isinstance(self.retry_after, str)
+            isinstance(self.retry_after, str) or (whole(self.retry_after) and self.retry_after >= 0)
         ):
             raise ValueError("retry_after: must be seconds (0 or more), an HTTP-date, or null")
         for name in ("reset", "malformed", "truncated"):

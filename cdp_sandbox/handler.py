@@ -46,6 +46,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     # Headers and body go out as separate writes; with Nagle's algorithm on, the body waits for
     # the client's delayed ACK of the headers, some 40 ms per answer.
     disable_nagle_algorithm = True
+    server: SandboxHTTPServer
 
     def do_GET(self):
         self._serve("GET")

@@ -111,7 +111,7 @@ def build() -> SeedData:
                 "country": country,
                 "language": "en",
             }
-            consumer = {
+            consumer: dict[str, object] = {
                 "ref": consumer_ref,
                 "order": order_ref,
                 "createdAt": created,

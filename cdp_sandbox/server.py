@@ -58,7 +58,7 @@ class Sandbox:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a background thread; return the base URL (port 0 picks a free port)."""
         self._server = SandboxHTTPServer((host, port), SandboxRequestHandler, self)
-        bound_host, bound_port = self._server.server_address[:2]
+        bound_host, bound_port = self._server.socket.getsockname()[:2]
         self.base_url = self.store.base_url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -161,12 +161,12 @@ class RequestIdFilter(logging.Filter):
         # Django logs a 4xx or 5xx after the middleware is done, with the request attached.
         attached = getattr(record, "request", None)
         if not isinstance(getattr(record, "request_id", None), str):
-            request_id = _request_id.get()
+            request_id: object = _request_id.get()
             if request_id == NO_REQUEST:
                 request_id = getattr(attached, "id", None)
             record.request_id = request_id if isinstance(request_id, str) else NO_REQUEST
         if not isinstance(getattr(record, "client_ip", None), str):
-            address = _client_ip.get()
+            address: object = _client_ip.get()
             if address == NO_REQUEST:
                 environ = getattr(attached, "META", None)
                 address = environ.get(CLIENT_IP_ENVIRON_KEY) if isinstance(environ, dict) else None
@@ -217,8 +217,9 @@ class JSONFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", NO_REQUEST),
             "client_ip": getattr(record, "client_ip", NO_REQUEST),
         }
-        if isinstance(getattr(record, "status_code", None), int):
-            entry["status_code"] = record.status_code
+        status_code = getattr(record, "status_code", None)  # set by django.request's records
+        if isinstance(status_code, int):
+            entry["status_code"] = status_code
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

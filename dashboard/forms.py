@@ -24,7 +24,7 @@ class RangeForm(forms.Form):
             field.widget.attrs.setdefault("class", "form-control")
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if self.errors:
             return cleaned  # a day out of range: no range to check
         today = timezone.now().date()

@@ -84,7 +84,9 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
     entry's day), and by its pending entry only while nothing has settled it.
     """
     last_closed = min(date_to, timezone.now().astimezone(UTC).date() - timedelta(days=OPEN_DAYS))
-    by_day, by_agent, by_field = defaultdict(Counter), defaultdict(Counter), Counter()
+    by_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
+    by_agent: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    by_field: Counter[str] = Counter()
     if date_from <= last_closed:
         _roll_up(date_from, last_closed)
         stored = DailySaves.objects.filter(day__range=(date_from, last_closed))
@@ -117,14 +119,12 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         for outcome in OUTCOMES:
             row[outcome] += by_day[day][outcome]
     per_period = [{**row, "total": sum(row[o] for o in OUTCOMES)} for row in periods.values()]
-    per_agent = sorted(
-        (
-            {"username": user, "total": counts.total(), **{o: counts[o] for o in OUTCOMES}}
-            for user, counts in by_agent.items()
-        ),
-        key=lambda row: (-row["total"], row["username"]),
-    )[:15]
-    totals = sum(by_day.values(), Counter())
+    busiest = sorted(by_agent.items(), key=lambda item: (-item[1].total(), item[0]))[:15]
+    per_agent = [
+        {"username": user, "total": counts.total(), **{o: counts[o] for o in OUTCOMES}}
+        for user, counts in busiest
+    ]
+    totals: Counter[str] = sum(by_day.values(), Counter())
     settled = sum(totals[o] for o in SETTLED)
     rates = {
         "total": totals.total(),
@@ -231,8 +231,9 @@ def _insert_from(totals, model, columns: list[str]) -> None:
 
 def queue_figures() -> dict:
     """How many edits wait for CDP (and for a person), and since when."""
-    waiting = Push.objects.filter(status__in=Push.WAITING)
-    waiting = waiting.aggregate(n=Count("id"), oldest=Min("created_at"))
+    waiting = Push.objects.filter(status__in=Push.WAITING).aggregate(
+        n=Count("id"), oldest=Min("created_at")
+    )
     conflicts = Push.objects.filter(status=Push.Status.CONFLICT, resolution="").count()
     oldest = waiting["oldest"]
     age = (timezone.now() - oldest) if oldest else None
@@ -254,7 +255,7 @@ def cdp_figures(*, hours: int = 24) -> dict:
         for started, finished in recent.filter(finished_at__isnull=False).values_list(
             "attempt_started_at", "finished_at"
         )[:20_000]
-        if finished >= started
+        if started and finished and finished >= started
     )
     return {
         **counts,
