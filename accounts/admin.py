@@ -6,6 +6,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import UserSession
@@ -24,10 +26,10 @@ class UserSessionInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = "signed-in sessions (end them with the “End sessions” action)"
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -42,7 +44,7 @@ class BackofficeUserAdmin(UserAdmin):
     actions = ["end_sessions", "unlock_sign_in"]
 
     @admin.action(description="End sessions (sign out everywhere)", permissions=["change"])
-    def end_sessions(self, request, queryset):
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
         meta = RequestMeta.from_request(request)
         for user in queryset:
             ended = services.user_sessions_end(user=user, by=request.user, meta=meta)
@@ -53,7 +55,7 @@ class BackofficeUserAdmin(UserAdmin):
             )
 
     @admin.action(description="Unlock sign-in (clear failed sign-ins)", permissions=["change"])
-    def unlock_sign_in(self, request, queryset):
+    def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet) -> None:
         meta = RequestMeta.from_request(request)
         for user in queryset:
             cleared = services.user_sign_in_unlock(
@@ -77,10 +79,10 @@ for model in (AccessLog, AccessFailureLog, AccessAttempt):
 class AuditedAccessAttemptAdmin(BoundedDateHierarchyMixin, AccessAttemptAdmin):
     """axes' failed sign-ins per user name, address and browser; deleting them unlocks, audited."""
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
         self.delete_queryset(request, AccessAttempt.objects.filter(pk=obj.pk))
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         services.sign_in_attempts_clear(
             attempts=queryset, by=request.user, meta=RequestMeta.from_request(request)
         )

@@ -5,5 +5,5 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and sessions"
 
-    def ready(self):
+    def ready(self) -> None:
         from accounts import receivers  # noqa: F401 - connects the session and lockout receivers

@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def lockout_response(
-    request: HttpRequest, original_response=None, credentials=None
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: object = None
 ) -> HttpResponse:
     """Render the sign-in page with the lockout and when it ends, as HTTP 429."""
     cool_off = get_cool_off(request)

@@ -1,9 +1,11 @@
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
 
 from accounts import services
 from accounts.receivers import RECORDED_KEY, SIGNED_IN_AT
@@ -11,7 +13,7 @@ from accounts.receivers import RECORDED_KEY, SIGNED_IN_AT
 logger = logging.getLogger("backoffice.security")
 
 
-async def _anonymous_user():
+async def _anonymous_user() -> AnonymousUser:
     return AnonymousUser()
 
 
@@ -23,10 +25,10 @@ class SessionLifetimeMiddleware:
     key changes while signed in, so that it can still be ended.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             signed_in_at = request.session.get(SIGNED_IN_AT)
             # A signed-in session without the time is from before this check: end it too.
@@ -50,7 +52,7 @@ class SessionLifetimeMiddleware:
         return settings.SESSION_ABSOLUTE_HOURS * 3600
 
     @staticmethod
-    def _end(request) -> None:
+    def _end(request: HttpRequest) -> None:
         logger.info("session ended: absolute lifetime reached user=%s", request.user.get_username())
         services.user_session_forget(session_key=request.session.session_key)
         request.session.flush()
@@ -63,7 +65,7 @@ class SessionLifetimeMiddleware:
         )
 
     @staticmethod
-    def _follow_key_change(request) -> None:
+    def _follow_key_change(request: HttpRequest) -> None:
         session = getattr(request, "session", None)
         if session is None:
             return

@@ -27,5 +27,5 @@ class UserSession(models.Model):
         ordering = ["-created_at"]
         verbose_name = "signed-in session"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M} UTC"

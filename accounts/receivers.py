@@ -6,9 +6,11 @@ from dataclasses import replace
 from axes.helpers import get_failure_limit
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from accounts import services
 from audit.models import AuditEntry
@@ -20,43 +22,52 @@ SIGNED_IN_AT = "accounts_signed_in_at"
 RECORDED_KEY = "accounts_session_key"
 
 
-def _meta(request) -> RequestMeta:
+def _meta(request: HttpRequest) -> RequestMeta:
     return RequestMeta.from_request(request)
 
 
 @receiver(user_logged_in, dispatch_uid="accounts-record-session")
-def record_session(sender, request, user, **kwargs):
+def record_session(
+    sender: object, request: HttpRequest | None, user: User, **kwargs: object
+) -> None:
     if request is None or not hasattr(request, "session"):
         return
     session = request.session
     if session.session_key is None:
         # login() flushed another user's session: give the new one its key now.
         session.save()
+    key = session.session_key
+    if key is None:  # a session store that gives out no key has no session to record
+        return
     session[SIGNED_IN_AT] = int(time.time())
-    session[RECORDED_KEY] = session.session_key
-    services.user_session_record(user=user, session_key=session.session_key, meta=_meta(request))
+    session[RECORDED_KEY] = key
+    services.user_session_record(user=user, session_key=key, meta=_meta(request))
 
 
 @receiver(user_logged_out, dispatch_uid="accounts-forget-session")
-def forget_session(sender, request, user, **kwargs):
+def forget_session(
+    sender: object, request: HttpRequest | None, user: object, **kwargs: object
+) -> None:
     # Django's logout() deletes the session from the store right after this signal.
     if request is not None and hasattr(request, "session"):
         services.user_session_forget(session_key=request.session.session_key)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts-deactivated")
-def end_sessions_of_deactivated_user(sender, instance, **kwargs):
+def end_sessions_of_deactivated_user(sender: type, instance: User, **kwargs: object) -> None:
     if not instance.is_active:
         services.user_sessions_end(user=instance)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts-deleted")
-def end_sessions_of_deleted_user(sender, instance, **kwargs):
+def end_sessions_of_deleted_user(sender: type, instance: User, **kwargs: object) -> None:
     services.user_sessions_end(user=instance)
 
 
 @receiver(user_locked_out, dispatch_uid="accounts-audit-lockout")
-def audit_lockout(sender, request, username, ip_address, **kwargs):
+def audit_lockout(
+    sender: object, request: HttpRequest, username: str, ip_address: str, **kwargs: object
+) -> None:
     # axes signals on every failed attempt at or over the limit; the entry marks the moment the
     # lock starts, and the attempts made while locked are audited as failed sign-ins.
     failures = getattr(request, "axes_failures_since_start", None)

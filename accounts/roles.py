@@ -4,6 +4,11 @@ The groups and their permissions are created by `consumers/migrations/0002_roles
 the permissions, never the group names, so an administrator can grant a single permission too.
 """
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotations; the functions import the models when they run
+    from django.contrib.auth.models import Permission
+
 CUSTOMER_SERVICE = "Customer service"
 SUPERVISOR = "Supervisor"
 ADMINISTRATOR = "Administrator"
@@ -19,7 +24,7 @@ SUPERVISOR_PERMISSIONS = [
 ]
 
 
-def role_names(user) -> list[str]:
+def role_names(user: Any) -> list[str]:
     """Return the role names the user holds, most powerful first (once per request's user)."""
     if not user.is_authenticated:
         return []
@@ -29,7 +34,7 @@ def role_names(user) -> list[str]:
     return user._role_names
 
 
-def is_administrator(user) -> bool:
+def is_administrator(user: Any) -> bool:
     return user.is_active and (user.is_superuser or ADMINISTRATOR in role_names(user))
 
 
@@ -37,7 +42,7 @@ def ensure_roles() -> None:
     """Create the role groups with their current permissions (the migrations do it on deploy)."""
     from django.contrib.auth.models import Group, Permission
 
-    def permissions(names):
+    def permissions(names: list[str]) -> list["Permission"]:
         pairs = [name.split(".") for name in names]
         return [Permission.objects.get(content_type__app_label=a, codename=c) for a, c in pairs]
 
@@ -50,7 +55,7 @@ def ensure_roles() -> None:
     Group.objects.get_or_create(name=ADMINISTRATOR)[0].permissions.set(Permission.objects.all())
 
 
-def grant_administrators_every_permission(**kwargs) -> None:
+def grant_administrators_every_permission(**kwargs: object) -> None:
     """Keep the Administrator group complete as later migrations add models (post_migrate)."""
     from django.contrib.auth.models import Group, Permission
 

@@ -6,20 +6,23 @@ from importlib import import_module
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import UserSession
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
+from core.typing import Actor
 
 
-def _session_store():
+def _session_store() -> type[SessionBase]:
     """Return the SessionStore class of the configured session engine (db, cache, cached_db)."""
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def user_session_record(*, user, session_key: str, meta: RequestMeta) -> UserSession:
+def user_session_record(*, user: User, session_key: str, meta: RequestMeta) -> UserSession:
     """Remember that `user` signed in with this session, and forget sessions too old to be alive."""
     now = timezone.now()
     # No session outlives the absolute lifetime, so older rows only name dead sessions.
@@ -50,7 +53,7 @@ def user_session_rekey(*, old_key: str, new_key: str) -> None:
     UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
 
 
-def user_sessions_end(*, user, by=None, meta: RequestMeta | None = None) -> int:
+def user_sessions_end(*, user: User, by: Actor = None, meta: RequestMeta | None = None) -> int:
     """End every session of `user` in the session store; return how many were recorded.
 
     With `by` (the administrator who asked), the ending is audited.
@@ -72,7 +75,7 @@ def user_sessions_end(*, user, by=None, meta: RequestMeta | None = None) -> int:
     return len(keys)
 
 
-def user_sign_in_unlock(*, username: str, by, meta: RequestMeta) -> int:
+def user_sign_in_unlock(*, username: str, by: Actor, meta: RequestMeta) -> int:
     """Clear the failed sign-ins recorded for a user name, lifting its lockout; return how many.
 
     Audited. A lock on an address the user shares stays: clear that in the access attempts.
@@ -95,7 +98,9 @@ def user_sign_in_unlock(*, username: str, by, meta: RequestMeta) -> int:
     return count
 
 
-def sign_in_attempts_clear(*, attempts: QuerySet[AccessAttempt], by, meta: RequestMeta) -> int:
+def sign_in_attempts_clear(
+    *, attempts: QuerySet[AccessAttempt], by: Actor, meta: RequestMeta
+) -> int:
     """Delete failed-sign-in records (lifting the lockouts they cause); audited."""
     rows = list(attempts.values_list("pk", "username", "ip_address"))
     AccessAttempt.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()

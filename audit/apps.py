@@ -5,5 +5,5 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit log"
 
-    def ready(self):
+    def ready(self) -> None:
         from audit import receivers  # noqa: F401 - connects the sign-in receivers

@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 from django import forms
 
@@ -23,12 +24,12 @@ class DayField(forms.DateField):
         "out_of_range": f"Enter a date from {FIRST_DAY:%Y-%m-%d} to {LAST_DAY:%Y-%m-%d}.",
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         attrs = {"type": "date", "min": f"{FIRST_DAY:%Y-%m-%d}", "max": f"{LAST_DAY:%Y-%m-%d}"}
         kwargs.setdefault("widget", forms.DateInput(attrs=attrs, format="%Y-%m-%d"))
         super().__init__(**kwargs)
 
-    def validate(self, value):
+    def validate(self, value: Any) -> None:
         super().validate(value)
         if value and not FIRST_DAY <= value <= LAST_DAY:
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
@@ -70,7 +71,7 @@ class AuditFilterForm(forms.Form):
 
     error_messages = {"dates_reversed": "The From date is after the To date."}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             if isinstance(field.widget, forms.CheckboxInput):
@@ -79,7 +80,7 @@ class AuditFilterForm(forms.Form):
                 css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:

@@ -9,6 +9,7 @@ chain is detected too.
 import hashlib
 import json
 from datetime import UTC
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -24,13 +25,13 @@ class AppendOnlyError(RuntimeError):
 class AppendOnlyQuerySet(models.QuerySet):
     """A queryset that can add and read rows, never update or delete them."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> int:
         raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
 
-    def delete(self):
+    def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError(f"{self.model.__name__} rows cannot be deleted.")
 
-    def bulk_update(self, objs, fields, batch_size=None):
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
         raise AppendOnlyError(f"{self.model.__name__} rows cannot be changed.")
 
 
@@ -42,12 +43,12 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError(f"{type(self).__name__} {self.pk} cannot be deleted.")
 
 
@@ -142,7 +143,7 @@ class AuditEntry(AppendOnlyModel):
         ]
         permissions = [("revert_auditentry", "Can revert an audited change")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         record = self.object_repr or self.consumer_ref
         return f"{self.get_action_display()} of {record} by {self.username}"
 
@@ -209,7 +210,7 @@ class FieldChange(AppendOnlyModel):
     class Meta:
         ordering = ["id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.field}: {self.old_value!r} → {self.new_value!r}"
 
 
@@ -219,7 +220,7 @@ class AuditChainHead(models.Model):
     sequence = models.PositiveBigIntegerField(default=0)
     entry_hash = models.CharField(max_length=64, default=GENESIS_HASH)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"audit chain head at {self.sequence}"
 
 
@@ -235,7 +236,7 @@ class AuditCheckpoint(AppendOnlyModel):
     class Meta:
         ordering = ["-sequence", "-id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"checkpoint at entry {self.sequence}"
 
     def signed_content(self) -> bytes:
@@ -280,5 +281,5 @@ class RepeatedEvent(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.action} {self.username or '(others)'} from {self.address}: {self.repeats}"

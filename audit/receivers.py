@@ -2,17 +2,21 @@
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create, audit_entry_create_or_count
+from core.typing import Actor
 
 
-def _meta(request) -> RequestMeta:
+def _meta(request: HttpRequest | None) -> RequestMeta:
     return RequestMeta.from_request(request) if request is not None else RequestMeta()
 
 
 @receiver(user_logged_in, dispatch_uid="audit-sign-in")
-def audit_sign_in(sender, request, user, **kwargs):
+def audit_sign_in(
+    sender: object, request: HttpRequest | None, user: Actor, **kwargs: object
+) -> None:
     audit_entry_create(
         user=user,
         meta=_meta(request),
@@ -22,7 +26,9 @@ def audit_sign_in(sender, request, user, **kwargs):
 
 
 @receiver(user_login_failed, dispatch_uid="audit-sign-in-failed")
-def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
+def audit_sign_in_failed(
+    sender: object, credentials: dict, request: HttpRequest | None = None, **kwargs: object
+) -> None:
     # `credentials` has the password already replaced by Django; only the username is kept.
     # Anyone can fail to sign in at will (a lockout refuses every try): repeats are counted.
     audit_entry_create_or_count(
@@ -35,7 +41,9 @@ def audit_sign_in_failed(sender, credentials, request=None, **kwargs):
 
 
 @receiver(user_logged_out, dispatch_uid="audit-sign-out")
-def audit_sign_out(sender, request, user, **kwargs):
+def audit_sign_out(
+    sender: object, request: HttpRequest | None, user: Actor, **kwargs: object
+) -> None:
     if user is not None:
         audit_entry_create(
             user=user,

@@ -5,12 +5,15 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import (
@@ -23,6 +26,10 @@ from audit.models import (
 )
 from core.proxies import client_ip
 from core.spreadsheets import csv_cell
+from core.typing import Actor
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class RequestMeta:
     request_id: str = ""
 
     @classmethod
-    def from_request(cls, request) -> "RequestMeta":
+    def from_request(cls, request: HttpRequest) -> "RequestMeta":
         return cls(
             # The same address the sessions, the lockout and the log lines record.
             ip_address=client_ip(request),
@@ -56,9 +63,14 @@ def _locked_head() -> AuditChainHead:
     return head
 
 
+def _saved_user(user: Actor) -> "User | None":
+    """The user to link an entry to: a saved user, not a request's anonymous one."""
+    return user if isinstance(user, get_user_model()) and user.pk else None
+
+
 def audit_entry_create(
     *,
-    user,
+    user: Actor,
     meta: RequestMeta,
     action: str,
     outcome: str,
@@ -87,7 +99,7 @@ def audit_entry_create(
         entry = AuditEntry(
             sequence=head.sequence + 1,
             prev_hash=head.entry_hash,
-            user=user if user is not None and user.pk else None,
+            user=_saved_user(user),
             username=(user.get_username() if user is not None and user.pk else username)[:150],
             ip_address=meta.ip_address,
             user_agent=meta.user_agent[:512],
@@ -152,7 +164,7 @@ def _count_repeat(key: dict, window_start: datetime, now: datetime) -> bool:
 
 def audit_entry_create_or_count(
     *,
-    user,
+    user: Actor,
     meta: RequestMeta,
     action: str,
     outcome: str,
@@ -190,7 +202,7 @@ def audit_entry_create_or_count(
             with transaction.atomic():
                 counter = RepeatedEvent.objects.create(
                     **key,
-                    user=user if user is not None and user.pk else None,
+                    user=_saved_user(user),
                     window_start=start,
                     window_end=end,
                 )
@@ -206,7 +218,7 @@ def audit_entry_create_or_count(
     return entry
 
 
-def audit_repeats_flush(*, now: datetime | None = None, **key) -> int:
+def audit_repeats_flush(*, now: datetime | None = None, **key: str) -> int:
     """Append a summary entry for each window that is over and had repeats; return how many.
 
     `key` (action, username, address) limits it to one event's windows.
@@ -391,7 +403,9 @@ def _check_head(newest: int, newest_hash: str) -> None:
         )
 
 
-def _check_checkpoint(checkpoint, hashes: dict[int, str], newest: int, where: str = "") -> None:
+def _check_checkpoint(
+    checkpoint: AuditCheckpoint, hashes: dict[int, str], newest: int, where: str = ""
+) -> None:
     label = f"Checkpoint at entry {checkpoint.sequence}" + (f" ({where})" if where else "")
     if not hmac.compare_digest(_signature(checkpoint), checkpoint.signature):
         raise ChainBroken(f"{label} has a bad signature: it was forged or changed.")

@@ -101,7 +101,7 @@ def _fault(text: str) -> Fault:
         raise argparse.ArgumentTypeError(f"{exc}: {text}") from None
 
 
-def _exit_once(signum, frame):
+def _exit_once(signum: int, frame: object) -> None:
     # Only the first signal counts, so a second one cannot interrupt the shutdown.
     for each in (signal.SIGINT, signal.SIGTERM):
         signal.signal(each, signal.SIG_IGN)

@@ -4,6 +4,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, fields
+from typing import TypeGuard
 
 from cdp_sandbox.store import check_changes
 
@@ -37,7 +38,7 @@ class Fault:
         return self.method in ("*", method) and re.fullmatch(self.path, path) is not None
 
     @classmethod
-    def from_dict(cls, data) -> "Fault":
+    def from_dict(cls, data: object) -> "Fault":
         """Build a fault from JSON (the control endpoint, `--fault`); raise ValueError if wrong."""
         if not isinstance(data, dict):
             raise ValueError("a fault must be a JSON object")
@@ -52,10 +53,10 @@ class Fault:
         return fault
 
     def _check(self) -> None:
-        def number(value) -> bool:
+        def number(value: object) -> TypeGuard[int | float]:
             return isinstance(value, int | float) and not isinstance(value, bool)
 
-        def whole(value) -> bool:
+        def whole(value: object) -> TypeGuard[int]:
             return isinstance(value, int) and not isinstance(value, bool)
 
         if self.method not in ("*", "GET", "POST", "PUT", "DELETE"):

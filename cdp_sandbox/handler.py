@@ -7,7 +7,8 @@ import time
 from base64 import b64decode
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from cdp_sandbox.store import SandboxConfig, SandboxError, error_body
 
@@ -22,7 +23,7 @@ class RecordedRequest:
     status: int = 0
 
 
-def _bytes_as_text(value):
+def _bytes_as_text(value: object) -> str:
     """Show a fault's bytes `body` in the control endpoints' JSON."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -35,7 +36,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     # `sandbox` is the cdp_sandbox.server.Sandbox it serves (not imported: that module imports
     # this one).
-    def __init__(self, address, handler, sandbox):
+    def __init__(self, address: tuple[str, int], handler: type, sandbox: Any) -> None:
         self.sandbox = sandbox
         super().__init__(address, handler)
 
@@ -48,19 +49,19 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_DELETE(self):
+    def do_DELETE(self) -> None:
         self._serve("DELETE")
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces stderr noise
 
     def _serve(self, method: str) -> None:
@@ -93,7 +94,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             with sandbox.lock:
                 sandbox.in_flight -= 1
 
-    def _serve_api(self, sandbox, method: str, split, query: dict, body, body_ok: bool) -> None:
+    def _serve_api(
+        self,
+        sandbox: Any,
+        method: str,
+        split: SplitResult,
+        query: dict,
+        body: object,
+        body_ok: bool,
+    ) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         record = RecordedRequest(method, split.path, query, headers, body)
         with sandbox.lock:
@@ -158,7 +167,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         data = json.dumps(payload, default=_bytes_as_text).encode("utf-8")
         self._send_raw(status, data, "application/json", headers=headers)
 
-    def _send_raw(self, status, data: bytes, content_type, *, promised=None, headers=None) -> None:
+    def _send_raw(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        *,
+        promised: int | None = None,
+        headers: dict | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(promised or len(data)))

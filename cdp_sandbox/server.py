@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from cdp_sandbox.faults import Fault, Faults
 from cdp_sandbox.handler import RecordedRequest, SandboxHTTPServer, SandboxRequestHandler
+from cdp_sandbox.seed import SeedData
 from cdp_sandbox.store import (
     SandboxConfig,
     SandboxError,
@@ -50,7 +51,7 @@ class Sandbox:
         return self.store.config
 
     @property
-    def data(self):
+    def data(self) -> SeedData:
         return self.store.data
 
     # --- running -------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ class Sandbox:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def change_consumer(self, ref: str, **changes) -> dict:
+    def change_consumer(self, ref: str, **changes: object) -> dict:
         """Change a consumer as another CDP user would (see `Store.change_consumer`)."""
         return self.store.change_consumer(ref, **changes)
 
@@ -96,7 +97,7 @@ class Sandbox:
         """Return a consumer as the API would render it."""
         return self.store.consumer(ref)
 
-    def handle(self, method: str, path: str, query: dict, body) -> tuple[int, dict]:
+    def handle(self, method: str, path: str, query: dict, body: object) -> tuple[int, dict]:
         """Answer an authenticated API request (see `Store.handle`)."""
         return self.store.handle(method, path, query, body)
 
@@ -116,7 +117,7 @@ class Sandbox:
                 if r.method == method and re.fullmatch(path_pattern, r.path)
             ]
 
-    def control(self, method: str, path: str, body) -> tuple[int, dict]:
+    def control(self, method: str, path: str, body: object) -> tuple[int, dict]:
         """Serve the sandbox's own control endpoints under /_sandbox/."""
         if path == "/_sandbox/reset" and method == "POST":
             self.reset()
@@ -152,6 +153,8 @@ class Sandbox:
             with self.lock:
                 return 200, {"requests": [asdict(r) for r in self.requests]}
         if path == "/_sandbox/config" and method == "POST":
+            if body is not None and not isinstance(body, dict):
+                raise SandboxError(400, "The body must be a JSON object of settings.")
             with self.lock:
                 for key, value in (body or {}).items():
                     if not hasattr(self.config, key):

@@ -133,7 +133,7 @@ def _stored(changes: dict) -> dict:
     return stored
 
 
-def _ref_of(link) -> str:
+def _ref_of(link: object) -> str:
     href = link.get("href") if isinstance(link, dict) else None
     if not isinstance(href, str):
         raise ValueError(
@@ -169,7 +169,7 @@ class Store:
         with self.lock:
             self.data = seed.build()
 
-    def change_consumer(self, ref: str, **changes) -> dict:
+    def change_consumer(self, ref: str, **changes: object) -> dict:
         """Change a consumer as another CDP user would, advancing its `modifiedAt`.
 
         A value of None removes the attribute. `guest` and `orderItems` take refs, or the link
@@ -255,7 +255,7 @@ class Store:
 
     # --- the API ---------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict, body) -> tuple[int, dict]:
+    def handle(self, method: str, path: str, query: dict, body: object) -> tuple[int, dict]:
         """Answer an authenticated API request: return (status, JSON body) or raise SandboxError."""
         with self.lock:
             parts = [unquote(p) for p in path.strip("/").split("/")]
@@ -324,7 +324,7 @@ class Store:
                     "phoneNumber": "phoneNumbers"}  # fmt: skip
 
     def _find_guests(self, path: str, query: dict) -> dict:
-        def fold(name: str, value) -> str:
+        def fold(name: str, value: object) -> str:
             exact = self.config.case_sensitive_guest_search and name != "email"
             return str(value) if exact else str(value).casefold()
 
@@ -343,7 +343,7 @@ class Store:
         found = [g["ref"] for g in self.data.guests.values() if matches(g)]
         return self._collection(path, query, [self._link("guests", ref) for ref in found])
 
-    def _update_consumer(self, record: dict, body) -> dict:
+    def _update_consumer(self, record: dict, body: object) -> dict:
         """Replace the whole consumer with `body` (v2: an attribute left out is gone afterwards)."""
         if not isinstance(body, dict):
             raise SandboxError(400, "The request body must be a JSON object.")
@@ -397,7 +397,7 @@ class Store:
         record.update(new)
         return self._render_consumer(record)
 
-    def _linked_ref(self, value, collection: str, table: dict, name: str) -> str:
+    def _linked_ref(self, value: object, collection: str, table: dict, name: str) -> str:
         href = value.get("href") if isinstance(value, dict) else None
         if not isinstance(href, str) or f"/{collection}/" not in href:
             raise SandboxError(

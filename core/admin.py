@@ -1,7 +1,10 @@
 """Django admin pieces every app's admin may use."""
 
+from typing import Any
+
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.http import HttpRequest
 
 
 class BoundedChangeList(ChangeList):
@@ -11,7 +14,7 @@ class BoundedChangeList(ChangeList):
     date, and the end of 9999 does not exist.
     """
 
-    def get_filters(self, request):
+    def get_filters(self, request: HttpRequest) -> Any:
         try:
             return super().get_filters(request)
         except (OverflowError, ValueError) as error:
@@ -21,5 +24,5 @@ class BoundedChangeList(ChangeList):
 class BoundedDateHierarchyMixin:
     """For a ModelAdmin with a `date_hierarchy`: use the change list above."""
 
-    def get_changelist(self, request, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return BoundedChangeList

@@ -16,6 +16,7 @@ A view that takes files says how large with `@accepts_upload(max_file_bytes=...)
 
 import io
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
@@ -56,13 +57,15 @@ class RequestBodyLimitMiddleware:
     Placed before CsrfViewMiddleware, whose `process_view` is the first to read the body.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+    def process_view(
+        self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict
+    ) -> HttpResponse | None:
         allowance = getattr(view_func, _ALLOWANCE, 0)
         setattr(request, _REQUEST_ALLOWANCE, allowance)
         try:
@@ -86,13 +89,13 @@ class LimitedUploadHandler(FileUploadHandler):
     Within the bound, the chunks pass on to Django's own handlers, which keep the file.
     """
 
-    def __init__(self, request=None):
+    def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)
         self.allowance = getattr(request, _REQUEST_ALLOWANCE, 0)
         self.received = 0
         self.oversized = False
 
-    def new_file(self, *args, **kwargs):
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
         if not self.allowance:
             raise UploadRefused(
@@ -101,7 +104,7 @@ class LimitedUploadHandler(FileUploadHandler):
             )
         self.oversized = False
 
-    def receive_data_chunk(self, raw_data: bytes, start: int):
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
         if self.oversized or self.received > self.allowance:
             # Keep nothing more: the rest of this file streams past (the body's declared length,
@@ -110,7 +113,7 @@ class LimitedUploadHandler(FileUploadHandler):
             return None
         return raw_data
 
-    def file_complete(self, file_size: int):
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile | None:
         if not self.oversized:
             return None  # Django's own handlers hand over the file
         # An empty stand-in that is over the bound, so the form refuses it with its own message.

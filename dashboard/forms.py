@@ -1,4 +1,5 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -18,12 +19,12 @@ class RangeForm(forms.Form):
         "too_long": "Choose at most two years.",
     }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.setdefault("class", "form-control")
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         if self.errors:
             return cleaned  # a day out of range: no range to check
@@ -43,7 +44,7 @@ PRESETS = [("Today", 0), ("7 days", 6), ("14 days", 13), ("30 days", 29), ("90 d
            ("A year", 364)]  # fmt: skip
 
 
-def range_presets(*, today, date_from, date_to) -> list[dict]:
+def range_presets(*, today: date, date_from: date, date_to: date) -> list[dict]:
     """The preset ranges as links, the one on show marked current."""
     return [
         {

@@ -15,7 +15,7 @@ class RolledUpDay(models.Model):
     day = models.DateField(primary_key=True)
     rolled_up_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self.day)
 
 
@@ -35,7 +35,7 @@ class DailySaves(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.day} {self.username} {self.outcome}: {self.saves}"
 
 
@@ -52,5 +52,5 @@ class DailyFieldChanges(models.Model):
             models.UniqueConstraint(fields=["day", "field"], name="one_total_per_day_field")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.day} {self.field}: {self.changes}"

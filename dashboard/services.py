@@ -3,11 +3,12 @@
 import calendar
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db import connection, models, transaction
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -161,7 +162,7 @@ def _still_queued(entry: str = "") -> Q:
     return Q(**{f"{entry}outcome": PENDING, f"{entry}superseded_by__isnull": True})
 
 
-def _count_saves(first: date, last: date, which=_settled):
+def _count_saves(first: date, last: date, which: Callable[..., Q] = _settled) -> QuerySet:
     """(day, username, outcome, saves) for the days from `first` to `last`, from the entries."""
     start, end = _range(first, last)
     saves = AuditEntry.objects.filter(
@@ -171,7 +172,7 @@ def _count_saves(first: date, last: date, which=_settled):
     return rows.annotate(n=Count("id")).order_by()
 
 
-def _count_fields(first: date, last: date, which=_settled):
+def _count_fields(first: date, last: date, which: Callable[..., Q] = _settled) -> QuerySet:
     """(day, field, changes) for the days from `first` to `last`, from the entries."""
     start, end = _range(first, last)
     changes = FieldChange.objects.filter(
@@ -209,7 +210,7 @@ def _roll_up(first: date, last: date) -> None:
         )
 
 
-def _insert_from(totals, model, columns: list[str]) -> None:
+def _insert_from(totals: QuerySet, model: type[models.Model], columns: list[str]) -> None:
     """INSERT … SELECT the totals into the model's table, in the database, skipping duplicates.
 
     A year at a million entries is some 100,000 totals: copied by the database itself rather

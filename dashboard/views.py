@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -12,7 +13,7 @@ from dashboard.services import dashboard_figures
 @require_GET
 @login_required
 @permission_required("audit.view_auditentry", raise_exception=True)
-def dashboard(request):
+def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.now().date()
     date_from, date_to = today - timedelta(days=13), today
     # The fields show the range on show, the default one too.

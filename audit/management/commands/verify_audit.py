@@ -2,9 +2,10 @@ import json
 from datetime import UTC, timedelta
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from audit.models import AuditCheckpoint
 from audit.services import (
     ChainBroken,
     audit_chain_verify,
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         "or more than a day old."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--checkpoint",
             action="store_true",
@@ -37,7 +38,9 @@ class Command(BaseCommand):
             "the chain, and the new checkpoint (with --checkpoint) is appended to it",
         )
 
-    def handle(self, *args, checkpoint: bool, checkpoints_file: Path | None, **options):
+    def handle(
+        self, *args: object, checkpoint: bool, checkpoints_file: Path | None, **options: object
+    ) -> None:
         external = _read_checkpoints(checkpoints_file)
         # The counts of repeated events whose windows are over go into the chain first, so the
         # checkpoint signed below covers them (AUDIT_REPEAT_WINDOW_MINUTES).
@@ -68,7 +71,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(warning))
 
 
-def _unprotected_end(newest, *, entries: int) -> str:
+def _unprotected_end(newest: AuditCheckpoint | None, *, entries: int) -> str:
     """Say when the newest entries rest on the chain alone (no checkpoint, or an old one).
 
     The chain head catches entries deleted from the end, unless it was moved back with them;
@@ -100,7 +103,7 @@ def _read_checkpoints(path: Path | None) -> list[dict]:
         raise CommandError(f"{path} is not a JSON-lines checkpoints file: {error}") from None
 
 
-def _as_dict(checkpoint) -> dict:
+def _as_dict(checkpoint: AuditCheckpoint) -> dict:
     return {
         "sequence": checkpoint.sequence,
         "entry_hash": checkpoint.entry_hash,
