@@ -68,7 +68,7 @@ def test_the_count_reaches_the_chain_when_the_hourly_verification_runs(client, a
 
     assert "Appended 1 summary of repeated events" in output
     assert "Audit log verified" in output
-    summary = AuditEntry.objects.filter(action=FAILED).order_by("-sequence").first()
+    summary = AuditEntry.objects.filter(action=FAILED).latest("sequence")
     assert summary.reason.startswith("49 more failed sign-ins by agent from 127.0.0.1 between ")
     assert (summary.username, summary.ip_address, summary.outcome) == (
         "agent",
@@ -191,7 +191,7 @@ def test_the_summary_names_when_the_repeats_happened(agent):
 
     audit_repeats_flush()
 
-    summary = AuditEntry.objects.order_by("-sequence").first()
+    summary = AuditEntry.objects.latest("sequence")
     assert summary.reason == (
         "2 more refused pages by agent from 198.51.100.7 between 2026-03-01 10:00:05 and "
         f"2026-03-01 10:09:05 UTC, after entry {counter.first_sequence}; counted, not written "

@@ -104,7 +104,7 @@ def test_queued_edits_of_two_consumers_each_settle_their_own(agent, sandbox):
 
     run_worker()
 
-    by_ref = {}
+    by_ref: dict[str, list[AuditEntry]] = {}
     for entry in saves():
         by_ref.setdefault(entry.consumer_ref, []).append(entry)
     for pending, final in by_ref.values():

@@ -44,10 +44,16 @@ class Log:
         return entry
 
 
+def table(html: str, testid: str) -> str:
+    """The HTML inside the table with this test id."""
+    found = re.search(rf'data-testid="{testid}">(.*?)</table>', html, re.S)
+    assert found, f"no table {testid} on the page"
+    return found.group(1)
+
+
 def rows(html: str, testid: str) -> list[list[str]]:
     """The cells of a table on the page, as text."""
-    table = re.search(rf'data-testid="{testid}">(.*?)</table>', html, re.S).group(1)
-    body = table.split("<tbody>")[1]
+    body = table(html, testid).split("<tbody>")[1]
     return [
         [
             unescape(re.sub(r"<[^>]+>", "", cell)).strip()
@@ -58,8 +64,7 @@ def rows(html: str, testid: str) -> list[list[str]]:
 
 
 def links(html: str, testid: str) -> list[str]:
-    table = re.search(rf'data-testid="{testid}">(.*?)</table>', html, re.S).group(1)
-    return [unescape(href) for href in re.findall(r'href="([^"]+)"', table)]
+    return [unescape(href) for href in re.findall(r'href="([^"]+)"', table(html, testid))]
 
 
 def listed(client, href: str) -> int:

@@ -452,7 +452,10 @@ def test_the_command_line_injects_faults_from_the_start():
         text=True,
     )
     try:
-        url = re.search(r"listening on (\S+)", process.stdout.readline())[1]
+        assert process.stdout is not None
+        announced = re.search(r"listening on (\S+)", process.stdout.readline())
+        assert announced, "the sandbox did not say where it listens"
+        url = announced[1]
         running = type("Running", (), {"base_url": url})()
 
         first, headers, _ = call(running, "GET", CONSUMER_PATH)
@@ -461,7 +464,8 @@ def test_the_command_line_injects_faults_from_the_start():
     finally:
         process.terminate()
         process.wait(timeout=10)
-        process.stdout.close()
+        if process.stdout:
+            process.stdout.close()
 
     assert (first, second, headers["Retry-After"]) == (503, 503, "3")
     assert listed["faults"] == [{**Fault().__dict__, **fault}]

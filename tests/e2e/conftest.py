@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import ConsoleMessage, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it
 # are still synchronous and safe here.
@@ -50,12 +50,12 @@ def new_page(browser, live_server):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.on(
-            "console",
-            lambda message: (
-                "Content Security Policy" in message.text and violations.append(message.text)
-            ),
-        )
+
+        def note_csp_violation(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                violations.append(message.text)
+
+        page.on("console", note_csp_violation)
         return page
 
     yield open_page
