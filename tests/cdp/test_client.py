@@ -210,7 +210,7 @@ def test_errors_say_whether_trying_again_later_may_work(error, retryable):
 def test_nothing_but_the_client_imports_requests():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     offenders = [
         str(path.relative_to(root))
         for folder in ("backoffice", "consumers", "audit", "cdp", "cdp_sandbox")
