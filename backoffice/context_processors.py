@@ -1,5 +1,6 @@
 from accounts.roles import is_administrator, role_names
 from cdp import client
+from cdp.errors import CDPError
 from consumers.pushes import pushes_refused_lately
 
 
@@ -18,7 +19,7 @@ def cdp_status(request) -> dict:
         return {}
     try:
         breaker = client.breaker_status()
-    except client.CDPError:
+    except CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
     if breaker.is_open:
         return {"cdp_breaker": breaker}

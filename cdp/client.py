@@ -27,7 +27,18 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from cdp import resilience
-from cdp.resilience import BreakerStatus, Failure
+from cdp.errors import (
+    CDPAuthError,
+    CDPBadResponse,
+    CDPCircuitOpen,
+    CDPError,
+    CDPHostNotAllowed,
+    CDPNotFound,
+    CDPRejected,
+    CDPUnavailable,
+    Failure,
+)
+from cdp.resilience import BreakerStatus
 from cdp.resilience import deadline as deadline  # callers bound a whole page with client.deadline
 from core.logging import NO_REQUEST, current_request_id, remember_secret
 
@@ -95,88 +106,6 @@ def parse_link(value: str) -> tuple[str, str] | None:
     # Decoded, a segment may turn into a dot segment or hold a slash (%2e%2e, %2F).
     ref = unquote(match["ref"])
     return (match["collection"], ref) if is_valid_ref(ref) else None
-
-
-class CDPError(Exception):
-    """CDP could not do what was asked; `str()` is a message fit to show an agent."""
-
-    # Whether trying the same thing later may work (worth queueing), as opposed to CDP's refusal.
-    retryable: bool = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str = "",
-        developer_message: str = "",
-        more_info_url: str = "",
-        retry_after: float | None = None,
-        failure: Failure = Failure.FINAL,
-    ):
-        super().__init__(message)
-        self.message = message
-        # The message without the note on retries `_give_up` adds: what a queued edit shows.
-        self.answer = message
-        self.status = status
-        self.code = code
-        self.developer_message = developer_message
-        self.more_info_url = more_info_url
-        # Seconds CDP asked to wait before the next try (its Retry-After header), if it said.
-        self.retry_after = retry_after
-        # How many times the call was sent (0: not at all, e.g. the circuit breaker was open).
-        self.attempts = 1
-        # What the failure says about whether CDP acted on the request (`cdp.resilience`).
-        self.failure = failure
-
-    def _amend(self, message: str) -> None:
-        self.message = message
-        self.args = (message,)
-
-
-class CDPUnavailable(CDPError):
-    """CDP could not be reached, timed out, was throttling or failed on its side (5xx)."""
-
-    retryable = True
-
-
-class CDPCircuitOpen(CDPUnavailable):
-    """CDP failed so many calls in a row that calls are paused for a while without being sent."""
-
-    def __init__(self, message: str, *, open_until: datetime | None = None):
-        super().__init__(message)
-        self.attempts = 0
-        self.open_until = open_until
-
-
-class CDPAuthError(CDPError):
-    """CDP refused the client key and API token (401) or the operation (403)."""
-
-
-class CDPNotFound(CDPError):
-    """CDP holds no resource at that ref (404)."""
-
-
-class CDPRejected(CDPError):
-    """CDP refused the request itself, usually a validation error (400, 415 or another 4xx)."""
-
-
-class CDPHostNotAllowed(CDPError):
-    """The connection points at a host CDP_ALLOWED_HOSTS does not list, so nothing was sent.
-
-    Not worth trying again: only an administrator or the operator can change either.
-    """
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.attempts = 0
-
-
-class CDPBadResponse(CDPError):
-    """CDP answered with something this client does not understand (not JSON, odd status)."""
-
-    # A garbled reply is usually transient, and to an update it leaves the outcome unknown.
-    retryable = True
 
 
 @dataclass(frozen=True)
@@ -522,7 +451,7 @@ def _give_up(error: CDPError, why: str = "") -> CDPError:
         head = "Gave up"
     else:
         return error
-    error._amend(f"{error.message} {head}: {why}." if why else f"{error.message} {head}.")
+    error.amend(f"{error.message} {head}: {why}." if why else f"{error.message} {head}.")
     return error
 
 

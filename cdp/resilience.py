@@ -6,7 +6,6 @@ and the breaker is Martin Fowler's (https://martinfowler.com/bliki/CircuitBreake
 """
 
 import contextvars
-import enum
 import hashlib
 import logging
 import math
@@ -22,6 +21,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.dispatch import Signal
 
+from cdp.errors import Failure
+
 logger = logging.getLogger(__name__)
 
 # Sent by `Breaker.record_success` when a call succeeds after failed ones: the breaker's trial
@@ -30,19 +31,6 @@ logger = logging.getLogger(__name__)
 # in the calling thread. This module knows nothing of what waits for CDP: receivers do (the
 # queue of edits, connected in consumers/apps.py). A receiver's error is logged, never raised.
 cdp_answered_again = Signal()
-
-
-class Failure(enum.Enum):
-    """What a failed attempt says about whether CDP acted on the request."""
-
-    # No connection was made (refused, connect timeout, unknown host): CDP never saw the request.
-    NOT_SENT = "not sent"
-    # CDP answered 429 or 503: it declined to take the request, so it did nothing with it.
-    DECLINED = "declined"
-    # A read timeout, a reset after sending, 502/504 or a garbled reply: it may have been applied.
-    AMBIGUOUS = "ambiguous"
-    # Repeating would get the same answer (4xx, 500, an unexpected status, a bad base URL).
-    FINAL = "final"
 
 
 def should_retry(method: str, failure: Failure) -> bool:

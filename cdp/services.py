@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client, crypto
+from cdp.errors import CDPError
 from cdp.models import (
     NO_TOKEN,
     TOKEN_FOR_NEW_URL,
@@ -198,7 +199,7 @@ def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResul
     try:
         # No transaction is open here: the HTTP call must not hold database locks.
         client.check_credentials(target)
-    except client.CDPError as exc:
+    except CDPError as exc:
         status, ok = exc.status, False
         message = exc.message
     else:

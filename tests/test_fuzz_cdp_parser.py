@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdp import client
-from cdp.client import CDPBadResponse, CDPError
+from cdp.errors import CDPBadResponse, CDPError
 from cdp_sandbox.server import Fault
 from consumers import services
 from consumers.models import OrderConsumer

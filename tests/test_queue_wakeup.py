@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from audit.services import RequestMeta
 from cdp import client, resilience
-from cdp.client import CDPError
+from cdp.errors import CDPError
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from consumers import pushes, services

@@ -18,7 +18,7 @@ from django.views.debug import ExceptionReporter
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
 from cdp import client, crypto, services
-from cdp.client import CDPAuthError
+from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
 from tests.conftest import CONSUMER_REF

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from cdp import client
-from cdp.client import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
+from cdp.errors import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from tests.conftest import CONSUMER_REF, ORDER_REF

@@ -11,7 +11,7 @@ from django.urls import reverse
 from audit.services import RequestMeta
 from backoffice.cdp_hosts import with_sandbox
 from cdp import client, services
-from cdp.client import CDPHostNotAllowed
+from cdp.errors import CDPHostNotAllowed
 from cdp.models import CDPConnection
 from consumers import pushes
 from consumers import services as consumer_services

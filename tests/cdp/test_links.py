@@ -10,7 +10,7 @@ import json
 import pytest
 
 from cdp import client
-from cdp.client import CDPBadResponse, CDPNotFound
+from cdp.errors import CDPBadResponse, CDPNotFound
 from cdp_sandbox.server import Fault
 from consumers import bulk, services
 from consumers.forms import parse_ref

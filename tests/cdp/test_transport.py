@@ -10,14 +10,8 @@ from email.utils import format_datetime
 import pytest
 
 from cdp import client, resilience
-from cdp.client import (
-    CDPBadResponse,
-    CDPCircuitOpen,
-    CDPNotFound,
-    CDPUnavailable,
-    Connection,
-)
-from cdp.resilience import Failure
+from cdp.client import Connection
+from cdp.errors import CDPBadResponse, CDPCircuitOpen, CDPNotFound, CDPUnavailable, Failure
 from cdp_sandbox.server import Fault, Sandbox
 from tests.conftest import CONSUMER_REF
 
