@@ -6,7 +6,7 @@ import re
 from django.conf import settings
 from django.core import checks
 
-from cdp import client, crypto
+from cdp import crypto, hosts
 
 # A host name as CDP_ALLOWED_HOSTS takes it: DNS labels, or an IP address (checked apart).
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)
@@ -73,7 +73,7 @@ def check_cdp_base_url_host(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """Report a CDP_BASE_URL whose host CDP_ALLOWED_HOSTS does not list."""
     if not settings.CDP_BASE_URL:
         return []
-    refusal = client.host_refusal(settings.CDP_BASE_URL.rstrip("/"))
+    refusal = hosts.host_refusal(settings.CDP_BASE_URL.rstrip("/"))
     if not refusal:
         return []
     hint = (

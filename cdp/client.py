@@ -10,7 +10,6 @@ keeps failing (the policy is in `cdp.resilience`).
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,15 +17,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-import urllib3.util
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from cdp import resilience
+from cdp import links, resilience
 from cdp.errors import (
     CDPAuthError,
     CDPBadResponse,
@@ -38,6 +36,7 @@ from cdp.errors import (
     CDPUnavailable,
     Failure,
 )
+from cdp.hosts import host_refusal
 from cdp.resilience import BreakerStatus
 from cdp.resilience import deadline as deadline  # callers bound a whole page with client.deadline
 from core.logging import NO_REQUEST, current_request_id, remember_secret
@@ -60,52 +59,6 @@ _STATUS_NAMES = {
 }
 # The documented maximum page size for collections (using-a-collection-resource.html).
 PAGE_LIMIT = 100
-# CDP refs are UUIDs, shown in either case in the docs.
-REF_PATTERN = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-# The path of a link CDP returns, e.g. https://api.../v2/guests/<ref> (v2.1 links too).
-_LINK_PATH = re.compile(r"/v2(?:\.1)?/(?P<collection>[A-Za-z]+)/(?P<ref>[^/]+)/?")
-# What no ref may hold: a slash or a backslash (which some servers and proxies also take for a
-# path separator), and C0 controls or DEL (a line break in a ref is a header or log injection).
-_NOT_IN_A_REF = re.compile(r"[/\\\x00-\x1f\x7f]")
-
-
-def is_valid_ref(value) -> bool:
-    """Say whether `value` can stand for a CDP resource: exactly one path segment.
-
-    Never empty, "." or "..", never holding a slash: urllib3 removes dot segments from a URL
-    after the ref has been percent-encoded (which leaves dots as they are), so `/v2/orders/..`
-    would become `/v2/`, a path that names no resource. This is the one definition; the client
-    checks every ref it puts into a path against it and the URL converters use it too.
-    """
-    return (
-        isinstance(value, str)
-        and value not in ("", ".", "..")
-        and _NOT_IN_A_REF.search(value) is None
-    )
-
-
-def is_ref(value: str) -> bool:
-    """Say whether typed text has the shape of a CDP ref as the docs show them (a UUID)."""
-    # fullmatch: "$" alone would let a ref end in a line break (%0A in a link).
-    return REF_PATTERN.fullmatch(value) is not None
-
-
-def parse_link(value: str) -> tuple[str, str] | None:
-    """Return (collection, ref) of a CDP link such as https://.../v2/guests/<ref>, else None."""
-    if not value.lower().startswith(("http://", "https://")):
-        return None
-    try:
-        path = urlsplit(value).path
-    except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
-        return None
-    match = _LINK_PATH.fullmatch(path)
-    if not match:
-        return None
-    # Decoded, a segment may turn into a dot segment or hold a slash (%2e%2e, %2F).
-    ref = unquote(match["ref"])
-    return (match["collection"], ref) if is_valid_ref(ref) else None
 
 
 @dataclass(frozen=True)
@@ -172,73 +125,6 @@ def _load_connection() -> Connection:
     )
 
 
-# Anywhere in a base URL: whitespace, control characters and backslashes, which URL parsers
-# (Python's, urllib3's, a browser's) read differently, so that each may see another host.
-_DOUBTFUL_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f\\]")
-
-
-# The only hosts plain http:// may reach: the sandbox on this machine.
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def _normal_host(host: str) -> str:
-    """Return a host name as compared: lower case, no IPv6 brackets, no final (root) dot."""
-    host = host.strip().lower()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host[:-1] if host.endswith(".") else host
-
-
-def allowed_hosts() -> list[str]:
-    """Return CDP_ALLOWED_HOSTS as compared (read now: tests and deployments change it)."""
-    return [_normal_host(host) for host in settings.CDP_ALLOWED_HOSTS if host.strip()]
-
-
-def host_refusal(url: str) -> str:
-    """Say why CDP credentials must not be sent to `url`; "" when its host is allowed.
-
-    The host is read as `requests` (urllib3) will connect to it and as Python reads it, and the
-    two must agree; a URL carrying a user name or password (`https://good@evil/`) is refused
-    outright. The message names the host, never the rest of the URL.
-    """
-    if not isinstance(url, str):
-        return "The CDP URL is not a valid URL."
-    if _DOUBTFUL_IN_A_URL.search(url):
-        return "The CDP URL holds a space, a control character or a backslash."
-    if not url.lower().startswith(("https://", "http://")):
-        return "The CDP URL must start with https:// (or http:// for the local sandbox)."
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
-        connected_to = urllib3.util.parse_url(url).host or ""
-    except (ValueError, urllib3.exceptions.LocationParseError):
-        return "The CDP URL is not a valid URL."
-    if "@" in parts.netloc:
-        return (
-            "The CDP URL holds a user name or password before its host; give the host alone "
-            "(the client key and API token are sent separately)."
-        )
-    host = parts.hostname or ""
-    if not host:
-        return "The CDP URL names no host."
-    if not host.isascii():
-        return "The CDP URL's host must be written in ASCII (an international name in punycode)."
-    if _normal_host(connected_to) != _normal_host(host):
-        return "The CDP URL's host reads differently to different parsers."
-    allowed = allowed_hosts()
-    if _normal_host(host) not in allowed:
-        return (
-            f"The host {host} is not in CDP_ALLOWED_HOSTS ({', '.join(allowed) or 'empty'}), "
-            "and CDP credentials go to no other host."
-        )
-    if parts.scheme.lower() == "http" and _normal_host(host) not in _LOOPBACK:
-        return (
-            f"The CDP URL must start with https:// for {host}: over plain http:// the client key "
-            "and API token would be sent in clear (http:// is for the sandbox on this machine)."
-        )
-    return ""
-
-
 def _refuse_unless_allowed(connection: Connection) -> None:
     """Raise CDPHostNotAllowed, before anything is sent, if the connection's host is not allowed."""
     why = host_refusal(connection.base_url)
@@ -269,24 +155,10 @@ def _get_session() -> requests.Session:
         return _session
 
 
-def link(collection: str, ref: str, connection: Connection | None = None) -> dict:
-    """Return CDP's link object for a resource, e.g. `{"href": ".../v2/guests/<ref>"}`."""
-    path = _path(collection, ref)
-    connection = connection or current_connection()
-    return {"href": f"{connection.base_url}{path}"}
-
-
-def ref_from_link(value) -> str:
-    """Return the ref of a link object (the decoded last segment of its href), else ""."""
-    if not isinstance(value, dict) or not isinstance(value.get("href"), str):
-        return ""
-    try:
-        path = urlsplit(value["href"]).path
-    except ValueError:  # not a URL at all, e.g. "http://[" (found by tests/test_fuzz_cdp_parser.py)
-        return ""
-    ref = unquote(path.rstrip("/").rsplit("/", 1)[-1])
-    # A crafted answer linking to "<base>/v2/guests/.." must not send the next call to /v2/.
-    return ref if is_valid_ref(ref) else ""
+def link(collection: str, ref: str, connection: Connection | None = None) -> dict[str, str]:
+    """Return CDP's link object for a resource under `connection`, else the current one."""
+    path = links.path(collection, ref)  # a bad ref is refused before the connection is looked up
+    return {"href": f"{(connection or current_connection()).base_url}{path}"}
 
 
 def _error_from_response(response: requests.Response) -> CDPError:
@@ -583,28 +455,6 @@ def _reason(exc: requests.RequestException) -> str:
     return type(exc).__name__
 
 
-def _path(*parts: str) -> str:
-    """Return the v2 path of these segments, refusing (unsent) any that is not one segment."""
-    for part in parts:
-        if not is_valid_ref(part):
-            raise _not_a_ref(part)
-    return "/v2/" + "/".join(quote(part, safe="") for part in parts)
-
-
-# Control characters are not shown in a message as they are (C0, DEL and C1).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _not_a_ref(value) -> CDPNotFound:
-    shown = _CONTROL.sub("\ufffd", value[:80]) if isinstance(value, str) else repr(value)
-    error = CDPNotFound(
-        f"“{shown}” is not a CDP ref (one path segment, not “.” or “..”), so CDP was not asked."
-    )
-    # Nothing was sent: no attempt made, and the circuit breaker never hears of it.
-    error.attempts = 0
-    return error
-
-
 def _collection_refs(path: str, params: dict | None = None) -> list[str]:
     """Follow `offset`/`limit` pages of a collection and return the refs of all its items."""
     refs: list[str] = []
@@ -614,7 +464,7 @@ def _collection_refs(path: str, params: dict | None = None) -> list[str]:
             "GET", path, params={**(params or {}), "offset": offset, "limit": PAGE_LIMIT}
         )
         items = _items(page)
-        new_refs = [ref for ref in map(ref_from_link, items) if ref and ref not in refs]
+        new_refs = [ref for ref in map(links.ref_from_link, items) if ref and ref not in refs]
         refs.extend(new_refs)
         # CDP may cap the page below what was asked, so the page's own limit says when it is last.
         page_limit = page.get("limit") if isinstance(page.get("limit"), int) else PAGE_LIMIT
@@ -636,7 +486,7 @@ def get_order_consumer(ref: str) -> dict:
 
     https://doc.sitecore.com/cdp/developers/api/en/retrieve-an-order-consumer--legacy-.html
     """
-    return _request("GET", _path("orderConsumers", ref))
+    return _request("GET", links.path("orderConsumers", ref))
 
 
 def update_order_consumer(ref: str, record: dict) -> dict:
@@ -650,7 +500,7 @@ def update_order_consumer(ref: str, record: dict) -> dict:
 
     https://doc.sitecore.com/cdp/developers/api/en/update-an-order-consumer--legacy-.html
     """
-    return _request("POST", _path("orderConsumers", ref), body=record, expected=(200, 201))
+    return _request("POST", links.path("orderConsumers", ref), body=record, expected=(200, 201))
 
 
 def list_order_consumer_refs(order_ref: str) -> list[str]:
@@ -658,7 +508,7 @@ def list_order_consumer_refs(order_ref: str) -> list[str]:
 
     https://doc.sitecore.com/cdp/developers/api/en/retrieve-order-consumer-references--legacy-.html
     """
-    return _collection_refs(_path("orders", order_ref, "consumers"))
+    return _collection_refs(links.path("orders", order_ref, "consumers"))
 
 
 def list_order_item_refs(order_ref: str) -> list[str]:
@@ -666,7 +516,7 @@ def list_order_item_refs(order_ref: str) -> list[str]:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-order-item-references--legacy-.html
     """
-    return _collection_refs(_path("orders", order_ref, "orderItems"))
+    return _collection_refs(links.path("orders", order_ref, "orderItems"))
 
 
 def get_order(ref: str) -> dict:
@@ -674,7 +524,7 @@ def get_order(ref: str) -> dict:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-an-order--legacy-.html
     """
-    return _request("GET", _path("orders", ref))
+    return _request("GET", links.path("orders", ref))
 
 
 def find_order_refs(reference_id: str) -> list[str]:
@@ -682,7 +532,7 @@ def find_order_refs(reference_id: str) -> list[str]:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
     """
-    return _collection_refs("/v2/orders", {"referenceId": reference_id})
+    return _collection_refs(links.path("orders"), {"referenceId": reference_id})
 
 
 def find_order_refs_of_guest(guest_ref: str) -> list[str]:
@@ -690,7 +540,7 @@ def find_order_refs_of_guest(guest_ref: str) -> list[str]:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
     """
-    return _collection_refs("/v2/orders", {"guestRef": guest_ref})
+    return _collection_refs(links.path("orders"), {"guestRef": guest_ref})
 
 
 def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], bool]:
@@ -700,9 +550,9 @@ def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], b
     A common name can match thousands of guests: one page is read, never the whole collection.
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-guests--legacy-.html
     """
-    page = _request("GET", "/v2/guests", params={**params, "offset": 0, "limit": limit})
+    page = _request("GET", links.path("guests"), params={**params, "offset": 0, "limit": limit})
     items = _items(page)
-    refs = list(dict.fromkeys(ref for ref in map(ref_from_link, items) if ref))
+    refs = list(dict.fromkeys(ref for ref in map(links.ref_from_link, items) if ref))
     page_limit = page.get("limit") if isinstance(page.get("limit"), int) else limit
     return refs, len(items) >= max(min(page_limit, limit), 1)
 
@@ -712,7 +562,7 @@ def get_guest(ref: str) -> dict:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-a-guest--legacy-.html
     """
-    return _request("GET", _path("guests", ref))
+    return _request("GET", links.path("guests", ref))
 
 
 def check_credentials(connection: Connection) -> dict:
@@ -725,8 +575,17 @@ def check_credentials(connection: Connection) -> dict:
     """
     return _request(
         "GET",
-        "/v2/orders",
+        links.path("orders"),
         params={"referenceId": "backoffice-connection-test", "limit": 1},
         connection=connection,
         guarded=False,
     )
+
+
+# --- Transitional re-exports --------------------------------------------------------------------
+# consumers/ still reads these names from cdp.client. They belong to cdp.links; this block goes
+# once consumers/ imports them from there. Nothing else may use it.
+is_ref = links.is_ref
+is_valid_ref = links.is_valid_ref
+parse_link = links.parse_link
+ref_from_link = links.ref_from_link

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from cdp import client, crypto
+from cdp import client, crypto, hosts
 
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
@@ -137,7 +137,7 @@ class CDPConnection(models.Model):
             )
         # The client would refuse to call it anyway; saying so here spares a connection that
         # can never work.
-        refusal = client.host_refusal(self.base_url)
+        refusal = hosts.host_refusal(self.base_url)
         if refusal:
             raise ValidationError(
                 {"custom_url" if self.region == self.Region.CUSTOM else "region": refusal}

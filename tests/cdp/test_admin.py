@@ -17,7 +17,7 @@ from django.views.debug import ExceptionReporter
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import client, crypto, services
+from cdp import client, crypto, links, services
 from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
@@ -735,7 +735,8 @@ def test_the_client_uses_the_active_connection(sandbox, administrator, unreachab
     consumer = client.get_order_consumer(CONSUMER_REF)
 
     assert consumer["ref"] == CONSUMER_REF
-    assert client.link("guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
+    base_url = client.current_connection().base_url
+    assert links.link(base_url, "guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
 
 
 def test_a_wrong_token_in_the_active_connection_raises_an_auth_error(

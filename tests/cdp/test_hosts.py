@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from audit.services import RequestMeta
 from backoffice.cdp_hosts import with_sandbox
-from cdp import client, services
+from cdp import client, hosts, services
 from cdp.errors import CDPHostNotAllowed
 from cdp.models import CDPConnection
 from consumers import pushes
@@ -63,7 +63,7 @@ def test_the_regional_hosts_are_allowed_by_default_and_the_tests_add_the_sandbox
     assert "127.0.0.1" in settings.CDP_ALLOWED_HOSTS
     for region in CDPConnection.Region.values:
         if region != CDPConnection.Region.CUSTOM:
-            assert client.host_refusal(region) == ""
+            assert hosts.host_refusal(region) == ""
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_the_regional_hosts_are_allowed_by_default_and_the_tests_add_the_sandbox
     ],
 )
 def test_it_allows_an_allowed_host_in_any_case_with_a_port_or_a_trailing_dot(url):
-    assert client.host_refusal(url) == ""
+    assert hosts.host_refusal(url) == ""
 
 
 @pytest.mark.parametrize(
@@ -104,26 +104,26 @@ def test_it_allows_an_allowed_host_in_any_case_with_a_port_or_a_trailing_dot(url
     ],
 )
 def test_it_refuses_any_other_host_and_any_url_whose_host_is_in_doubt(url, why):
-    assert why in client.host_refusal(url)
+    assert why in hosts.host_refusal(url)
 
 
 def test_an_ipv6_literal_is_allowed_when_listed_with_or_without_brackets(settings):
     settings.CDP_ALLOWED_HOSTS = ["::1", "[fe80::1]"]
 
-    assert client.host_refusal("http://[::1]:8100") == ""
-    assert client.host_refusal("https://[FE80::1]/") == ""
-    assert "not in CDP_ALLOWED_HOSTS" in client.host_refusal("http://127.0.0.1:8100")
+    assert hosts.host_refusal("http://[::1]:8100") == ""
+    assert hosts.host_refusal("https://[FE80::1]/") == ""
+    assert "not in CDP_ALLOWED_HOSTS" in hosts.host_refusal("http://127.0.0.1:8100")
 
 
 def test_plain_http_is_refused_for_any_host_but_the_local_machine(settings):
     settings.CDP_ALLOWED_HOSTS = ["api-engage-eu.sitecorecloud.io", "127.0.0.1", "::1", "localhost"]
 
-    refusal = client.host_refusal("http://api-engage-eu.sitecorecloud.io")
+    refusal = hosts.host_refusal("http://api-engage-eu.sitecorecloud.io")
     assert "https://" in refusal
     assert "sent in clear" in refusal
-    assert client.host_refusal("https://api-engage-eu.sitecorecloud.io") == ""
+    assert hosts.host_refusal("https://api-engage-eu.sitecorecloud.io") == ""
     for local in ("http://127.0.0.1:8100", "http://[::1]:8100", "http://localhost:8100"):
-        assert client.host_refusal(local) == ""
+        assert hosts.host_refusal(local) == ""
 
 
 # --- the client, whatever the caller -----------------------------------------------------------

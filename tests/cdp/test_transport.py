@@ -9,7 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from cdp import client, resilience
+from cdp import client, links, resilience
 from cdp.client import Connection
 from cdp.errors import CDPBadResponse, CDPCircuitOpen, CDPNotFound, CDPUnavailable, Failure
 from cdp_sandbox.server import Fault, Sandbox
@@ -508,7 +508,7 @@ def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
     assert client.breaker_status(main).is_open
     assert not client.breaker_status(other).is_open
     one_try.CDP_BASE_URL = other.base_url
-    assert client.get_order(client.ref_from_link(sandbox.consumer(CONSUMER_REF)["order"]))
+    assert client.get_order(links.ref_from_link(sandbox.consumer(CONSUMER_REF)["order"]))
 
 
 def test_testing_a_connection_passes_the_open_breaker_with_one_plain_attempt(sandbox, one_try):
