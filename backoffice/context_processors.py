@@ -1,5 +1,5 @@
 from accounts.roles import is_administrator, role_names
-from cdp import client
+from cdp import client, transport
 from cdp.errors import CDPError
 from consumers.pushes import pushes_refused_lately
 
@@ -18,7 +18,7 @@ def cdp_status(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     try:
-        breaker = client.breaker_status()
+        breaker = transport.breaker_status(client.current_connection())
     except CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
     if breaker.is_open:

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from cdp import client, crypto, hosts
+from cdp import crypto, hosts, transport
 
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
@@ -173,9 +173,9 @@ class CDPConnection(models.Model):
         return crypto.decrypt(self.api_token_encrypted, purpose=TOKEN_PURPOSE)
 
     @sensitive_variables("api_token")
-    def client_connection(self, *, api_token: str | None = None) -> client.Connection:
+    def client_connection(self, *, api_token: str | None = None) -> transport.Connection:
         """Return the client's view of this connection: `api_token`, else the stored one."""
-        return client.Connection(
+        return transport.Connection(
             base_url=self.base_url,
             client_key=self.client_key,
             api_token=api_token or self.get_api_token(),

@@ -1,18 +1,15 @@
 """When to repeat a failed call to CDP, how long to wait, and when to stop calling it for a while.
 
-No HTTP here: `cdp.client` makes the calls and asks this module what to do about a failure. The
+No HTTP here: `cdp.transport` makes the calls and asks this module what to do about a failure. The
 backoff is AWS's full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/)
 and the breaker is Martin Fowler's (https://martinfowler.com/bliki/CircuitBreaker.html).
 """
 
-import contextvars
 import hashlib
 import logging
 import math
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -95,37 +92,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-# --- time budgets --------------------------------------------------------------------------------
-
-# The monotonic time by which every CDP call made in this context must be over, if any.
-_page_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "cdp_page_deadline", default=None
-)
-
-
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound all the CDP calls made inside the block, retries and waits included, to `seconds`."""
-    if seconds is None:
-        yield
-        return
-    end = time.monotonic() + max(0.0, seconds)
-    current = _page_deadline.get()
-    # A nested bound can only tighten the one around it.
-    token = _page_deadline.set(end if current is None else min(current, end))
-    try:
-        yield
-    finally:
-        _page_deadline.reset(token)
-
-
-def call_deadline(budget: float) -> float:
-    """Return the monotonic time by which a call starting now must end."""
-    end = time.monotonic() + budget
-    page = _page_deadline.get()
-    return end if page is None else min(end, page)
 
 
 # --- the circuit breaker -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
-from cdp import client, crypto
+from cdp import client, crypto, transport
 from cdp.errors import CDPError
 from cdp.models import (
     NO_TOKEN,
@@ -193,7 +193,7 @@ def connection_test_unsaved(
     return result
 
 
-def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResult:
+def _test_call(target: transport.Connection, pk: int | None) -> ConnectionTestResult:
     """Make the cheapest authenticated call as `target` and say how it went."""
     started = time.monotonic()
     try:

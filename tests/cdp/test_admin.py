@@ -17,7 +17,7 @@ from django.views.debug import ExceptionReporter
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import client, crypto, links, services
+from cdp import client, crypto, links, services, transport
 from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
@@ -703,7 +703,7 @@ def transactions_during_calls():
     def note(response, *args, **kwargs):
         seen.append(transaction.get_connection().in_atomic_block)
 
-    session = client._get_session()
+    session = transport._get_session()
     session.hooks["response"].append(note)
     yield seen
     session.hooks["response"].remove(note)

@@ -9,8 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from cdp import client, links, resilience
-from cdp.client import Connection
+from cdp import client, links, resilience, transport
 from cdp.errors import CDPBadResponse, CDPCircuitOpen, CDPNotFound, CDPUnavailable, Failure
 from cdp_sandbox.server import Fault, Sandbox
 from tests.conftest import CONSUMER_REF
@@ -236,7 +235,7 @@ def test_a_deadline_caps_several_calls_together(sandbox, settings):
     sandbox.inject(Fault(path=CONSUMER_PATH, latency=1.5, times=None))
     started = time.monotonic()
 
-    with client.deadline(0.6):
+    with transport.deadline(0.6):
         with pytest.raises(CDPUnavailable):
             client.get_order_consumer(CONSUMER_REF)
         with pytest.raises(CDPUnavailable, match="was not called") as second:
@@ -248,7 +247,7 @@ def test_a_deadline_caps_several_calls_together(sandbox, settings):
 
 
 def test_a_deadline_ends_with_its_block(sandbox):
-    with client.deadline(0), pytest.raises(CDPUnavailable, match="was not called"):
+    with transport.deadline(0), pytest.raises(CDPUnavailable, match="was not called"):
         client.get_order_consumer(CONSUMER_REF)
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
@@ -256,8 +255,8 @@ def test_a_deadline_ends_with_its_block(sandbox):
 
 def test_a_nested_deadline_can_only_tighten_the_outer_one(sandbox):
     with (
-        client.deadline(0),
-        client.deadline(60),
+        transport.deadline(0),
+        transport.deadline(60),
         pytest.raises(CDPUnavailable, match="was not called"),
     ):
         client.get_order_consumer(CONSUMER_REF)
@@ -265,10 +264,10 @@ def test_a_nested_deadline_can_only_tighten_the_outer_one(sandbox):
 
 def test_a_call_that_runs_out_of_time_does_not_count_against_cdp(sandbox, one_try):
     for _ in range(3):
-        with client.deadline(0), pytest.raises(CDPUnavailable):
+        with transport.deadline(0), pytest.raises(CDPUnavailable):
             client.get_order_consumer(CONSUMER_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
 
 
 # --- the update ----------------------------------------------------------------------------------
@@ -404,7 +403,7 @@ def test_the_breaker_opens_after_the_threshold_and_then_fails_fast(sandbox, one_
     )
     assert caught.value.attempts == 0
     assert caught.value.retryable
-    status = client.breaker_status()
+    status = transport.breaker_status(client.current_connection())
     assert status.is_open
     assert status.consecutive_failures == 3
     assert status.open_until > datetime.now(UTC)
@@ -417,8 +416,8 @@ def test_the_breaker_counts_a_call_once_after_its_retries(sandbox, settings):
     fail_calls(1)
 
     assert gets(sandbox) == 3
-    assert client.breaker_status().consecutive_failures == 1
-    assert not client.breaker_status().is_open
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 1
+    assert not transport.breaker_status(client.current_connection()).is_open
 
 
 def test_the_breaker_is_shared_by_every_kind_of_call(sandbox, one_try):
@@ -439,7 +438,7 @@ def test_a_successful_trial_after_the_cooldown_closes_the_breaker(sandbox, one_t
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
-    status = client.breaker_status()
+    status = transport.breaker_status(client.current_connection())
     assert (status.is_open, status.open_until, status.consecutive_failures) == (False, None, 0)
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
@@ -456,14 +455,14 @@ def test_a_failed_trial_after_the_cooldown_opens_the_breaker_again(sandbox, one_
 
     assert not isinstance(trial.value, CDPCircuitOpen)
     assert gets(sandbox) == 4  # three failures and the trial
-    assert client.breaker_status().is_open
+    assert transport.breaker_status(client.current_connection()).is_open
 
 
 def test_only_one_trial_call_goes_through_while_half_open(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
     time.sleep(0.25)
-    breaker = client._breaker(client.current_connection())
+    breaker = transport._breaker(client.current_connection())
 
     first = breaker.admit(trial_seconds=5)
     second = breaker.admit(trial_seconds=5)
@@ -479,7 +478,7 @@ def test_refusals_do_not_count_as_failures(sandbox, one_try):
         with pytest.raises(CDPNotFound):
             client.get_order_consumer(UNKNOWN_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -490,14 +489,14 @@ def test_an_answer_from_cdp_resets_the_count(sandbox, one_try):
     with pytest.raises(CDPNotFound):
         client.get_order_consumer(UNKNOWN_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
 
 
 def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
     main = client.current_connection()
-    other = Connection(
+    other = transport.Connection(
         base_url=sandbox.base_url.replace("127.0.0.1", "localhost"),
         client_key=main.client_key,
         api_token=main.api_token,
@@ -505,8 +504,8 @@ def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
         read_timeout=2.0,
     )
 
-    assert client.breaker_status(main).is_open
-    assert not client.breaker_status(other).is_open
+    assert transport.breaker_status(main).is_open
+    assert not transport.breaker_status(other).is_open
     one_try.CDP_BASE_URL = other.base_url
     assert client.get_order(links.ref_from_link(sandbox.consumer(CONSUMER_REF)["order"]))
 
@@ -523,7 +522,7 @@ def test_testing_a_connection_passes_the_open_breaker_with_one_plain_attempt(san
         client.check_credentials(client.current_connection())
     assert caught.value.attempts == 1
     assert len(sandbox.requests_to("GET", "/v2/orders")) == 2
-    assert client.breaker_status().consecutive_failures == 3
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 3
 
 
 def test_breaker_reset_closes_the_breaker(sandbox, one_try):
@@ -531,9 +530,9 @@ def test_breaker_reset_closes_the_breaker(sandbox, one_try):
     fail_calls(3)
     sandbox.clear_faults()
 
-    client.breaker_reset()
+    transport.breaker_reset(client.current_connection())
 
-    assert not client.breaker_status().is_open
+    assert not transport.breaker_status(client.current_connection()).is_open
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -544,4 +543,4 @@ def test_calls_go_through_when_the_breaker_cannot_reach_its_cache(sandbox, monke
     monkeypatch.setattr(resilience.Breaker, "_cache", staticmethod(unreachable))
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
