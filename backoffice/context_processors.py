@@ -1,5 +1,6 @@
 from accounts.roles import is_administrator, role_names
-from cdp import client, transport
+from cdp import transport
+from cdp.connection import current_connection
 from cdp.errors import CDPError
 from consumers.pushes import pushes_refused_lately
 
@@ -18,7 +19,7 @@ def cdp_status(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     try:
-        breaker = transport.breaker_status(client.current_connection())
+        breaker = transport.breaker_status(current_connection())
     except CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
     if breaker.is_open:

@@ -5,70 +5,11 @@ the only module that speaks HTTP, which retries it where that is safe and turns 
 into a `CDPError` whose text can be shown to an agent as it is.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-
-from cdp import errors, links, transport
-from cdp.errors import CDPAuthError
+from cdp import links, transport
+from cdp.connection import current_connection
 from cdp.transport import Connection
-
-# Inside connection_scope(): the connection looked up for it, once (a list, empty until then).
-_scoped_connection: ContextVar[list | None] = ContextVar("cdp_scoped_connection", default=None)
-
-
-@contextmanager
-def connection_scope() -> Iterator[None]:
-    """Look the CDP connection up once for everything inside (a page, a bulk refresh).
-
-    Threads started inside must run in a copy of this context (`contextvars.copy_context`) to
-    share it; they then make no database query for it.
-    """
-    if _scoped_connection.get() is not None:
-        yield
-        return
-    token = _scoped_connection.set([])
-    try:
-        yield
-    finally:
-        _scoped_connection.reset(token)
-
-
-def current_connection() -> Connection:
-    """Return the CDP connection to use now: the active one in the database, else the settings."""
-    memo = _scoped_connection.get()
-    if memo:
-        return memo[0]
-    connection = _load_connection()
-    if memo is not None:
-        memo.append(connection)
-    return connection
-
-
-def _load_connection() -> Connection:
-    # Imported here because the model module imports this one.
-    from cdp.models import CDPConnection
-
-    record = CDPConnection.objects.filter(is_active=True).first()
-    if record is not None:
-        try:
-            return record.client_connection()
-        except ImproperlyConfigured as error:
-            # A missing or rotated-away FIELD_ENCRYPTION_KEY: every page says so, none crashes.
-            raise CDPAuthError(
-                f"The CDP connection “{record.name}” cannot be used: {error} Ask an administrator."
-            ) from None
-    return Connection(
-        base_url=settings.CDP_BASE_URL.rstrip("/"),
-        client_key=settings.CDP_CLIENT_KEY,
-        api_token=settings.CDP_API_TOKEN,
-        connect_timeout=settings.CDP_CONNECT_TIMEOUT,
-        read_timeout=settings.CDP_TIMEOUT,
-    )
 
 
 def get_order_consumer(ref: str) -> dict[str, Any]:
@@ -195,21 +136,24 @@ def check_credentials(connection: Connection) -> dict[str, Any]:
     )
 
 
+# --- Transitional re-exports: remove once consumers/ imports from the owning modules -------------
+# consumers/ still reads these names from cdp.client; they belong to cdp.errors, cdp.links and
+# cdp.connection (`current_connection`, which the endpoints use, is imported above). Nothing
+# else may use them.
+from cdp.connection import connection_scope as connection_scope  # noqa: E402
+from cdp.errors import CDPBadResponse as CDPBadResponse  # noqa: E402
+from cdp.errors import CDPCircuitOpen as CDPCircuitOpen  # noqa: E402
+from cdp.errors import CDPError as CDPError  # noqa: E402
+from cdp.errors import CDPNotFound as CDPNotFound  # noqa: E402
+from cdp.errors import CDPUnavailable as CDPUnavailable  # noqa: E402
+from cdp.links import is_ref as is_ref  # noqa: E402
+from cdp.links import is_valid_ref as is_valid_ref  # noqa: E402
+from cdp.links import parse_link as parse_link  # noqa: E402
+from cdp.links import ref_from_link as ref_from_link  # noqa: E402
+
+
 def link(collection: str, ref: str, connection: Connection | None = None) -> dict[str, str]:
     """Return CDP's link object for a resource under `connection`, else the current one."""
+    # The old signature consumers/ calls; cdp.links.link builds it from a base URL.
     path = links.path(collection, ref)  # a bad ref is refused before the connection is looked up
     return {"href": f"{(connection or current_connection()).base_url}{path}"}
-
-
-# --- Transitional re-exports --------------------------------------------------------------------
-# consumers/ still reads these names from cdp.client. They belong to cdp.errors and cdp.links;
-# this block goes once consumers/ imports them from there. Nothing else may use it.
-CDPBadResponse = errors.CDPBadResponse
-CDPCircuitOpen = errors.CDPCircuitOpen
-CDPError = errors.CDPError
-CDPNotFound = errors.CDPNotFound
-CDPUnavailable = errors.CDPUnavailable
-is_ref = links.is_ref
-is_valid_ref = links.is_valid_ref
-parse_link = links.parse_link
-ref_from_link = links.ref_from_link

@@ -18,6 +18,7 @@ from django.views.debug import ExceptionReporter
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
 from cdp import client, crypto, links, services, transport
+from cdp.connection import current_connection
 from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
@@ -135,7 +136,7 @@ def test_the_client_connection_never_shows_its_token_in_repr(sandbox, administra
     connection = make_connection(sandbox, administrator)
 
     assert TOKEN not in repr(connection.client_connection())
-    assert TOKEN not in repr(client.current_connection())
+    assert TOKEN not in repr(current_connection())
 
 
 # --- the admin form ----------------------------------------------------------------------------
@@ -735,7 +736,7 @@ def test_the_client_uses_the_active_connection(sandbox, administrator, unreachab
     consumer = client.get_order_consumer(CONSUMER_REF)
 
     assert consumer["ref"] == CONSUMER_REF
-    base_url = client.current_connection().base_url
+    base_url = current_connection().base_url
     assert links.link(base_url, "guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
 
 
@@ -754,7 +755,7 @@ def test_the_client_falls_back_to_the_settings_when_no_connection_is_active(sand
     make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
-    assert client.current_connection().api_token == TOKEN  # from the settings
+    assert current_connection().api_token == TOKEN  # from the settings
 
 
 def test_an_explicit_connection_overrides_the_current_one(sandbox, administrator):
@@ -762,7 +763,7 @@ def test_an_explicit_connection_overrides_the_current_one(sandbox, administrator
 
     with pytest.raises(CDPAuthError):
         client.check_credentials(inactive.client_connection())
-    assert client.check_credentials(client.current_connection())["items"] == []
+    assert client.check_credentials(current_connection())["items"] == []
 
 
 # --- testing a connection ----------------------------------------------------------------------

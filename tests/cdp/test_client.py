@@ -5,6 +5,7 @@ import socket
 import pytest
 
 from cdp import client, links
+from cdp.connection import current_connection
 from cdp.errors import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
@@ -91,7 +92,7 @@ def test_it_finds_orders_by_booking_reference(sandbox):
 
 
 def test_it_builds_links_under_the_configured_base_url(sandbox):
-    base_url = client.current_connection().base_url
+    base_url = current_connection().base_url
     assert links.link(base_url, "guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
     assert (
         links.ref_from_link({"href": "https://api-engage-eu.sitecorecloud.io/v2/guests/abc"})

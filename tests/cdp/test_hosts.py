@@ -11,6 +11,7 @@ from django.urls import reverse
 from audit.services import RequestMeta
 from backoffice.cdp_hosts import with_sandbox
 from cdp import client, hosts, services, transport
+from cdp.connection import current_connection
 from cdp.errors import CDPHostNotAllowed
 from cdp.models import CDPConnection
 from consumers import pushes
@@ -138,7 +139,7 @@ def test_the_client_sends_nothing_to_a_host_that_is_not_allowed(sandbox, regiona
     assert caught.value.attempts == 0
     assert not caught.value.retryable
     assert list(sandbox.requests) == []
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 def test_the_client_compares_host_names_not_where_they_resolve(sandbox, settings):

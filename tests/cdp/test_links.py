@@ -10,6 +10,7 @@ import json
 import pytest
 
 from cdp import client, links, transport
+from cdp.connection import current_connection
 from cdp.errors import CDPBadResponse, CDPNotFound
 from cdp_sandbox.server import Fault
 from consumers import bulk, services
@@ -61,7 +62,7 @@ def test_it_refuses_a_ref_that_is_not_one_path_segment_before_sending_anything(s
     assert caught.value.attempts == 0
     assert not caught.value.retryable
     assert api_requests(sandbox) == []
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 @pytest.mark.parametrize("ref", BAD_REFS)

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from cdp import client, links, resilience, transport
+from cdp.connection import current_connection
 from cdp.errors import CDPBadResponse, CDPCircuitOpen, CDPNotFound, CDPUnavailable, Failure
 from cdp_sandbox.server import Fault, Sandbox
 from tests.conftest import CONSUMER_REF
@@ -267,7 +268,7 @@ def test_a_call_that_runs_out_of_time_does_not_count_against_cdp(sandbox, one_tr
         with transport.deadline(0), pytest.raises(CDPUnavailable):
             client.get_order_consumer(CONSUMER_REF)
 
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 # --- the update ----------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ def test_the_breaker_opens_after_the_threshold_and_then_fails_fast(sandbox, one_
     )
     assert caught.value.attempts == 0
     assert caught.value.retryable
-    status = transport.breaker_status(client.current_connection())
+    status = transport.breaker_status(current_connection())
     assert status.is_open
     assert status.consecutive_failures == 3
     assert status.open_until > datetime.now(UTC)
@@ -416,8 +417,8 @@ def test_the_breaker_counts_a_call_once_after_its_retries(sandbox, settings):
     fail_calls(1)
 
     assert gets(sandbox) == 3
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 1
-    assert not transport.breaker_status(client.current_connection()).is_open
+    assert transport.breaker_status(current_connection()).consecutive_failures == 1
+    assert not transport.breaker_status(current_connection()).is_open
 
 
 def test_the_breaker_is_shared_by_every_kind_of_call(sandbox, one_try):
@@ -438,7 +439,7 @@ def test_a_successful_trial_after_the_cooldown_closes_the_breaker(sandbox, one_t
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
-    status = transport.breaker_status(client.current_connection())
+    status = transport.breaker_status(current_connection())
     assert (status.is_open, status.open_until, status.consecutive_failures) == (False, None, 0)
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
@@ -455,14 +456,14 @@ def test_a_failed_trial_after_the_cooldown_opens_the_breaker_again(sandbox, one_
 
     assert not isinstance(trial.value, CDPCircuitOpen)
     assert gets(sandbox) == 4  # three failures and the trial
-    assert transport.breaker_status(client.current_connection()).is_open
+    assert transport.breaker_status(current_connection()).is_open
 
 
 def test_only_one_trial_call_goes_through_while_half_open(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
     time.sleep(0.25)
-    breaker = transport._breaker(client.current_connection())
+    breaker = transport._breaker(current_connection())
 
     first = breaker.admit(trial_seconds=5)
     second = breaker.admit(trial_seconds=5)
@@ -478,7 +479,7 @@ def test_refusals_do_not_count_as_failures(sandbox, one_try):
         with pytest.raises(CDPNotFound):
             client.get_order_consumer(UNKNOWN_REF)
 
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -489,13 +490,13 @@ def test_an_answer_from_cdp_resets_the_count(sandbox, one_try):
     with pytest.raises(CDPNotFound):
         client.get_order_consumer(UNKNOWN_REF)
 
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
-    main = client.current_connection()
+    main = current_connection()
     other = transport.Connection(
         base_url=sandbox.base_url.replace("127.0.0.1", "localhost"),
         client_key=main.client_key,
@@ -515,14 +516,14 @@ def test_testing_a_connection_passes_the_open_breaker_with_one_plain_attempt(san
     fail_calls(3)
     one_try.CDP_RETRY_ATTEMPTS = 3
 
-    assert client.check_credentials(client.current_connection())["items"] == []
+    assert client.check_credentials(current_connection())["items"] == []
 
     sandbox.inject(Fault(path="/v2/orders", status=503, times=None))
     with pytest.raises(CDPUnavailable, match="HTTP 503") as caught:
-        client.check_credentials(client.current_connection())
+        client.check_credentials(current_connection())
     assert caught.value.attempts == 1
     assert len(sandbox.requests_to("GET", "/v2/orders")) == 2
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 3
+    assert transport.breaker_status(current_connection()).consecutive_failures == 3
 
 
 def test_breaker_reset_closes_the_breaker(sandbox, one_try):
@@ -530,9 +531,9 @@ def test_breaker_reset_closes_the_breaker(sandbox, one_try):
     fail_calls(3)
     sandbox.clear_faults()
 
-    transport.breaker_reset(client.current_connection())
+    transport.breaker_reset(current_connection())
 
-    assert not transport.breaker_status(client.current_connection()).is_open
+    assert not transport.breaker_status(current_connection()).is_open
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -543,4 +544,4 @@ def test_calls_go_through_when_the_breaker_cannot_reach_its_cache(sandbox, monke
     monkeypatch.setattr(resilience.Breaker, "_cache", staticmethod(unreachable))
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
-    assert transport.breaker_status(client.current_connection()).consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
