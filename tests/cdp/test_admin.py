@@ -17,12 +17,10 @@ from django.views.debug import ExceptionReporter
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import client, crypto, links, services, transport
+from cdp import crypto, services, transport
 from cdp.connection import current_connection
-from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
-from tests.conftest import CONSUMER_REF
 
 pytestmark = pytest.mark.django_db
 
@@ -87,17 +85,6 @@ def key(text: bytes) -> str:
 def administrator_client(client, administrator):
     client.force_login(administrator)
     return client
-
-
-@pytest.fixture
-def unreachable_settings(settings):
-    """Point the CDP_* settings at a port nobody listens on, so only a DB connection works."""
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    settings.CDP_BASE_URL = f"http://127.0.0.1:{port}"
-    settings.CDP_API_TOKEN = WRONG_TOKEN
-    return settings
 
 
 # --- storage -----------------------------------------------------------------------------------
@@ -725,45 +712,6 @@ def test_no_transaction_is_open_while_the_admin_tests_a_connection_before_activa
     assert transactions_during_calls == [False, False]
     second.refresh_from_db()
     assert second.is_active
-
-
-# --- the client --------------------------------------------------------------------------------
-
-
-def test_the_client_uses_the_active_connection(sandbox, administrator, unreachable_settings):
-    make_connection(sandbox, administrator)
-
-    consumer = client.get_order_consumer(CONSUMER_REF)
-
-    assert consumer["ref"] == CONSUMER_REF
-    base_url = current_connection().base_url
-    assert links.link(base_url, "guests", "abc") == {"href": f"{sandbox.base_url}/v2/guests/abc"}
-
-
-def test_a_wrong_token_in_the_active_connection_raises_an_auth_error(
-    sandbox, administrator, unreachable_settings
-):
-    make_connection(sandbox, administrator, token=WRONG_TOKEN)
-
-    with pytest.raises(CDPAuthError) as caught:
-        client.get_order_consumer(CONSUMER_REF)
-
-    assert caught.value.status == 401
-
-
-def test_the_client_falls_back_to_the_settings_when_no_connection_is_active(sandbox, administrator):
-    make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
-
-    assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
-    assert current_connection().api_token == TOKEN  # from the settings
-
-
-def test_an_explicit_connection_overrides_the_current_one(sandbox, administrator):
-    inactive = make_connection(sandbox, administrator, token=WRONG_TOKEN, active=False)
-
-    with pytest.raises(CDPAuthError):
-        client.check_credentials(inactive.client_connection())
-    assert client.check_credentials(current_connection())["items"] == []
 
 
 # --- testing a connection ----------------------------------------------------------------------
