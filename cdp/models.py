@@ -125,10 +125,10 @@ class CDPConnection(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def clean(self):
+    def clean(self) -> None:
         if self.region == self.Region.CUSTOM and not self.custom_url:
             raise ValidationError({"custom_url": "Enter the URL to use with “Custom URL”."})
         if self.region != self.Region.CUSTOM and self.custom_url:

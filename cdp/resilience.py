@@ -10,12 +10,14 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.dispatch import Signal
 
 from cdp.errors import Failure
@@ -66,7 +68,13 @@ class Policy:
         )
 
 
-def backoff_delay(attempt: int, *, base: float, cap: float, rng=random) -> float:
+class Uniform(Protocol):
+    """What the backoff draws its jitter from: the `random` module, or a seeded `random.Random`."""
+
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: Uniform = random) -> float:
     """Return the seconds to wait after failed attempt number `attempt` (1-based): full jitter."""
     # Full jitter spreads the retries of many clients that failed together over the whole
     # window, instead of sending them back in synchronised waves.
@@ -126,7 +134,7 @@ class Breaker:
     same breaker; with the default local-memory cache each process has its own.
     """
 
-    def __init__(self, identity: str):
+    def __init__(self, identity: str) -> None:
         digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
         self._failures_key = f"cdp:breaker:{digest}:failures"
         self._open_key = f"cdp:breaker:{digest}:open_until"
@@ -206,11 +214,11 @@ class Breaker:
         return int(values.get(self._failures_key) or 0), values.get(self._open_key)
 
     @staticmethod
-    def _cache():
+    def _cache() -> BaseCache:
         return caches["default"]
 
     @staticmethod
-    def _safely(operation):
+    def _safely[T](operation: Callable[[], T]) -> T | None:
         # The breaker protects the app from CDP; an unreachable cache must not take the app down
         # too, so without it the breaker stays closed and calls go through.
         try:

@@ -227,6 +227,7 @@ def test_it_keeps_the_stored_token_when_the_field_is_left_blank(
     assert connection.api_token_encrypted == stored
     assert connection.get_api_token() == TOKEN
     entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry is not None
     assert {change.field for change in entry.changes.all()} == {"timeout"}
 
 
@@ -242,6 +243,7 @@ def test_it_replaces_the_token_and_audits_its_fingerprint_only(
     assert connection.get_api_token() == NEW_TOKEN
     assert connection.masked_token == "…9f3e"
     entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry is not None
     assert entry.username == "administrator"
     assert entry.object_repr == "CDP connection Sandbox"
     [change] = entry.changes.all()
@@ -360,6 +362,7 @@ def test_it_moves_a_connection_once_the_token_is_typed_again_and_audits_the_move
     connection.refresh_from_db()
     assert connection.base_url == other_host.base_url
     entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry is not None
     changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
     assert changes == {"custom_url": (sandbox.base_url, other_host.base_url)}
     assert entry.username == "administrator"
@@ -377,6 +380,7 @@ def test_the_region_change_is_audited_too(administrator_client, administrator):
     )
 
     entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry is not None
     [change] = entry.changes.all()
     assert (change.field, change.old_value, change.new_value) == (
         "region",
@@ -418,6 +422,7 @@ def test_deleting_a_connection_is_audited(sandbox, administrator_client, adminis
     assert response.status_code == 302
     assert not CDPConnection.objects.exists()
     entry = AuditEntry.objects.first()
+    assert entry is not None
     assert entry.reason == "Connection deleted."
     changes = {change.field: (change.old_value, change.new_value) for change in entry.changes.all()}
     assert changes["name"] == ("Sandbox", "")
@@ -467,7 +472,9 @@ class ErrorReports(logging.Handler):
         self.reports: list[str] = []
 
     def emit(self, record):
-        reporter = ExceptionReporter(record.request, *record.exc_info, is_email=True)
+        assert record.exc_info is not None  # django.request logs a failed request with it
+        exc_type, exc_value, tb = record.exc_info
+        reporter = ExceptionReporter(record.request, exc_type, exc_value, tb, is_email=True)
         self.reports.append(reporter.get_traceback_html() + reporter.get_traceback_text())
 
 
@@ -623,6 +630,7 @@ def test_it_makes_a_connection_active_anyway_when_ticked_and_keeps_the_failed_re
     warnings = [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
     assert any("although its connection test failed" in message for message in warnings)
     entry = AuditEntry.objects.filter(action=AuditEntry.Action.CREDENTIALS).first()
+    assert entry is not None
     assert entry.reason == "Made active although its connection test failed."
     assert {change.field for change in entry.changes.all()} == {"is_active"}
 

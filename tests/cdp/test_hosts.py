@@ -52,7 +52,7 @@ def make_connection(sandbox, user, **fields):
     )
 
 
-def check_ids() -> set[str]:
+def check_ids() -> set[str | None]:
     return {message.id for message in checks.run_checks()}
 
 

@@ -351,6 +351,7 @@ def test_the_breaker_opens_after_the_threshold_and_then_fails_fast(sandbox, one_
     status = transport.breaker_status(current_connection())
     assert status.is_open
     assert status.consecutive_failures == 3
+    assert status.open_until is not None
     assert status.open_until > datetime.now(UTC)
 
 
