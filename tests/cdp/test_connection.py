@@ -6,7 +6,7 @@ import pytest
 
 from audit.services import RequestMeta
 from cdp import client, links, services
-from cdp.connection import current_connection
+from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPAuthError
 from cdp.models import CDPConnection
 from tests.conftest import CONSUMER_REF
@@ -76,3 +76,18 @@ def test_an_explicit_connection_overrides_the_current_one(sandbox, administrator
     with pytest.raises(CDPAuthError):
         client.check_credentials(inactive.client_connection())
     assert client.check_credentials(current_connection())["items"] == []
+
+
+def test_a_scope_looks_the_connection_up_once_for_everything_inside(
+    sandbox, administrator, django_assert_num_queries
+):
+    make_connection(sandbox, administrator)
+
+    with connection_scope(), django_assert_num_queries(1):
+        first = current_connection()
+        second = current_connection()
+        with connection_scope():  # a scope inside another shares its connection
+            third = current_connection()
+
+    assert first is second is third
+    assert first.base_url == sandbox.base_url
