@@ -14,7 +14,7 @@ from audit.forms import AuditFilterForm, AuditPageForm, RevertForm
 from audit.labels import field_label
 from audit.models import AuditEntry
 from audit.services import RequestMeta
-from cdp.client import CDPError
+from cdp.errors import CDPError
 from consumers.pushes import (
     Outcome,
     RevertRefused,

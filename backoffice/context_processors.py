@@ -1,5 +1,7 @@
 from accounts.roles import is_administrator, role_names
-from cdp import client
+from cdp import transport
+from cdp.connection import current_connection
+from cdp.errors import CDPError
 from consumers.pushes import pushes_refused_lately
 
 
@@ -17,8 +19,8 @@ def cdp_status(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     try:
-        breaker = client.breaker_status()
-    except client.CDPError:
+        breaker = transport.breaker_status(current_connection())
+    except CDPError:
         return {}  # no usable connection: the page's own CDP calls explain why
     if breaker.is_open:
         return {"cdp_breaker": breaker}

@@ -37,7 +37,7 @@ def _migrations_ok() -> bool:
 
 
 def _cdp_configured() -> bool:
-    from cdp.client import host_refusal
+    from cdp.hosts import host_refusal
     from cdp.models import CDPConnection
 
     # A CDP on a host CDP_ALLOWED_HOSTS does not list would refuse every call: not ready.

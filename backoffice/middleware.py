@@ -3,7 +3,8 @@ import uuid
 
 from django.conf import settings
 
-from cdp import client
+from cdp import transport
+from cdp.connection import connection_scope
 from core.logging import CLIENT_IP_ENVIRON_KEY, bind_request_id
 from core.proxies import behind_trusted_proxies, client_ip
 
@@ -44,7 +45,7 @@ class CDPPageBudgetMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with client.deadline(settings.CDP_PAGE_BUDGET), client.connection_scope():
+        with transport.deadline(settings.CDP_PAGE_BUDGET), connection_scope():
             return self.get_response(request)
 
 

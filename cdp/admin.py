@@ -1,7 +1,12 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -78,7 +83,13 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         result = "ok" if obj.last_test_ok else f"failed (HTTP {obj.last_test_status or '—'})"
         return f"{result}, {obj.last_test_latency_ms} ms"
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: CDPConnection | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, change=change, **kwargs)
         # The form tests a connection before making it active, and audits the test as this user.
         tester = {"user": request.user, "meta": RequestMeta.from_request(request)}
@@ -86,16 +97,23 @@ class CDPConnectionAdmin(admin.ModelAdmin):
 
     # The token must not reach an error report, even in DEBUG's technical 500 page.
     @method_decorator(sensitive_post_parameters("api_token"))
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         # Django runs a POST to this view in one transaction. Here validating the form may call
         # CDP (the test before making a connection active), and no database transaction may be
         # held open across an HTTP call: with SQLite's IMMEDIATE transactions it would hold the
         # write lock for as long as CDP takes. So this view opens none; every write is in a
         # service's own transaction (connection_save, the test's audit entry), and the admin's
-        # LogEntry after it is a single row.
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        # LogEntry after it is a single row. (_changeform_view is Django's view without that
+        # transaction; django-stubs does not declare it, hence the ignore.)
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: CDPConnection, form: Any, change: bool) -> None:
         failure = form.activation_failure
         services.connection_save(
             connection=obj,
@@ -111,16 +129,16 @@ class CDPConnectionAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: CDPConnection) -> None:
         services.connection_delete(
             connection=obj, user=request.user, meta=RequestMeta.from_request(request)
         )
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CDPConnection]) -> None:
         for connection in queryset:
             self.delete_model(request, connection)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         return [
             path(
@@ -132,7 +150,7 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         ]
 
     @method_decorator(require_POST)
-    def test_view(self, request, object_id):
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Test one connection from the button on its change page, then go back there."""
         connection = get_object_or_404(CDPConnection, pk=object_id)
         if not self.has_change_permission(request, connection):
@@ -148,12 +166,12 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Test connection", permissions=["change"])
-    def test_connections(self, request, queryset):
+    def test_connections(self, request: HttpRequest, queryset: QuerySet[CDPConnection]) -> None:
         for connection in queryset:
             self._test(request, connection)
 
     @admin.action(description="Make active", permissions=["change"])
-    def make_active(self, request, queryset):
+    def make_active(self, request: HttpRequest, queryset: QuerySet[CDPConnection]) -> None:
         if queryset.count() != 1:
             self.message_user(
                 request, "Select exactly one connection to make active.", messages.ERROR
@@ -175,7 +193,7 @@ class CDPConnectionAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"{connection.name} is now the active CDP connection.")
 
-    def _test(self, request, connection: CDPConnection) -> None:
+    def _test(self, request: HttpRequest, connection: CDPConnection) -> None:
         try:
             result = services.connection_test(
                 connection=connection, user=request.user, meta=RequestMeta.from_request(request)

@@ -5,7 +5,7 @@ class CdpConfig(AppConfig):
     name = "cdp"
     verbose_name = "Sitecore CDP"
 
-    def ready(self):
+    def ready(self) -> None:
         from audit.labels import register_field_labels
         from cdp import checks  # noqa: F401  (registers the system checks)
         from cdp.models import FIELD_LABELS

@@ -2,20 +2,25 @@
 
 import ipaddress
 import re
+from collections.abc import Sequence
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from cdp import client, crypto
+from cdp import crypto, hosts
 
 # A host name as CDP_ALLOWED_HOSTS takes it: DNS labels, or an IP address (checked apart).
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)
 
 
 @checks.register(checks.Tags.security)
-def check_field_encryption_key_format(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_field_encryption_key_format(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Report any FIELD_ENCRYPTION_KEY entry that is not a base64 32-byte key."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for position, entry in enumerate(crypto.configured_entries(), start=1):
         try:
             crypto.parse_key(entry, position)
@@ -25,7 +30,9 @@ def check_field_encryption_key_format(app_configs, **kwargs) -> list[checks.Chec
 
 
 @checks.register(checks.Tags.security, deploy=True)
-def check_field_encryption_key_set(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_field_encryption_key_set(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Report a production set-up without its own FIELD_ENCRYPTION_KEY."""
     entries = crypto.configured_entries()
     if not entries:
@@ -49,7 +56,9 @@ def check_field_encryption_key_set(app_configs, **kwargs) -> list[checks.CheckMe
 
 
 @checks.register(checks.Tags.security)
-def check_cdp_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_cdp_allowed_hosts(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Report CDP_ALLOWED_HOSTS entries that are not host names (a scheme, a port, a wildcard)."""
     errors: list[checks.CheckMessage] = []
     for entry in settings.CDP_ALLOWED_HOSTS:
@@ -69,11 +78,13 @@ def check_cdp_allowed_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
 
 
 @checks.register(checks.Tags.security)
-def check_cdp_base_url_host(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_cdp_base_url_host(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Report a CDP_BASE_URL whose host CDP_ALLOWED_HOSTS does not list."""
     if not settings.CDP_BASE_URL:
         return []
-    refusal = client.host_refusal(settings.CDP_BASE_URL.rstrip("/"))
+    refusal = hosts.host_refusal(settings.CDP_BASE_URL.rstrip("/"))
     if not refusal:
         return []
     hint = (

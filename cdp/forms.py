@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
@@ -26,7 +28,7 @@ class CDPConnectionForm(forms.ModelForm):
         help_text="Make it active even if its connection test fails, e.g. while CDP is down.",
     )
     # Who tests the connection, for the audit log; the admin sets them (CDPConnectionAdmin).
-    user = None
+    user: services.Actor = None
     meta = RequestMeta()
 
     error_messages = {
@@ -43,7 +45,7 @@ class CDPConnectionForm(forms.ModelForm):
         model = CDPConnection
         fields = ["name", "region", "custom_url", "client_key", "api_token", "timeout", "is_active"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Where the stored token may go: read now, before the form's values reach the instance.
         self.stored_token_url = (
@@ -81,8 +83,9 @@ class CDPConnectionForm(forms.ModelForm):
                 raise forms.ValidationError(str(exc), code="no_key") from None
         return token
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         new_url = CDPConnection.url_of(cleaned.get("region", ""), cleaned.get("custom_url", ""))
         moved = self.stored_token_url is not None and new_url != self.stored_token_url
         # Where the connection points is in doubt while the region or URL has an error itself.
@@ -97,15 +100,16 @@ class CDPConnectionForm(forms.ModelForm):
             )
         return cleaned
 
-    def _target(self) -> tuple:
+    def _target(self) -> tuple[bool, str, str, float]:
         instance = self.instance
         return (instance.is_active, instance.base_url, instance.client_key, instance.timeout)
 
     @sensitive_variables("token")
-    def _post_clean(self):
+    def _post_clean(self) -> None:
         # After the model's own validation (the instance now holds the values being saved), as
         # Django's UserCreationForm checks a password: the test needs the whole connection.
-        super()._post_clean()
+        # (django-stubs does not declare this hook of Django's forms, hence the ignore.)
+        super()._post_clean()  # type: ignore[misc]
         token = self.cleaned_data.get("api_token") or None
         changed = token is not None or self._target() != self.stored_target
         if self.errors or not self.instance.is_active or not changed:

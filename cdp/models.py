@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from cdp import client, crypto
+from cdp import crypto, hosts, transport
 
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
@@ -125,10 +125,10 @@ class CDPConnection(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def clean(self):
+    def clean(self) -> None:
         if self.region == self.Region.CUSTOM and not self.custom_url:
             raise ValidationError({"custom_url": "Enter the URL to use with “Custom URL”."})
         if self.region != self.Region.CUSTOM and self.custom_url:
@@ -137,7 +137,7 @@ class CDPConnection(models.Model):
             )
         # The client would refuse to call it anyway; saying so here spares a connection that
         # can never work.
-        refusal = client.host_refusal(self.base_url)
+        refusal = hosts.host_refusal(self.base_url)
         if refusal:
             raise ValidationError(
                 {"custom_url" if self.region == self.Region.CUSTOM else "region": refusal}
@@ -173,9 +173,9 @@ class CDPConnection(models.Model):
         return crypto.decrypt(self.api_token_encrypted, purpose=TOKEN_PURPOSE)
 
     @sensitive_variables("api_token")
-    def client_connection(self, *, api_token: str | None = None) -> client.Connection:
+    def client_connection(self, *, api_token: str | None = None) -> transport.Connection:
         """Return the client's view of this connection: `api_token`, else the stored one."""
-        return client.Connection(
+        return transport.Connection(
             base_url=self.base_url,
             client_key=self.client_key,
             api_token=api_token or self.get_api_token(),

@@ -1,26 +1,26 @@
 """When to repeat a failed call to CDP, how long to wait, and when to stop calling it for a while.
 
-No HTTP here: `cdp.client` makes the calls and asks this module what to do about a failure. The
+No HTTP here: `cdp.transport` makes the calls and asks this module what to do about a failure. The
 backoff is AWS's full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/)
 and the breaker is Martin Fowler's (https://martinfowler.com/bliki/CircuitBreaker.html).
 """
 
-import contextvars
-import enum
 import hashlib
 import logging
 import math
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.dispatch import Signal
+
+from cdp.errors import Failure
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +30,6 @@ logger = logging.getLogger(__name__)
 # in the calling thread. This module knows nothing of what waits for CDP: receivers do (the
 # queue of edits, connected in consumers/apps.py). A receiver's error is logged, never raised.
 cdp_answered_again = Signal()
-
-
-class Failure(enum.Enum):
-    """What a failed attempt says about whether CDP acted on the request."""
-
-    # No connection was made (refused, connect timeout, unknown host): CDP never saw the request.
-    NOT_SENT = "not sent"
-    # CDP answered 429 or 503: it declined to take the request, so it did nothing with it.
-    DECLINED = "declined"
-    # A read timeout, a reset after sending, 502/504 or a garbled reply: it may have been applied.
-    AMBIGUOUS = "ambiguous"
-    # Repeating would get the same answer (4xx, 500, an unexpected status, a bad base URL).
-    FINAL = "final"
 
 
 def should_retry(method: str, failure: Failure) -> bool:
@@ -81,7 +68,13 @@ class Policy:
         )
 
 
-def backoff_delay(attempt: int, *, base: float, cap: float, rng=random) -> float:
+class Uniform(Protocol):
+    """What the backoff draws its jitter from: the `random` module, or a seeded `random.Random`."""
+
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: Uniform = random) -> float:
     """Return the seconds to wait after failed attempt number `attempt` (1-based): full jitter."""
     # Full jitter spreads the retries of many clients that failed together over the whole
     # window, instead of sending them back in synchronised waves.
@@ -107,37 +100,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-# --- time budgets --------------------------------------------------------------------------------
-
-# The monotonic time by which every CDP call made in this context must be over, if any.
-_page_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "cdp_page_deadline", default=None
-)
-
-
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound all the CDP calls made inside the block, retries and waits included, to `seconds`."""
-    if seconds is None:
-        yield
-        return
-    end = time.monotonic() + max(0.0, seconds)
-    current = _page_deadline.get()
-    # A nested bound can only tighten the one around it.
-    token = _page_deadline.set(end if current is None else min(current, end))
-    try:
-        yield
-    finally:
-        _page_deadline.reset(token)
-
-
-def call_deadline(budget: float) -> float:
-    """Return the monotonic time by which a call starting now must end."""
-    end = time.monotonic() + budget
-    page = _page_deadline.get()
-    return end if page is None else min(end, page)
 
 
 # --- the circuit breaker -------------------------------------------------------------------------
@@ -172,7 +134,7 @@ class Breaker:
     same breaker; with the default local-memory cache each process has its own.
     """
 
-    def __init__(self, identity: str):
+    def __init__(self, identity: str) -> None:
         digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
         self._failures_key = f"cdp:breaker:{digest}:failures"
         self._open_key = f"cdp:breaker:{digest}:open_until"
@@ -252,11 +214,11 @@ class Breaker:
         return int(values.get(self._failures_key) or 0), values.get(self._open_key)
 
     @staticmethod
-    def _cache():
+    def _cache() -> BaseCache:
         return caches["default"]
 
     @staticmethod
-    def _safely(operation):
+    def _safely[T](operation: Callable[[], T]) -> T | None:
         # The breaker protects the app from CDP; an unreachable cache must not take the app down
         # too, so without it the breaker stays closed and calls go through.
         try:

@@ -4,6 +4,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +13,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
-from cdp import client, crypto
+from cdp import client, crypto, transport
+from cdp.errors import CDPError
 from cdp.models import (
     NO_TOKEN,
     TOKEN_FOR_NEW_URL,
@@ -22,6 +25,8 @@ from cdp.models import (
 
 logger = logging.getLogger(__name__)
 
+# Who acts, for the audit log: the signed-in administrator, or nobody (a management command).
+Actor = AbstractBaseUser | AnonymousUser | None
 # The fields an audit entry reports, as text; the token is audited by fingerprint only.
 AUDITED_FIELDS = ("name", "region", "custom_url", "client_key", "timeout", "is_active")
 
@@ -58,7 +63,14 @@ def _changes(
     return changes
 
 
-def _audit_credentials(*, name: str, changes, user, meta: RequestMeta, reason: str = "") -> None:
+def _audit_credentials(
+    *,
+    name: str,
+    changes: dict[str, tuple[str, str]],
+    user: Actor,
+    meta: RequestMeta,
+    reason: str = "",
+) -> None:
     audit_entry_create(
         user=user,
         meta=meta,
@@ -75,7 +87,7 @@ def connection_save(
     *,
     connection: CDPConnection,
     api_token: str | None = None,
-    user,
+    user: Actor,
     meta: RequestMeta,
     reason: str = "",
 ) -> CDPConnection:
@@ -126,7 +138,7 @@ def connection_save(
 
 
 def connection_activate(
-    *, connection: CDPConnection, user, meta: RequestMeta
+    *, connection: CDPConnection, user: Actor, meta: RequestMeta
 ) -> "ConnectionTestResult":
     """Test a connection and, if CDP accepts it, make it the active one (every other inactive).
 
@@ -141,7 +153,7 @@ def connection_activate(
     return result
 
 
-def connection_delete(*, connection: CDPConnection, user, meta: RequestMeta) -> None:
+def connection_delete(*, connection: CDPConnection, user: Actor, meta: RequestMeta) -> None:
     """Delete a connection and audit what it held (the token by fingerprint only)."""
     with transaction.atomic():
         _audit_credentials(
@@ -162,7 +174,9 @@ class ConnectionTestResult:
     latency_ms: int
 
 
-def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> ConnectionTestResult:
+def connection_test(
+    *, connection: CDPConnection, user: Actor, meta: RequestMeta
+) -> ConnectionTestResult:
     """Call CDP with a connection's stored credentials; record and audit the result.
 
     Raises crypto.DecryptionFailed or crypto.EncryptionKeyMissing if the token cannot be
@@ -179,7 +193,7 @@ def connection_test(*, connection: CDPConnection, user, meta: RequestMeta) -> Co
 
 @sensitive_variables("api_token")
 def connection_test_unsaved(
-    *, connection: CDPConnection, api_token: str | None, user, meta: RequestMeta
+    *, connection: CDPConnection, api_token: str | None, user: Actor, meta: RequestMeta
 ) -> ConnectionTestResult:
     """Call CDP with a connection's values about to be saved (`api_token`, else the stored one).
 
@@ -192,13 +206,13 @@ def connection_test_unsaved(
     return result
 
 
-def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResult:
+def _test_call(target: transport.Connection, pk: int | None) -> ConnectionTestResult:
     """Make the cheapest authenticated call as `target` and say how it went."""
     started = time.monotonic()
     try:
         # No transaction is open here: the HTTP call must not hold database locks.
         client.check_credentials(target)
-    except client.CDPError as exc:
+    except CDPError as exc:
         status, ok = exc.status, False
         message = exc.message
     else:
@@ -210,7 +224,9 @@ def _test_call(target: client.Connection, pk: int | None) -> ConnectionTestResul
     return ConnectionTestResult(ok=ok, status=status, message=message, latency_ms=latency_ms)
 
 
-def _audit_test(connection: CDPConnection, result: ConnectionTestResult, *, user, meta) -> None:
+def _audit_test(
+    connection: CDPConnection, result: ConnectionTestResult, *, user: Actor, meta: RequestMeta
+) -> None:
     audit_entry_create(
         user=user,
         meta=meta,

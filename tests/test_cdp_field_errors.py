@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from cdp.client import CDPRejected
+from cdp.errors import CDPRejected
 from consumers.services import cdp_field_errors
 from tests.conftest import CONSUMER_REF
 

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from audit.services import RequestMeta
-from cdp import client, resilience
-from cdp.client import CDPError
+from cdp import client, resilience, transport
+from cdp.connection import current_connection
+from cdp.errors import CDPError
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from consumers import pushes, services
@@ -70,7 +71,7 @@ def test_when_the_breakers_trial_call_succeeds_the_queue_is_due_now_and_one_work
     queued = queue_an_edit(CONSUMER_REF, agent, sandbox)
     with pytest.raises(CDPError):
         services.consumer_fetch(ref=CONSUMER_REF)  # the second failure opens the breaker
-    assert client.breaker_status().consecutive_failures == 2
+    assert transport.breaker_status(current_connection()).consecutive_failures == 2
     sandbox.clear_faults()
     assert not due_now(queued)
 
@@ -84,7 +85,8 @@ def test_when_the_breakers_trial_call_succeeds_the_queue_is_due_now_and_one_work
 
 def test_a_call_that_succeeds_after_failures_wakes_the_queue_too(agent, sandbox):
     queued = queue_an_edit(CONSUMER_REF, agent, sandbox)
-    assert client.breaker_status().consecutive_failures == 1  # not enough to open the breaker
+    breaker = transport.breaker_status(current_connection())
+    assert breaker.consecutive_failures == 1  # not enough to open the breaker
     sandbox.clear_faults()
 
     services.consumer_fetch(ref=seed.make_ref("consumer", 1))

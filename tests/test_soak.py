@@ -20,7 +20,7 @@ from django.db import connection
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
-from cdp.client import CDPError
+from cdp.errors import CDPError
 from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import Push

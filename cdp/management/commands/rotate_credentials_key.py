@@ -1,5 +1,7 @@
 """Re-encrypt every stored CDP API token under the newest (first) FIELD_ENCRYPTION_KEY key."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from cdp import crypto, services
@@ -11,7 +13,7 @@ class Command(BaseCommand):
         "Put the new key first and keep the old ones after it until this has run."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = services.connection_tokens_reencrypt()
         except crypto.EncryptionKeyMissing as exc:

@@ -1,6 +1,5 @@
 """Retries, time budgets and the circuit breaker, against the sandbox over real HTTP."""
 
-import random
 import re
 import socket
 import time
@@ -9,15 +8,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from cdp import client, resilience
-from cdp.client import (
-    CDPBadResponse,
-    CDPCircuitOpen,
-    CDPNotFound,
-    CDPUnavailable,
-    Connection,
-)
-from cdp.resilience import Failure
+from cdp import client, links, resilience, transport
+from cdp.connection import current_connection
+from cdp.errors import CDPBadResponse, CDPCircuitOpen, CDPNotFound, CDPUnavailable, Failure
 from cdp_sandbox.server import Fault, Sandbox
 from tests.conftest import CONSUMER_REF
 
@@ -190,23 +183,6 @@ def test_it_gives_up_at_once_when_retry_after_is_longer_than_the_budget(sandbox,
     assert gets(sandbox) == 1
 
 
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        ("5", 5.0),
-        ("0", 0.0),
-        ("Fri, 27 Nov 2026 12:00:30 GMT", 30.0),
-        ("Fri, 27 Nov 2026 11:59:00 GMT", 0.0),
-        ("soon", None),
-        (None, None),
-    ],
-)
-def test_it_reads_retry_after_as_seconds_or_an_http_date(header, seconds):
-    now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-
-    assert resilience.parse_retry_after(header, now=now) == seconds
-
-
 # --- time budgets --------------------------------------------------------------------------------
 
 
@@ -242,7 +218,7 @@ def test_a_deadline_caps_several_calls_together(sandbox, settings):
     sandbox.inject(Fault(path=CONSUMER_PATH, latency=1.5, times=None))
     started = time.monotonic()
 
-    with client.deadline(0.6):
+    with transport.deadline(0.6):
         with pytest.raises(CDPUnavailable):
             client.get_order_consumer(CONSUMER_REF)
         with pytest.raises(CDPUnavailable, match="was not called") as second:
@@ -254,7 +230,7 @@ def test_a_deadline_caps_several_calls_together(sandbox, settings):
 
 
 def test_a_deadline_ends_with_its_block(sandbox):
-    with client.deadline(0), pytest.raises(CDPUnavailable, match="was not called"):
+    with transport.deadline(0), pytest.raises(CDPUnavailable, match="was not called"):
         client.get_order_consumer(CONSUMER_REF)
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
@@ -262,8 +238,8 @@ def test_a_deadline_ends_with_its_block(sandbox):
 
 def test_a_nested_deadline_can_only_tighten_the_outer_one(sandbox):
     with (
-        client.deadline(0),
-        client.deadline(60),
+        transport.deadline(0),
+        transport.deadline(60),
         pytest.raises(CDPUnavailable, match="was not called"),
     ):
         client.get_order_consumer(CONSUMER_REF)
@@ -271,10 +247,10 @@ def test_a_nested_deadline_can_only_tighten_the_outer_one(sandbox):
 
 def test_a_call_that_runs_out_of_time_does_not_count_against_cdp(sandbox, one_try):
     for _ in range(3):
-        with client.deadline(0), pytest.raises(CDPUnavailable):
+        with transport.deadline(0), pytest.raises(CDPUnavailable):
             client.get_order_consumer(CONSUMER_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 # --- the update ----------------------------------------------------------------------------------
@@ -337,45 +313,7 @@ def test_it_repeats_an_update_that_could_not_connect(sandbox, settings, monkeypa
         late.stop()
 
 
-@pytest.mark.parametrize(
-    ("method", "failure", "retried"),
-    [
-        ("GET", Failure.NOT_SENT, True),
-        ("GET", Failure.DECLINED, True),
-        ("GET", Failure.AMBIGUOUS, True),
-        ("GET", Failure.FINAL, False),
-        ("POST", Failure.NOT_SENT, True),
-        ("POST", Failure.DECLINED, True),
-        ("POST", Failure.AMBIGUOUS, False),
-        ("POST", Failure.FINAL, False),
-    ],
-)
-def test_only_a_write_that_cdp_surely_did_not_take_is_repeated(method, failure, retried):
-    assert resilience.should_retry(method, failure) is retried
-
-
 # --- backoff -------------------------------------------------------------------------------------
-
-
-def test_full_jitter_keeps_every_delay_between_zero_and_the_capped_exponential():
-    rng = random.Random(7)
-
-    for attempt in range(1, 9):
-        bound = min(2.0, 0.25 * 2 ** (attempt - 1))
-        delays = [
-            resilience.backoff_delay(attempt, base=0.25, cap=2.0, rng=rng) for _ in range(200)
-        ]
-        assert all(0 <= delay <= bound for delay in delays)
-        # Spread over the whole window, not bunched at its top as with "equal jitter".
-        assert min(delays) < bound * 0.1
-        assert max(delays) > bound * 0.9
-
-
-def test_full_jitter_repeats_with_the_same_seed():
-    first = [resilience.backoff_delay(3, base=1, cap=10, rng=random.Random(1)) for _ in range(3)]
-    again = [resilience.backoff_delay(3, base=1, cap=10, rng=random.Random(1)) for _ in range(3)]
-
-    assert first == again
 
 
 def test_the_client_waits_a_jittered_delay_between_attempts(sandbox, settings, waits):
@@ -410,9 +348,10 @@ def test_the_breaker_opens_after_the_threshold_and_then_fails_fast(sandbox, one_
     )
     assert caught.value.attempts == 0
     assert caught.value.retryable
-    status = client.breaker_status()
+    status = transport.breaker_status(current_connection())
     assert status.is_open
     assert status.consecutive_failures == 3
+    assert status.open_until is not None
     assert status.open_until > datetime.now(UTC)
 
 
@@ -423,8 +362,8 @@ def test_the_breaker_counts_a_call_once_after_its_retries(sandbox, settings):
     fail_calls(1)
 
     assert gets(sandbox) == 3
-    assert client.breaker_status().consecutive_failures == 1
-    assert not client.breaker_status().is_open
+    assert transport.breaker_status(current_connection()).consecutive_failures == 1
+    assert not transport.breaker_status(current_connection()).is_open
 
 
 def test_the_breaker_is_shared_by_every_kind_of_call(sandbox, one_try):
@@ -445,7 +384,7 @@ def test_a_successful_trial_after_the_cooldown_closes_the_breaker(sandbox, one_t
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
-    status = client.breaker_status()
+    status = transport.breaker_status(current_connection())
     assert (status.is_open, status.open_until, status.consecutive_failures) == (False, None, 0)
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
@@ -462,14 +401,14 @@ def test_a_failed_trial_after_the_cooldown_opens_the_breaker_again(sandbox, one_
 
     assert not isinstance(trial.value, CDPCircuitOpen)
     assert gets(sandbox) == 4  # three failures and the trial
-    assert client.breaker_status().is_open
+    assert transport.breaker_status(current_connection()).is_open
 
 
 def test_only_one_trial_call_goes_through_while_half_open(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
     time.sleep(0.25)
-    breaker = client._breaker(client.current_connection())
+    breaker = transport._breaker(current_connection())
 
     first = breaker.admit(trial_seconds=5)
     second = breaker.admit(trial_seconds=5)
@@ -485,7 +424,7 @@ def test_refusals_do_not_count_as_failures(sandbox, one_try):
         with pytest.raises(CDPNotFound):
             client.get_order_consumer(UNKNOWN_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -496,14 +435,14 @@ def test_an_answer_from_cdp_resets_the_count(sandbox, one_try):
     with pytest.raises(CDPNotFound):
         client.get_order_consumer(UNKNOWN_REF)
 
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     fail_calls(3)
-    main = client.current_connection()
-    other = Connection(
+    main = current_connection()
+    other = transport.Connection(
         base_url=sandbox.base_url.replace("127.0.0.1", "localhost"),
         client_key=main.client_key,
         api_token=main.api_token,
@@ -511,10 +450,10 @@ def test_the_breaker_belongs_to_one_connection(sandbox, one_try):
         read_timeout=2.0,
     )
 
-    assert client.breaker_status(main).is_open
-    assert not client.breaker_status(other).is_open
+    assert transport.breaker_status(main).is_open
+    assert not transport.breaker_status(other).is_open
     one_try.CDP_BASE_URL = other.base_url
-    assert client.get_order(client.ref_from_link(sandbox.consumer(CONSUMER_REF)["order"]))
+    assert client.get_order(links.ref_from_link(sandbox.consumer(CONSUMER_REF)["order"]))
 
 
 def test_testing_a_connection_passes_the_open_breaker_with_one_plain_attempt(sandbox, one_try):
@@ -522,14 +461,14 @@ def test_testing_a_connection_passes_the_open_breaker_with_one_plain_attempt(san
     fail_calls(3)
     one_try.CDP_RETRY_ATTEMPTS = 3
 
-    assert client.check_credentials(client.current_connection())["items"] == []
+    assert client.check_credentials(current_connection())["items"] == []
 
     sandbox.inject(Fault(path="/v2/orders", status=503, times=None))
     with pytest.raises(CDPUnavailable, match="HTTP 503") as caught:
-        client.check_credentials(client.current_connection())
+        client.check_credentials(current_connection())
     assert caught.value.attempts == 1
     assert len(sandbox.requests_to("GET", "/v2/orders")) == 2
-    assert client.breaker_status().consecutive_failures == 3
+    assert transport.breaker_status(current_connection()).consecutive_failures == 3
 
 
 def test_breaker_reset_closes_the_breaker(sandbox, one_try):
@@ -537,9 +476,9 @@ def test_breaker_reset_closes_the_breaker(sandbox, one_try):
     fail_calls(3)
     sandbox.clear_faults()
 
-    client.breaker_reset()
+    transport.breaker_reset(current_connection())
 
-    assert not client.breaker_status().is_open
+    assert not transport.breaker_status(current_connection()).is_open
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
 
 
@@ -550,4 +489,4 @@ def test_calls_go_through_when_the_breaker_cannot_reach_its_cache(sandbox, monke
     monkeypatch.setattr(resilience.Breaker, "_cache", staticmethod(unreachable))
 
     assert client.get_order_consumer(CONSUMER_REF)["ref"] == CONSUMER_REF
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0

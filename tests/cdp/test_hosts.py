@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from audit.services import RequestMeta
 from backoffice.cdp_hosts import with_sandbox
-from cdp import client, services
-from cdp.client import CDPHostNotAllowed
+from cdp import client, hosts, services, transport
+from cdp.connection import current_connection
+from cdp.errors import CDPHostNotAllowed
 from cdp.models import CDPConnection
 from consumers import pushes
 from consumers import services as consumer_services
@@ -51,7 +52,7 @@ def make_connection(sandbox, user, **fields):
     )
 
 
-def check_ids() -> set[str]:
+def check_ids() -> set[str | None]:
     return {message.id for message in checks.run_checks()}
 
 
@@ -63,7 +64,7 @@ def test_the_regional_hosts_are_allowed_by_default_and_the_tests_add_the_sandbox
     assert "127.0.0.1" in settings.CDP_ALLOWED_HOSTS
     for region in CDPConnection.Region.values:
         if region != CDPConnection.Region.CUSTOM:
-            assert client.host_refusal(region) == ""
+            assert hosts.host_refusal(region) == ""
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def test_the_regional_hosts_are_allowed_by_default_and_the_tests_add_the_sandbox
     ],
 )
 def test_it_allows_an_allowed_host_in_any_case_with_a_port_or_a_trailing_dot(url):
-    assert client.host_refusal(url) == ""
+    assert hosts.host_refusal(url) == ""
 
 
 @pytest.mark.parametrize(
@@ -104,26 +105,26 @@ def test_it_allows_an_allowed_host_in_any_case_with_a_port_or_a_trailing_dot(url
     ],
 )
 def test_it_refuses_any_other_host_and_any_url_whose_host_is_in_doubt(url, why):
-    assert why in client.host_refusal(url)
+    assert why in hosts.host_refusal(url)
 
 
 def test_an_ipv6_literal_is_allowed_when_listed_with_or_without_brackets(settings):
     settings.CDP_ALLOWED_HOSTS = ["::1", "[fe80::1]"]
 
-    assert client.host_refusal("http://[::1]:8100") == ""
-    assert client.host_refusal("https://[FE80::1]/") == ""
-    assert "not in CDP_ALLOWED_HOSTS" in client.host_refusal("http://127.0.0.1:8100")
+    assert hosts.host_refusal("http://[::1]:8100") == ""
+    assert hosts.host_refusal("https://[FE80::1]/") == ""
+    assert "not in CDP_ALLOWED_HOSTS" in hosts.host_refusal("http://127.0.0.1:8100")
 
 
 def test_plain_http_is_refused_for_any_host_but_the_local_machine(settings):
     settings.CDP_ALLOWED_HOSTS = ["api-engage-eu.sitecorecloud.io", "127.0.0.1", "::1", "localhost"]
 
-    refusal = client.host_refusal("http://api-engage-eu.sitecorecloud.io")
+    refusal = hosts.host_refusal("http://api-engage-eu.sitecorecloud.io")
     assert "https://" in refusal
     assert "sent in clear" in refusal
-    assert client.host_refusal("https://api-engage-eu.sitecorecloud.io") == ""
+    assert hosts.host_refusal("https://api-engage-eu.sitecorecloud.io") == ""
     for local in ("http://127.0.0.1:8100", "http://[::1]:8100", "http://localhost:8100"):
-        assert client.host_refusal(local) == ""
+        assert hosts.host_refusal(local) == ""
 
 
 # --- the client, whatever the caller -----------------------------------------------------------
@@ -138,7 +139,7 @@ def test_the_client_sends_nothing_to_a_host_that_is_not_allowed(sandbox, regiona
     assert caught.value.attempts == 0
     assert not caught.value.retryable
     assert list(sandbox.requests) == []
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 def test_the_client_compares_host_names_not_where_they_resolve(sandbox, settings):

@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from cdp import client
-from cdp.client import CDPBadResponse, CDPNotFound
+from cdp import client, links, transport
+from cdp.connection import current_connection
+from cdp.errors import CDPBadResponse, CDPNotFound
 from cdp_sandbox.server import Fault
 from consumers import bulk, services
 from consumers.forms import parse_ref
@@ -39,12 +40,12 @@ def api_requests(sandbox) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("ref", [CONSUMER_REF, "abc", "C439E8B9-0000", "a.b", "...", "%2e%2e"])
 def test_a_ref_is_any_one_path_segment_but_a_dot_segment(ref):
-    assert client.is_valid_ref(ref)
+    assert links.is_valid_ref(ref)
 
 
 @pytest.mark.parametrize("ref", [*BAD_REFS, None, 12])
 def test_a_ref_is_never_empty_a_dot_segment_or_more_than_one_segment(ref):
-    assert not client.is_valid_ref(ref)
+    assert not links.is_valid_ref(ref)
 
 
 # --- the client: every call ------------------------------------------------------------------
@@ -61,13 +62,13 @@ def test_it_refuses_a_ref_that_is_not_one_path_segment_before_sending_anything(s
     assert caught.value.attempts == 0
     assert not caught.value.retryable
     assert api_requests(sandbox) == []
-    assert client.breaker_status().consecutive_failures == 0
+    assert transport.breaker_status(current_connection()).consecutive_failures == 0
 
 
 @pytest.mark.parametrize("ref", BAD_REFS)
 def test_it_builds_no_link_to_a_ref_that_is_not_one_path_segment(sandbox, ref):
     with pytest.raises(CDPNotFound, match="is not a CDP ref"):
-        client.link("guests", ref)
+        links.link(sandbox.base_url, "guests", ref)
 
 
 @pytest.mark.parametrize(
@@ -84,15 +85,15 @@ def test_it_builds_no_link_to_a_ref_that_is_not_one_path_segment(sandbox, ref):
     ],
 )
 def test_it_hands_out_no_ref_from_a_link_whose_last_segment_is_not_a_ref(href):
-    assert client.ref_from_link({"href": href}) == ""
-    assert client.parse_link(href) is None
+    assert links.ref_from_link({"href": href}) == ""
+    assert links.parse_link(href) is None
 
 
 def test_it_reads_a_percent_encoded_ref_from_a_link_as_the_ref_itself():
     href = "https://api-engage-eu.sitecorecloud.io/v2/guests/a%2Cb"
 
-    assert client.ref_from_link({"href": href}) == "a,b"
-    assert client.parse_link(href) == ("guests", "a,b")
+    assert links.ref_from_link({"href": href}) == "a,b"
+    assert links.parse_link(href) == ("guests", "a,b")
 
 
 # --- the URLs: a 404 before any call ---------------------------------------------------------

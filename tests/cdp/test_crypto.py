@@ -35,7 +35,7 @@ def rotate() -> str:
     return out.getvalue()
 
 
-def check_ids(*, deploy: bool) -> set[str]:
+def check_ids(*, deploy: bool) -> set[str | None]:
     return {message.id for message in checks.run_checks(include_deployment_checks=deploy)}
 
 
@@ -152,6 +152,7 @@ def test_the_audit_names_a_token_whose_fingerprint_is_unknown_as_such(administra
     )  # fmt: skip
 
     entry = AuditEntry.objects.first()
+    assert entry is not None
     [change] = entry.changes.all()
     assert change.old_value == "fingerprint unknown"
     assert change.new_value == token_fingerprint("a-brand-new-token-5678")
