@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.roles import is_administrator
 
@@ -10,5 +11,5 @@ class BackofficeAdminSite(admin.AdminSite):
     site_title = "CDP back office admin"
     index_title = "Users, roles and settings"
 
-    def has_permission(self, request) -> bool:
+    def has_permission(self, request: HttpRequest) -> bool:
         return is_administrator(request.user)

@@ -1,3 +1,5 @@
+from django.http import HttpRequest
+
 from accounts.roles import is_administrator, role_names
 from cdp import transport
 from cdp.connection import current_connection
@@ -5,7 +7,7 @@ from cdp.errors import CDPError
 from consumers.pushes import pushes_refused_lately
 
 
-def roles(request) -> dict:
+def roles(request: HttpRequest) -> dict:
     """Tell every template the signed-in user's roles, for the navigation bar."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -13,7 +15,7 @@ def roles(request) -> dict:
     return {"user_roles": role_names(user), "user_is_administrator": is_administrator(user)}
 
 
-def cdp_status(request) -> dict:
+def cdp_status(request: HttpRequest) -> dict:
     """Tell signed-in users when CDP calls are paused, or CDP takes no updates lately."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -28,6 +30,6 @@ def cdp_status(request) -> dict:
     return {"cdp_breaker": breaker, "cdp_updates_refused": pushes_refused_lately()}
 
 
-def search_box(request) -> dict:
+def search_box(request: HttpRequest) -> dict:
     """The navigation bar's search box starts empty; the results page passes what was searched."""
     return {"search_query": ""}

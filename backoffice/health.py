@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -12,7 +12,7 @@ _migrations_applied = False
 
 @never_cache
 @require_GET
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     """Say the process is up, touching nothing else."""
     return HttpResponse("ok\n", content_type="text/plain")
 
@@ -51,7 +51,7 @@ def _cdp_configured() -> bool:
 
 @never_cache
 @require_GET
-def readyz(request):
+def readyz(request: HttpRequest) -> JsonResponse:
     """Say whether this instance can serve: database reachable, migrated, CDP configured."""
     checks = {"database": _database_ok()}
     checks["migrations"] = checks["database"] and _migrations_ok()

@@ -1,5 +1,6 @@
 import logging
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from audit.models import AuditEntry
@@ -8,7 +9,7 @@ from audit.services import RequestMeta, audit_entry_create_or_count
 logger = logging.getLogger("backoffice.security")
 
 
-def permission_denied(request, exception=None):
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Render the 403 page, logging and auditing who was refused what."""
     user = request.user
     logger.warning(

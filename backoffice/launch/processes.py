@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
-def _stop(signum, frame):
+def _stop(signum: int, frame: object) -> None:
     # Only the first signal counts: a second Ctrl-C must not cut the clean-up short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
