@@ -9,10 +9,10 @@ class ConsumersConfig(AppConfig):
     def ready(self):
         from accounts.roles import grant_administrators_every_permission
         from audit.labels import register_field_labels
-        from consumers.models import FIELD_LABELS
+        from consumers import records
 
         # The audit log shows the fields an agent edits by these names.
-        register_field_labels("Order consumer", FIELD_LABELS)
+        register_field_labels("Order consumer", records.LABELS)
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"

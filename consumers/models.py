@@ -4,52 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# The documented examples for `title` (order-consumer-rest-api-v2--legacy-.html).
-TITLES = [
-    "Br",
-    "Brigadier",
-    "Capt",
-    "Colonel",
-    "Dame",
-    "Dr",
-    "Elder",
-    "Fr",
-    "General",
-    "Hon",
-    "Judge",
-    "Lord",
-    "Master",
-    "Miss",
-    "Mr",
-    "Mrs",
-    "Ms",
-    "Mstr",
-    "Prof",
-    "Rabbi",
-    "Rev",
-    "Shaikha",
-    "Sheikh",
-    "Sir",
-    "Sister",
-    "Sr",
-]
-
-
-# What each editable field is called on screen: in the form, the audit log and the conflict view.
-FIELD_LABELS = {
-    "title": "Title",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "gender": "Gender",
-    "guest_ref": "Guest",
-    "order_item_refs": "Order items",
-}
-
-
-class Gender(models.TextChoices):
-    MALE = "male", "Male"
-    FEMALE = "female", "Female"
-    UNKNOWN = "unknown", "Unknown"
+from consumers import records
 
 
 class Order(models.Model):
@@ -113,7 +68,7 @@ class OrderConsumer(models.Model):
 
     def editable_values(self) -> dict:
         """Return the fields an agent may edit, as the cache holds them."""
-        return {field: getattr(self, field) for field in FIELD_LABELS}
+        return {name: getattr(self, name) for name in records.NAMES}
 
 
 # Supervisors (and administrators) hold this permission: they may open and act on everyone's

@@ -28,21 +28,14 @@ from audit.services import RequestMeta, audit_entry_create
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
 from cdp.resilience import Failure
-from consumers.models import FIELD_LABELS, OrderConsumer, Push
-from consumers.services import (
-    EDITABLE_FIELDS,
-    consumer_fetch,
-    consumer_fields,
-    consumer_save,
-    guest_name_of,
-)
+from consumers import records
+from consumers.models import OrderConsumer, Push
+from consumers.services import consumer_fetch, consumer_save, guest_name_of
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
-# Attributes CDP sets itself; they are left out of an update body.
-READ_ONLY_ATTRIBUTES = ("href", "ref", "createdAt", "modifiedAt", "order")
 # How long an agent's save waits for another save of the same consumer before it is queued.
 LOCK_WAIT_SECONDS = 3.0
 
@@ -63,37 +56,6 @@ class PushResult:
     error: CDPError | None = None
     # The audit entry the attempt wrote (none when nothing changed or a retry failed again).
     entry: AuditEntry | None = None
-
-
-# --- what changed ---------------------------------------------------------------------------
-
-
-def _same_value(field: str, a, b) -> bool:
-    # The order of a consumer's order items carries no meaning.
-    return sorted(a) == sorted(b) if field == "order_item_refs" else a == b
-
-
-def _changes(loaded: dict, data: dict) -> dict[str, tuple]:
-    """Return {field: (loaded, new)} for each editable field the agent changed."""
-    changes = {}
-    for field in EDITABLE_FIELDS:
-        old = loaded.get(field, [] if field == "order_item_refs" else "")
-        new = data.get(field, old)
-        if not _same_value(field, old, new):
-            changes[field] = (old, new)
-    return changes
-
-
-def audit_text(value) -> str:
-    """Render a field's value as the audit log stores it."""
-    return ", ".join(value) if isinstance(value, list) else str(value)
-
-
-def from_audit_text(field: str, text: str):
-    """Turn a value stored in the audit log back into the field's value."""
-    if field == "order_item_refs":
-        return [ref for ref in text.split(", ") if ref]
-    return text
 
 
 # --- the CDP side of one attempt ---------------------------------------------------------------
@@ -120,28 +82,6 @@ def _check_links(order_ref: str, changes: dict) -> str | None:
     if errors:
         raise ValidationError(errors)
     return guest_name
-
-
-def _push_body(fresh: dict, changes: dict) -> dict:
-    """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body."""
-    body = {key: value for key, value in fresh.items() if key not in READ_ONLY_ATTRIBUTES}
-    connection = client.current_connection()
-    for field, (_, new) in changes.items():
-        attribute = EDITABLE_FIELDS[field]
-        if not new:
-            # Leaving an attribute out of a v2 update is how it is cleared.
-            body.pop(attribute, None)
-        elif field == "guest_ref":
-            body[attribute] = client.link("guests", new, connection)
-        elif field == "order_item_refs":
-            body[attribute] = {"items": [client.link("orderItems", r, connection) for r in new]}
-        else:
-            body[attribute] = new
-    return body
-
-
-def _holds_changes(fields: dict, changes: dict) -> bool:
-    return all(_same_value(field, fields[field], new) for field, (_, new) in changes.items())
 
 
 # --- the consumer's push lock -------------------------------------------------------------------
@@ -204,7 +144,8 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
         order_ref=push.order_ref,
         object_repr=push.object_repr,
         changes={
-            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+            field: (records.audit_text(old), records.audit_text(new))
+            for field, (old, new) in push.changes.items()
         },
         cdp_status=error.status if error else None,
         cdp_message=message or (error.message if error else ""),
@@ -433,14 +374,15 @@ def _attempt(
             if not links_checked:
                 guest_name = _check_links(push.order_ref, push.changes)
             fresh = client.get_order_consumer(push.consumer_ref)
-            fields = consumer_fields(fresh)
+            fields = records.consumer_fields(fresh)
             if fields["cdp_modified_at"] != push.loaded_modified_at:
                 # An earlier try may have reached CDP although its answer was lost.
-                if push.queued_at and _holds_changes(fields, push.changes):
+                if push.queued_at and records.holds(fields, push.changes):
                     return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
-            reply = client.update_order_consumer(push.consumer_ref, _push_body(fresh, push.changes))
+            body = records.push_body(fresh, push.changes, connection=client.current_connection())
+            reply = client.update_order_consumer(push.consumer_ref, body)
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
                 reply = client.get_order_consumer(push.consumer_ref)
@@ -534,7 +476,7 @@ def consumer_push_update(
     Raises ValidationError, sending nothing, when a new guest or order-item link does not resolve.
     """
     loaded = loaded_values if loaded_values is not None else consumer.editable_values()
-    changes = _changes(loaded, data)
+    changes = records.changes(loaded, data)
     if not changes:
         return PushResult(Outcome.UNCHANGED, consumer)
     push = Push(
@@ -708,7 +650,8 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
         order_ref=push.order_ref,
         object_repr=push.object_repr,
         changes={
-            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+            field: (records.audit_text(old), records.audit_text(new))
+            for field, (old, new) in push.changes.items()
         },
         reason=push.reason,
         supersedes=_settled_entry(push),
@@ -821,18 +764,19 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
     rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
-        if not _same_value(change.field, now, from_audit_text(change.field, change.new_value)):
+        new = records.from_audit_text(change.field, change.new_value)
+        if not records.same_value(change.field, now, new):
             raise RevertRefused(
-                f"{FIELD_LABELS.get(change.field, change.field)} was changed again since this "
-                f"change: CDP now holds “{audit_text(now) or '(empty)'}”, not "
+                f"{records.label(change.field)} was changed again since this "
+                f"change: CDP now holds “{records.audit_text(now) or '(empty)'}”, not "
                 f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
             )
-        data[change.field] = from_audit_text(change.field, change.old_value)
+        data[change.field] = records.from_audit_text(change.field, change.old_value)
         rows.append(
             {
                 "field": change.field,
-                "label": FIELD_LABELS.get(change.field, change.field),
-                "now": audit_text(now),
+                "label": records.label(change.field),
+                "now": records.audit_text(now),
                 "sends": change.old_value,
             }
         )

@@ -4,13 +4,12 @@ Saving edits back to CDP is in `consumers.pushes`.
 """
 
 import logging
-import math
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextvars import copy_context
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -22,29 +21,19 @@ from django.utils import timezone
 
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers import receivers
+from consumers import receivers, records
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
-# The fields an agent may edit, with the CDP attribute each one maps to.
-EDITABLE_FIELDS = {
-    "title": "title",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "gender": "gender",
-    "guest_ref": "guest",
-    "order_item_refs": "orderItems",
-}
 # "lastName: may not be null." (cdp-api.md §5): an attribute, a colon and what is wrong, perhaps
 # several, separated by commas; an attribute may carry an index or a sub-attribute (orderItems[0]).
 _ATTRIBUTE_ERROR = re.compile(
     r"\b(?P<attribute>[A-Za-z]+)(?:\[\d+\]|\.[A-Za-z]+)*\s*:\s*"
     r"(?P<text>.+?)\s*(?=,\s*[A-Za-z]+(?:\[\d+\]|\.[A-Za-z]+)*\s*:|$)"
 )
-_FIELD_OF_ATTRIBUTE = {attribute: field for field, attribute in EDITABLE_FIELDS.items()}
 
 
 def cdp_field_errors(error: CDPError) -> dict[str, str]:
@@ -53,118 +42,14 @@ def cdp_field_errors(error: CDPError) -> dict[str, str]:
     text = error.developer_message or error.answer.rpartition("): ")[2]
     found: dict[str, str] = {}
     for match in _ATTRIBUTE_ERROR.finditer(text):
-        field = _FIELD_OF_ATTRIBUTE.get(match["attribute"])
-        if field and field not in found:
-            found[field] = match["text"]
+        editable = records.field_of_attribute(match["attribute"])
+        if editable and editable.name not in found:
+            found[editable.name] = match["text"]
     return found
-
-
-# --- reading CDP records ----------------------------------------------------------------------
-
-
-def _parse_time(value, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise CDPBadResponse(f"CDP sent a {name} that is not a date and time.")
-    try:
-        moment = datetime.fromisoformat(value)
-        moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-        # In UTC, as the database keeps it; a moment past year 9999 there is refused here.
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise CDPBadResponse(
-            f"CDP sent a {name} that is not a date and time: {value[:40]}"
-        ) from None
 
 
 def _max_length(model, field: str) -> int:
     return model._meta.get_field(field).max_length
-
-
-def _text(record: dict, name: str, max_length: int | None = None) -> str:
-    value = record.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CDPBadResponse(f"CDP sent a {name} that is not text.")
-    if max_length is not None and len(value) > max_length:
-        raise CDPBadResponse(
-            f"CDP sent a {name} of {len(value)} characters; this back office keeps at most "
-            f"{max_length}."
-        )
-    return value
-
-
-def _ref(link, name: str) -> str:
-    """Return the ref in a link object, or raise CDPBadResponse if it is not a usable link."""
-    ref = client.ref_from_link(link)
-    if not ref or len(ref) > _max_length(OrderConsumer, "ref"):
-        raise CDPBadResponse(
-            f'CDP sent a {name} that is not a link such as {{"href": ".../<ref>"}}.'
-        )
-    return ref
-
-
-def _link_ref(record: dict, name: str) -> str:
-    """Return the ref of a linked record (guest, order), or "" when there is no link."""
-    link = record.get(name)
-    return "" if link is None else _ref(link, name)
-
-
-def _item_refs(value) -> list[str]:
-    """Return the refs of an `orderItems` value, `{"items": [links]}` or a bare list of links."""
-    if value is None:
-        return []
-    items = value.get("items") if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise CDPBadResponse("CDP sent orderItems that are not a list of links.")
-    return [_ref(item, "orderItems entry") for item in items]
-
-
-def _check_storable(value, what: str) -> None:
-    """Refuse what no database could keep: NUL characters, broken Unicode, NaN or infinity."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise CDPBadResponse(f"CDP sent {what} with a NUL character in its text.")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise CDPBadResponse(
-                    f"CDP sent {what} with text that is not valid Unicode."
-                ) from None
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise CDPBadResponse(f"CDP sent {what} with a number that is not finite.")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def consumer_fields(record: dict) -> dict:
-    """Map a CDP order-consumer record onto the cache's fields, or raise CDPBadResponse."""
-    # Every check here was asked for by tests/test_fuzz_cdp_parser.py: what passes can be cached.
-    if not isinstance(record, dict):
-        raise CDPBadResponse("CDP sent an order consumer that is not a JSON object.")
-    if not isinstance(record.get("firstName"), str) or not isinstance(record.get("lastName"), str):
-        raise CDPBadResponse("CDP sent an order consumer without a first and last name.")
-    _check_storable(record, "an order consumer")
-    return {
-        "order_ref": _link_ref(record, "order"),
-        "title": _text(record, "title", _max_length(OrderConsumer, "title")),
-        "first_name": _text(record, "firstName", _max_length(OrderConsumer, "first_name")),
-        "last_name": _text(record, "lastName", _max_length(OrderConsumer, "last_name")),
-        "gender": _text(record, "gender", _max_length(OrderConsumer, "gender")),
-        "guest_ref": _link_ref(record, "guest"),
-        "order_item_refs": _item_refs(record.get("orderItems")),
-        "cdp_created_at": _parse_time(record.get("createdAt"), "createdAt"),
-        "cdp_modified_at": _parse_time(record.get("modifiedAt"), "modifiedAt"),
-        "raw": record,
-    }
 
 
 def _guest_name(guest_ref: str) -> str:
@@ -184,20 +69,22 @@ def guest_name_of(guest: dict) -> str:
     parts = (guest.get("firstName"), guest.get("lastName"))
     name = " ".join(part for part in parts if isinstance(part, str) and part)
     try:
-        _check_storable(name, "a guest")
+        records.check_storable(name, "a guest")
     except CDPBadResponse:
         return ""
     return name[: _max_length(OrderConsumer, "guest_name")]
 
 
 def _order_save(record: dict, ref: str) -> Order:
-    _check_storable(record, "an order")
+    records.check_storable(record, "an order")
     order, _ = Order.objects.update_or_create(
         ref=ref,
         defaults={
-            "reference_id": _text(record, "referenceId", _max_length(Order, "reference_id")),
-            "status": _text(record, "status", _max_length(Order, "status")),
-            "ordered_at": _parse_time(record.get("orderedAt"), "orderedAt"),
+            "reference_id": records.read_text(
+                record, "referenceId", _max_length(Order, "reference_id")
+            ),
+            "status": records.read_text(record, "status", _max_length(Order, "status")),
+            "ordered_at": records.read_time(record.get("orderedAt"), "orderedAt"),
             "raw": record,
             "fetched_at": timezone.now(),
         },
@@ -210,7 +97,7 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     if not downloaded:
         return {}
     now = timezone.now()
-    parsed = {ref: consumer_fields(record) for ref, (record, _) in downloaded.items()}
+    parsed = {ref: records.consumer_fields(record) for ref, (record, _) in downloaded.items()}
     rows = [
         OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now, **_CHECKED)
         for ref, fields in parsed.items()
@@ -242,7 +129,7 @@ def consumer_save(
 ) -> OrderConsumer:
     """Cache CDP's copy of a consumer; `cached` is its row when the caller has it already."""
     fields = {
-        **consumer_fields(record),
+        **records.consumer_fields(record),
         "guest_name": guest_name,
         "fetched_at": timezone.now(),
         **_CHECKED,
@@ -267,7 +154,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
     """
     try:
         record = client.get_order_consumer(ref)
-        fields = consumer_fields(record)
+        fields = records.consumer_fields(record)
     except CDPError as error:
         consumers_mark_unchecked(failed={ref: error})
         raise
@@ -293,7 +180,7 @@ def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
     `known_guests` ({guest ref: name}) spares the guest's call when the link has not changed.
     """
     record = client.get_order_consumer(ref)
-    guest_ref = consumer_fields(record)["guest_ref"]
+    guest_ref = records.consumer_fields(record)["guest_ref"]
     if known_guests.get(guest_ref):
         return record, known_guests[guest_ref]
     return record, _guest_name(guest_ref)

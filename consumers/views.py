@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.client import CDPError, CDPNotFound
-from consumers import bulk, pushes, services
+from consumers import bulk, pushes, records, services
 from consumers.forms import BulkRefreshForm, ConsumerForm, FindForm, SearchForm, parse_ref
-from consumers.models import FIELD_LABELS, BulkRefresh, Order, OrderConsumer, Push
+from consumers.models import BulkRefresh, Order, OrderConsumer, Push
 from consumers.pushes import Outcome
 from core.uploads import accepts_upload
 
@@ -296,16 +296,17 @@ def conflict_detail(request, ref: str, push_id: int):
             messages.warning(request, f"Showing CDP's version as last fetched: {error}")
         cdp = consumer.editable_values()
     edited = push.edited
+    shown = records.display_text
     rows = [
         {
-            "label": label,
-            "loaded": _shown(push.loaded.get(field)),
-            "now": _shown(cdp.get(field)),
-            "edited": _shown(edited.get(field)),
-            "changed_by_agent": field in push.changes,
-            "changed_in_cdp": _shown(push.loaded.get(field)) != _shown(cdp.get(field)),
+            "label": field.label,
+            "loaded": shown(push.loaded.get(field.name)),
+            "now": shown(cdp.get(field.name)),
+            "edited": shown(edited.get(field.name)),
+            "changed_by_agent": field.name in push.changes,
+            "changed_in_cdp": shown(push.loaded.get(field.name)) != shown(cdp.get(field.name)),
         }
-        for field, label in FIELD_LABELS.items()
+        for field in records.FIELDS
     ]
     context = {
         "push": push,
@@ -315,10 +316,6 @@ def conflict_detail(request, ref: str, push_id: int):
         "cdp_recorded": bool(push.cdp_values),
     }
     return render(request, "consumers/conflict.html", context)
-
-
-def _shown(value) -> str:
-    return ", ".join(value) if isinstance(value, list) else (value or "")
 
 
 @require_POST
@@ -368,10 +365,10 @@ def _change_rows(push: Push, consumer: OrderConsumer | None) -> list[dict]:
     now = consumer.editable_values() if consumer else {}
     return [
         {
-            "label": FIELD_LABELS.get(field, field),
-            "loaded": _shown(old),
-            "wanted": _shown(new),
-            "now": _shown(now.get(field)),
+            "label": records.label(field),
+            "loaded": records.display_text(old),
+            "wanted": records.display_text(new),
+            "now": records.display_text(now.get(field)),
         }
         for field, (old, new) in push.changes.items()
     ]
