@@ -1,15 +1,21 @@
+"""The consumers app: names its audited fields and connects its receivers once Django is ready."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+
+from accounts.roles import grant_administrators_every_permission
+from audit.labels import register_field_labels
+from cdp.resilience import cdp_answered_again
 
 
 class ConsumersConfig(AppConfig):
     name = "consumers"
     verbose_name = "Order consumers"
 
-    def ready(self):
-        from accounts.roles import grant_administrators_every_permission
-        from audit.labels import register_field_labels
-        from consumers import records
+    def ready(self) -> None:
+        # cycle-breaker: Django imports apps.py while it fills the app registry, before a model
+        # may be imported; receivers lead to models (through pushes), records to the CDP client.
+        from consumers import receivers, records
 
         # The audit log shows the fields an agent edits by these names.
         register_field_labels("Order consumer", records.LABELS)
@@ -17,8 +23,5 @@ class ConsumersConfig(AppConfig):
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"
         )
-        from cdp.resilience import cdp_answered_again
-        from consumers.receivers import wake_the_queue
-
         # When CDP answers again, queued edits go at once rather than at their next backoff slot.
-        cdp_answered_again.connect(wake_the_queue, dispatch_uid="wake-the-queue")
+        cdp_answered_again.connect(receivers.wake_the_queue, dispatch_uid="wake-the-queue")

@@ -24,6 +24,7 @@ from cdp import client
 from cdp.client import CDPError
 from consumers.models import BulkRefresh, BulkRefreshItem
 from consumers.services import consumers_refresh
+from consumers.tasks import bulk_refresh_run_task
 from core.logging import error_summary
 from core.spreadsheets import csv_cell
 
@@ -99,8 +100,6 @@ def refs_from_csv(data: bytes) -> list[str]:
 
 def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
     """Create the job and its items, and queue it for the worker."""
-    from consumers.tasks import run_bulk_refresh
-
     limit = settings.BULK_REFRESH_MAX_REFS
     if not refs:
         raise ValidationError("Give at least one order consumer ref.")
@@ -114,7 +113,7 @@ def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
             [BulkRefreshItem(job=job, consumer_ref=ref) for ref in refs], batch_size=1000
         )
         # With the database task backend the task commits together with the job.
-        run_bulk_refresh.enqueue(job.pk)
+        bulk_refresh_run_task.enqueue(job.pk)
     logger.info("bulk refresh queued", extra={"job": job.pk, "refs": len(refs)})
     return job
 
@@ -189,8 +188,6 @@ def bulk_refresh_requeue_stalled() -> int:
     one that has not moved for BULK_REFRESH_STALL_SECONDS has lost its worker. Running it again
     refreshes only the refs still waiting.
     """
-    from consumers.tasks import run_bulk_refresh
-
     stale = timezone.now() - timedelta(seconds=settings.BULK_REFRESH_STALL_SECONDS)
     stalled = (
         BulkRefresh.objects.filter(
@@ -204,7 +201,7 @@ def bulk_refresh_requeue_stalled() -> int:
         with transaction.atomic():
             # Moved on so the next cron run leaves it alone while the new task waits its turn.
             BulkRefresh.objects.filter(pk=job_id).update(progressed_at=timezone.now())
-            run_bulk_refresh.enqueue(job_id)
+            bulk_refresh_run_task.enqueue(job_id)
         logger.info("bulk refresh queued again", extra={"job": job_id})
     return len(stalled)
 

@@ -31,6 +31,7 @@ from cdp.resilience import Failure
 from consumers import records
 from consumers.models import OrderConsumer, Push
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
+from consumers.tasks import push_deliver_task
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
@@ -229,8 +230,6 @@ def _queue(
     if not free and push.attempts >= settings.PUSH_MAX_ATTEMPTS:
         gave_up = f"Not sent: the queue gave up after {push.attempts} tries. CDP's last answer: "
         return _record_failure(push, error, text=gave_up + error.answer)
-    from consumers.tasks import deliver_push
-
     first_time = push.queued_at is None
     with transaction.atomic():
         now = timezone.now()
@@ -269,7 +268,7 @@ def _queue(
         )
         if enqueue:
             # With the database task backend this row commits together with the push.
-            deliver_push.using(run_after=slot).enqueue(push.pk)
+            push_deliver_task.using(run_after=slot).enqueue(push.pk)
         probe = _probe_the_oldest(now)
         if probe and probe[0] == push.pk:
             push.woken_at = probe[1]
@@ -299,8 +298,6 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     edit probes, so an outage costs CDP one try per interval (no call while the breaker is open),
     and probing uses up none of its tries. Returns (push id, when), or None if none was due.
     """
-    from consumers.tasks import deliver_push
-
     now = now or timezone.now()
     oldest = _oldest_waiting()
     if oldest is None or oldest.status != Push.Status.PENDING:
@@ -310,7 +307,7 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     if oldest.next_try_at and oldest.next_try_at <= at:
         return None  # tried by then anyway
     Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
-    deliver_push.using(run_after=at).enqueue(oldest.pk)
+    push_deliver_task.using(run_after=at).enqueue(oldest.pk)
     return oldest.pk, at
 
 
@@ -323,8 +320,6 @@ def push_queue_wake(*, everyone: bool = False) -> int:
     lost is not tried before it could have landed (`not_before`). The receiver of
     `cdp.resilience.cdp_answered_again` calls it (consumers/receivers.py).
     """
-    from consumers.tasks import deliver_push
-
     now = timezone.now()
     asleep = Push.objects.filter(status=Push.Status.PENDING, next_attempt_at__gt=now).exclude(
         woken_at__lte=now
@@ -339,7 +334,7 @@ def push_queue_wake(*, everyone: bool = False) -> int:
         for push_id, not_before in chosen:
             at = max(now, not_before or now)
             Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
-            deliver_push.using(run_after=at).enqueue(push_id)
+            push_deliver_task.using(run_after=at).enqueue(push_id)
     if chosen:
         logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
     return len(chosen)
@@ -561,8 +556,6 @@ def push_get(*, ref: str, push_id: int, user) -> Push:
 
 def push_retry_now(*, push: Push) -> bool:
     """Move a queued push to the front: the worker tries it at once. False if not queued."""
-    from consumers.tasks import deliver_push
-
     with transaction.atomic():
         now = timezone.now()
         pending = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING)
@@ -571,7 +564,7 @@ def push_retry_now(*, push: Push) -> bool:
         at = max(now, not_before or now)
         moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            deliver_push.using(run_after=at).enqueue(push.pk)
+            push_deliver_task.using(run_after=at).enqueue(push.pk)
             push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
@@ -599,8 +592,6 @@ def push_requeue_stuck() -> int:
     task (e.g. the tasks backend was switched). The next try re-reads before it sends, so a
     cut-short attempt that did reach CDP is recognised rather than repeated.
     """
-    from consumers.tasks import deliver_push
-
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
     stuck = Push.objects.filter(
@@ -615,7 +606,7 @@ def push_requeue_stuck() -> int:
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
             )
-            deliver_push.enqueue(push_id)
+            push_deliver_task.enqueue(push_id)
     return len(stuck)
 
 

@@ -32,6 +32,8 @@ def wake_the_queue(sender, **kwargs) -> None:
             return
     except Exception:  # no cache, no limit: a wake-up is worth more than the saved query
         logger.warning("Could not use the cache to limit queue wake-ups.", exc_info=True)
+    # cycle-breaker: pushes reads through services, whose threads hand their wake-ups back to
+    # this module (deferred_wakes, wake_if_noted), so pushes is imported only when a wake is due.
     from consumers.pushes import push_queue_wake
 
     push_queue_wake()

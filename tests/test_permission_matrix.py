@@ -14,7 +14,7 @@ from audit.services import RequestMeta
 from cdp.models import CDPConnection
 from consumers import bulk, pushes, services
 from consumers.models import Push
-from consumers.tasks import deliver_push
+from consumers.tasks import push_deliver_task
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
 # "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
@@ -134,7 +134,7 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
 
     conflict = push_row(Push.Status.CONFLICT, first_name=["Liam", "William"])
     queued = push_row(Push.Status.PENDING, title=["Mr", "Dr"])
-    deliver_push.enqueue(queued.pk)
+    push_deliver_task.enqueue(queued.pk)
     connection = CDPConnection(
         name="Sandbox", region=CDPConnection.Region.CUSTOM, custom_url=sandbox.base_url,
         client_key=sandbox.config.client_key,

@@ -13,7 +13,7 @@ from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import Push
-from consumers.tasks import deliver_push
+from consumers.tasks import push_deliver_task
 from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
 
 META = RequestMeta(ip_address="203.0.113.7", user_agent="pytest", request_id="wake")
@@ -163,7 +163,7 @@ def test_duplicated_tasks_never_send_an_edit_twice(agent, sandbox, settings):
     queued = Push.objects.get()
     sandbox.clear_faults()
     for _ in range(3):
-        deliver_push.enqueue(queued.pk)
+        push_deliver_task.enqueue(queued.pk)
     pushes.push_queue_wake()
 
     run_worker()
@@ -175,7 +175,7 @@ def test_duplicated_tasks_never_send_an_edit_twice(agent, sandbox, settings):
 def test_a_task_that_comes_early_does_nothing_before_the_edits_slot(agent, sandbox):
     queued = queue_an_edit(CONSUMER_REF, agent, sandbox)
     sandbox.clear_faults()
-    deliver_push.enqueue(queued.pk)  # a stray task, due now; the edit's slot is an hour away
+    push_deliver_task.enqueue(queued.pk)  # a stray task, due now; the edit's slot is an hour away
 
     run_worker()
 
