@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from cdp import client
 from cdp.client import CDPError
-from consumers.models import BulkRefresh, BulkRefreshItem
+from consumers.models import BulkRefresh, BulkRefreshItem, sees_everyones_work
 from consumers.services import consumers_refresh
 from consumers.tasks import bulk_refresh_run_task
 from core.logging import error_summary
@@ -124,6 +124,23 @@ def bulk_refresh_get(*, job_id: int, user) -> BulkRefresh:
     Another agent's refresh answers as if it did not exist: its refs and CDP's messages are theirs.
     """
     return get_object_or_404(BulkRefresh.objects.visible_to(user).select_related("user"), pk=job_id)
+
+
+def bulk_refreshes_listed(*, user) -> tuple[list[BulkRefresh], list[BulkRefresh]]:
+    """Return the user's last refreshes and, for a supervisor, everyone else's still going.
+
+    Supervisors may cancel anyone's refresh: they see every one still going, to find it.
+    """
+    mine = list(BulkRefresh.objects.filter(user=user)[:10])
+    others: list[BulkRefresh] = []
+    if sees_everyones_work(user):
+        going = [BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+        others = list(
+            BulkRefresh.objects.filter(status__in=going)
+            .exclude(user=user)
+            .select_related("user")[:50]
+        )
+    return mine, others
 
 
 def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:

@@ -554,6 +554,18 @@ def push_get(*, ref: str, push_id: int, user) -> Push:
     )
 
 
+def pushes_waiting(*, ref: str) -> list[Push]:
+    """Return the consumer's edits not in CDP yet (queued or being sent), with their authors."""
+    return list(
+        Push.objects.filter(consumer_ref=ref, status__in=Push.WAITING).select_related("user")
+    )
+
+
+def pushes_needing_attention(*, limit: int = 200) -> list[Push]:
+    """Return everyone's edits waiting for CDP, in conflict or failed in the queue, oldest first."""
+    return list(Push.objects.needing_attention().select_related("user")[:limit])
+
+
 def push_retry_now(*, push: Push) -> bool:
     """Move a queued push to the front: the worker tries it at once. False if not queued."""
     with transaction.atomic():
@@ -629,6 +641,35 @@ def conflict_get(*, ref: str, push_id: int, user) -> Push:
         consumer_ref=ref,
         status=Push.Status.CONFLICT,
     )
+
+
+@dataclass
+class ConflictPage:
+    """A conflict's versions: CDP's (now, or as it was if resolved) and what resolving it did."""
+
+    consumer: OrderConsumer
+    # CDP's editable fields: as the agent was shown them at the conflict once it is resolved.
+    cdp: dict
+    # The audit entry of the re-applied save or of the discard, once resolved.
+    resulting: AuditEntry | None = None
+    # Why CDP's version is the cached one rather than read just now.
+    error: CDPError | None = None
+
+
+def conflict_page(*, push: Push) -> ConflictPage:
+    """Return what the conflict page compares; an open conflict reads CDP's version afresh."""
+    consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
+    if push.resolution:
+        # History: CDP's version as the agent was shown it, not as CDP holds it today.
+        resulting = None
+        if push.resolution_entry_id:
+            resulting = AuditEntry.objects.filter(pk=push.resolution_entry_id).first()
+        return ConflictPage(consumer, push.cdp_values or consumer.editable_values(), resulting)
+    try:
+        consumer = consumer_fetch(ref=push.consumer_ref)
+    except CDPError as error:
+        return ConflictPage(consumer, consumer.editable_values(), error=error)
+    return ConflictPage(consumer, consumer.editable_values())
 
 
 def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:

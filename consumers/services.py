@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
 from consumers import receivers, records
@@ -350,6 +351,35 @@ def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
     for ref, status in attention.values_list("consumer_ref", "status"):
         statuses[ref].append(status)
     return {consumer.ref: sync_state(statuses[consumer.ref], consumer) for consumer in consumers}
+
+
+@dataclass
+class ConsumerPage:
+    """What the consumer's page shows besides the record: its order, history and open edits."""
+
+    consumer: OrderConsumer
+    order: Order | None
+    history: QuerySet[AuditEntry]
+    # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
+    pushes: list[Push]
+    sync_state: str
+
+
+def consumer_page(*, ref: str, user) -> ConsumerPage:
+    """Return the consumer (cached, else from CDP) with what its page shows; note the view.
+
+    Raises CDPError when the consumer is not cached and CDP cannot hand it over.
+    """
+    consumer = consumer_get(ref=ref)
+    consumer_mark_viewed(consumer=consumer, user=user)
+    pushes = list(Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"))
+    return ConsumerPage(
+        consumer=consumer,
+        order=Order.objects.filter(ref=consumer.order_ref).first(),
+        history=AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
+        pushes=pushes,
+        sync_state=sync_state((push.status for push in pushes), consumer),
+    )
 
 
 def consumer_names(*, refs: list[str]) -> dict[str, str]:
