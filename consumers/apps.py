@@ -1,9 +1,11 @@
-"""The consumers app: names its audited fields and connects its receivers once Django is ready."""
+"""The consumers app: once Django is ready, it names its audited fields, offers reverts on the
+audit log's entries and connects its receivers."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 from accounts.roles import grant_administrators_every_permission
+from audit.contexts import register_entry_context
 from audit.labels import register_field_labels
 from cdp.resilience import cdp_answered_again
 
@@ -14,11 +16,14 @@ class ConsumersConfig(AppConfig):
 
     def ready(self) -> None:
         # cycle-breaker: Django imports apps.py while it fills the app registry, before a model
-        # may be imported; receivers lead to models (through pushes), records to the CDP client.
+        # may be imported; receivers and views lead to models, records to the CDP client.
         from consumers import receivers, records
+        from consumers.views import revert
 
-        # The audit log shows the fields an agent edits by these names.
+        # The audit log shows the fields an agent edits by these names, and an entry's page
+        # offers to revert the change it records.
         register_field_labels("Order consumer", records.LABELS)
+        register_entry_context(revert.revert_offer)
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"

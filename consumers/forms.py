@@ -306,3 +306,14 @@ class BulkRefreshForm(forms.Form):
             raise ValidationError("Paste some consumer refs or choose a CSV file.")
         cleaned["ref_list"] = list(dict.fromkeys(refs))
         return cleaned
+
+
+class RevertForm(forms.Form):
+    """Why a supervisor reverts an audited change; kept in the audit log."""
+
+    reason = forms.CharField(
+        label="Reason for the revert",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

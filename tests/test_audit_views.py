@@ -351,7 +351,7 @@ def test_a_supervisor_reverts_a_change_through_cdp(supervisor_client, agent, san
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
 
     response = supervisor_client.post(
-        reverse("audit:revert", args=[result.entry.pk]), {"reason": "agent error"}, follow=True
+        reverse("consumers:revert", args=[result.entry.pk]), {"reason": "agent error"}, follow=True
     )
 
     assert "Reverted: CDP holds the old values again" in response.content.decode()
@@ -377,7 +377,7 @@ def test_a_revert_of_order_items_and_guest_restores_the_links(supervisor_client,
         CONSUMER_REF, agent, guest_ref=other_guest, order_item_refs=consumer.order_item_refs[:1]
     )
 
-    supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]))
+    supervisor_client.post(reverse("consumers:revert", args=[result.entry.pk]))
 
     after = OrderConsumer.objects.get(ref=CONSUMER_REF)
     assert after.guest_ref == consumer.guest_ref
@@ -388,7 +388,9 @@ def test_a_revert_is_refused_when_the_field_changed_again_since(supervisor_clien
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
     sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
 
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
+    response = supervisor_client.post(
+        reverse("consumers:revert", args=[result.entry.pk]), follow=True
+    )
 
     content = response.content.decode()
     assert "Not reverted. Last name was changed again since this change" in content
@@ -401,7 +403,9 @@ def test_a_failed_change_cannot_be_reverted(supervisor_client, agent, sandbox):
     sandbox.config.max_string_length = 5
     result = edit(CONSUMER_REF, agent, last_name="Featherstonehaugh")
 
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
+    response = supervisor_client.post(
+        reverse("consumers:revert", args=[result.entry.pk]), follow=True
+    )
 
     assert "Only a change that reached CDP" in response.content.decode()
 
@@ -410,7 +414,9 @@ def test_a_revert_that_cdp_refuses_is_audited_as_failed(supervisor_client, agent
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
     sandbox.config.max_string_length = 4  # CDP now refuses every longer text attribute
 
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
+    response = supervisor_client.post(
+        reverse("consumers:revert", args=[result.entry.pk]), follow=True
+    )
 
     assert "Not reverted: CDP did not save the change." in response.content.decode()
     assert (
@@ -424,7 +430,9 @@ def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbo
         Fault(method="POST", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=503, times=None)
     )
 
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
+    response = supervisor_client.post(
+        reverse("consumers:revert", args=[result.entry.pk]), follow=True
+    )
 
     assert "the revert is queued and will be sent automatically" in response.content.decode()
     revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
@@ -434,13 +442,16 @@ def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbo
 def test_agents_cannot_revert(agent_client, agent):
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
 
-    assert agent_client.post(reverse("audit:revert", args=[result.entry.pk])).status_code == 403
+    assert agent_client.post(reverse("consumers:revert", args=[result.entry.pk])).status_code == 403
 
 
 def test_revert_needs_a_post_a_get_only_shows_what_it_would_send(supervisor_client, agent):
     result = edit(CONSUMER_REF, agent, last_name="Beirne")
 
-    assert supervisor_client.get(reverse("audit:revert", args=[result.entry.pk])).status_code == 200
+    assert (
+        supervisor_client.get(reverse("consumers:revert", args=[result.entry.pk])).status_code
+        == 200
+    )
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.REVERT).exists()
 
 

@@ -32,7 +32,7 @@ def supervisor_client(client, supervisor):
 
 
 def revert_url(entry) -> str:
-    return reverse("audit:revert", args=[entry.pk])
+    return reverse("consumers:revert", args=[entry.pk])
 
 
 def detail(client, entry) -> str:
