@@ -177,8 +177,8 @@ class ConsumerForm(forms.Form):
             loaded = signing.loads(self.cleaned_data["loaded"], salt=LOADED_SALT)
             modified_at = loaded["modified_at"]
             values = dict(loaded["values"])
-            # Only a forged signature (a leaked SECRET_KEY) gets here with other shapes, but then
-            # it must still be a form error, not a crash in the service (tests/test_fuzz_edit_form).
+            # Only a forged signature (a leaked SECRET_KEY) gets here with other shapes, but then it
+            # must still be a form error, not a crash in the service (test_fuzz_edit_form.py).
             for name, value in values.items():
                 if not records.is_value_of(name, value):
                     raise ValueError(name)
