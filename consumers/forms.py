@@ -1,3 +1,6 @@
+"""The forms of the consumers' pages: the edit form with the version it was loaded with, the
+lookups, the bulk refresh's refs and the revert's reason."""
+
 import re
 from datetime import datetime
 from typing import Any
@@ -113,7 +116,7 @@ class ConsumerForm(forms.Form):
         "bad_version": "The form lost track of the version it was loaded with; reload the page.",
     }
 
-    def __init__(self, *args, consumer: OrderConsumer, **kwargs):
+    def __init__(self, *args: Any, consumer: OrderConsumer, **kwargs: Any) -> None:
         kwargs.setdefault("initial", self.initial_for(consumer))
         super().__init__(*args, **kwargs)
         self.consumer = consumer
@@ -215,8 +218,9 @@ class SearchForm(forms.Form):
         label="Search", max_length=200, error_messages={"required": "Type something to look up."}
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         kind, q = cleaned.get("kind"), cleaned.get("q", "")
         if kind == self.Kind.CONSUMER and q:
             try:
@@ -281,8 +285,9 @@ class BulkRefreshForm(forms.Form):
         ),
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         refs = []
         if cleaned.get("refs"):
             try:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -135,7 +136,9 @@ def _settled_entry(push: Push) -> AuditEntry | None:
     return AuditEntry.objects.filter(pk=push.pending_entry_id, superseded_by__isnull=True).first()
 
 
-def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str = ""):
+def _audit(
+    push: Push, outcome: str, error: CDPError | None = None, message: str = ""
+) -> AuditEntry:
     return audit_entry_create(
         user=push.user,
         meta=_meta(push),
@@ -328,8 +331,9 @@ def push_queue_wake(*, everyone: bool = False) -> int:
         chosen = list(asleep.order_by("queued_at", "pk").values_list("pk", "not_before")[:500])
     else:
         oldest = _oldest_waiting()
-        awake = oldest is None or not asleep.filter(pk=oldest.pk).exists()
-        chosen = [] if awake else [(oldest.pk, oldest.not_before)]
+        chosen = []
+        if oldest is not None and asleep.filter(pk=oldest.pk).exists():
+            chosen = [(oldest.pk, oldest.not_before)]
     with transaction.atomic():
         for push_id, not_before in chosen:
             at = max(now, not_before or now)
@@ -399,6 +403,8 @@ def _attempt(
 def queued_message(result: PushResult, *, what: str = "your edit") -> str:
     """Tell the agent that a queued edit is safe: what happened, and what happens next."""
     push, error = result.push, result.error
+    if push is None:
+        raise ValueError("Only the result of a queued edit, which has its push, says this.")
     if isinstance(error, client.CDPCircuitOpen):
         happened, why = "CDP is paused after failing again and again", "Why"
     elif error is not None and error.status:
@@ -459,7 +465,7 @@ def consumer_push_update(
     consumer: OrderConsumer,
     data: dict,
     loaded_modified_at: datetime | None,
-    user,
+    user: User,
     meta: RequestMeta,
     loaded_values: dict | None = None,
     reason: str = "",
@@ -543,7 +549,7 @@ def push_deliver(*, push_id: int) -> PushResult | None:
     return _attempt(push, guest_name=None, links_checked=False, lock_wait=0, free=free)
 
 
-def push_get(*, ref: str, push_id: int, user) -> Push:
+def push_get(*, ref: str, push_id: int, user: User) -> Push:
     """Return an edit of the consumer if the user made it or is a supervisor; else Http404.
 
     Retry now and Cancel load the queued edit through here, so an agent acts on their own edits
@@ -581,7 +587,7 @@ def push_retry_now(*, push: Push) -> bool:
     return bool(moved)
 
 
-def push_cancel(*, push: Push, user, meta: RequestMeta) -> bool:
+def push_cancel(*, push: Push, user: User, meta: RequestMeta) -> bool:
     """Cancel a queued push (it will not be sent) and audit who cancelled it."""
     with transaction.atomic():
         cancelled = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
@@ -629,7 +635,7 @@ class ConflictResolved(Exception):
     """The conflict was already re-applied or discarded."""
 
 
-def conflict_get(*, ref: str, push_id: int, user) -> Push:
+def conflict_get(*, ref: str, push_id: int, user: User) -> Push:
     """Return a conflict of the consumer if the user made the edit or is a supervisor.
 
     Raises Http404 otherwise: another agent's conflict answers as if it did not exist, so nobody
@@ -672,7 +678,7 @@ def conflict_page(*, push: Push) -> ConflictPage:
     return ConflictPage(consumer, consumer.editable_values())
 
 
-def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:
+def _audit_resolution(push: Push, action: str, *, user: User, meta: RequestMeta) -> AuditEntry:
     return audit_entry_create(
         user=user,
         meta=meta,
@@ -690,7 +696,7 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
     )
 
 
-def _claim_resolution(push: Push, resolution: str, user) -> None:
+def _claim_resolution(push: Push, resolution: str, user: User) -> None:
     """Mark the conflict resolved by `user`, unless someone resolved it first."""
     now = timezone.now()
     claimed = Push.objects.filter(pk=push.pk, status=Push.Status.CONFLICT, resolution="").update(
@@ -712,7 +718,7 @@ def _note_resolution_entry(push: Push, entry: AuditEntry | None) -> None:
         push.resolution_entry_id = entry.pk
 
 
-def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
+def conflict_reapply(*, push: Push, user: User, meta: RequestMeta) -> PushResult:
     """Apply a conflicting edit's changes over CDP's current version, as a new save."""
     _claim_resolution(push, Push.Resolution.REAPPLIED, user)
     try:
@@ -739,7 +745,7 @@ def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
     return result
 
 
-def conflict_discard(*, push: Push, user, meta: RequestMeta) -> AuditEntry:
+def conflict_discard(*, push: Push, user: User, meta: RequestMeta) -> AuditEntry:
     """Drop a conflicting edit, keeping CDP's version, and audit that it was dropped."""
     _claim_resolution(push, Push.Resolution.DISCARDED, user)
     entry = _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
@@ -815,7 +821,9 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
     return RevertPreview(consumer=consumer, rows=rows, data=data)
 
 
-def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+def consumer_revert(
+    *, entry: AuditEntry, user: User, meta: RequestMeta, reason: str = ""
+) -> PushResult:
     """Push an audited change's old values back to CDP, through the same path as an agent's edit.
 
     Refuses (RevertRefused) what `consumer_revert_preview` refuses: an entry that is not a

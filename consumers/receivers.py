@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.core.cache import cache
 
@@ -21,7 +22,7 @@ _deferred: ContextVar[list | None] = ContextVar("consumers_deferred_wakes", defa
 _WOKEN_LATELY = "consumers:queue-woken-lately"
 
 
-def wake_the_queue(sender, **kwargs) -> None:
+def wake_the_queue(sender: object, **kwargs: Any) -> None:
     """Have the oldest queued edit tried now, for CDP answers again (see pushes.push_queue_wake)."""
     deferred = _deferred.get()
     if deferred is not None:

@@ -5,7 +5,7 @@ Saving edits back to CDP is in `consumers.pushes`.
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextvars import copy_context
 from dataclasses import dataclass
@@ -13,7 +13,8 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth.models import User
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -49,8 +50,12 @@ def cdp_field_errors(error: CDPError) -> dict[str, str]:
     return found
 
 
-def _max_length(model, field: str) -> int:
-    return model._meta.get_field(field).max_length
+def _max_length(model: type[models.Model], name: str) -> int:
+    """Return the longest text a column of the cache keeps."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a text column with a length.")
+    return field.max_length
 
 
 def _guest_name(guest_ref: str) -> str:
@@ -109,6 +114,9 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     )
     return {c.ref: c for c in OrderConsumer.objects.filter(ref__in=list(downloaded))}
 
+
+# Told as each consumer of many is read: its ref, and why it could not be (None when it was).
+Progress = Callable[[str, CDPError | None], None]
 
 # A copy just read from CDP: whatever failed before no longer says anything about it.
 _CHECKED = {"fetch_failed_at": None, "fetch_error": ""}
@@ -188,7 +196,7 @@ def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
 
 
 def consumers_download(
-    refs: list[str], *, concurrency: int | None = None, on_done=None
+    refs: list[str], *, concurrency: int | None = None, on_done: Progress | None = None
 ) -> tuple[dict[str, tuple[dict, str]], dict[str, CDPError]]:
     """Read many consumers from CDP at once, with at most `concurrency` calls in flight.
 
@@ -196,7 +204,8 @@ def consumers_download(
     calling thread as each one finishes. Nothing is written to the database here (one read: the
     guest names already cached).
     """
-    downloaded, failed = {}, {}
+    downloaded: dict[str, tuple[dict, str]] = {}
+    failed: dict[str, CDPError] = {}
     # Guest names as cached: a guest's name is fetched again only when the link changed.
     known_guests = dict(
         OrderConsumer.objects.filter(ref__in=refs)
@@ -214,15 +223,15 @@ def consumers_download(
     return downloaded, failed
 
 
-def _cdp_in_parallel(
-    call, refs: list[str], *, concurrency: int | None = None
-) -> Iterator[tuple[str, Future]]:
+def _cdp_in_parallel[T](
+    call: Callable[[str], T], refs: list[str], *, concurrency: int | None = None
+) -> Iterator[tuple[str, Future[T]]]:
     """Run `call(ref)` for every ref with at most `concurrency` (default CDP_CONCURRENCY) in
     flight; yield (ref, its future) in the calling thread as each one finishes."""
     workers = max(1, concurrency or settings.CDP_CONCURRENCY)
     noted: list = []
 
-    def in_thread(ref: str):
+    def in_thread(ref: str) -> T:
         # A recovery the breaker sees here wakes the queue from this thread, later: not here.
         with receivers.deferred_wakes() as seen:
             try:
@@ -267,7 +276,7 @@ def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
 
 
 def consumers_refresh(
-    *, refs: list[str], concurrency: int | None = None, on_progress=None
+    *, refs: list[str], concurrency: int | None = None, on_progress: Progress | None = None
 ) -> tuple[int, dict[str, CDPError]]:
     """Fetch many consumers again from CDP; return how many were refreshed, and the failures."""
     downloaded, failed = consumers_download(refs, concurrency=concurrency, on_done=on_progress)
@@ -303,7 +312,7 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     return matches.only(*shown).order_by("last_name", "first_name", "ref")
 
 
-def consumer_mark_viewed(*, consumer: OrderConsumer, user) -> None:
+def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
     """Note that an agent opened the consumer: for the retention period and their recent list."""
     now = timezone.now()
     OrderConsumer.objects.filter(pk=consumer.pk).update(last_viewed_at=now)
@@ -316,7 +325,7 @@ def consumer_mark_viewed(*, consumer: OrderConsumer, user) -> None:
     )
 
 
-def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
+def consumers_recently_viewed(*, user: User, limit: int = 8) -> list[OrderConsumer]:
     """Return the consumers the agent opened last, newest first (those still cached)."""
     refs = list(
         ConsumerView.objects.filter(user=user)
@@ -328,7 +337,7 @@ def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
     return [cached[ref] for ref in refs if ref in cached]
 
 
-def sync_state(statuses, consumer: OrderConsumer | None = None) -> str:
+def sync_state(statuses: Iterable[str], consumer: OrderConsumer | None = None) -> str:
     """Sum up how the copy shown stands against CDP as one badge: the worst state wins.
 
     *Synced* claims the page shows CDP's record as last read, with no edit outstanding; a copy
@@ -346,7 +355,7 @@ def sync_state(statuses, consumer: OrderConsumer | None = None) -> str:
 
 def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
     """Return each consumer's sync state (see `sync_state`), in one query."""
-    statuses = {consumer.ref: [] for consumer in consumers}
+    statuses: dict[str, list[str]] = {consumer.ref: [] for consumer in consumers}
     attention = Push.objects.filter(consumer_ref__in=list(statuses)).needing_attention()
     for ref, status in attention.values_list("consumer_ref", "status"):
         statuses[ref].append(status)
@@ -365,7 +374,7 @@ class ConsumerPage:
     sync_state: str
 
 
-def consumer_page(*, ref: str, user) -> ConsumerPage:
+def consumer_page(*, ref: str, user: User) -> ConsumerPage:
     """Return the consumer (cached, else from CDP) with what its page shows; note the view.
 
     Raises CDPError when the consumer is not cached and CDP cannot hand it over.
@@ -512,10 +521,12 @@ def _find_ref(ref: str, kind: str) -> Found:
     return Found(message=f"CDP has no consumer, order or guest with the ref {ref}.")
 
 
-def guest_lookup(*, ref: str) -> dict:
+def guest_lookup(*, ref: str) -> dict[str, str]:
     """Return a guest's name and first e-mail address, for the edit form's hint."""
     guest = client.get_guest(ref)
-    emails = guest.get("emails") if isinstance(guest.get("emails"), list) else []
+    emails = guest.get("emails")
+    if not isinstance(emails, list):
+        emails = []
     email = next((e for e in emails if isinstance(e, str)), "")
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
 

@@ -3,6 +3,8 @@ the agent, a change's rows and the page to go back to."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +16,14 @@ from consumers.pushes import Outcome
 
 can_view = permission_required("consumers.view_orderconsumer", raise_exception=True)
 can_edit = permission_required("consumers.change_orderconsumer", raise_exception=True)
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """Return who made the request: signed in, for every page here is behind login_required."""
+    user = request.user
+    if isinstance(user, AnonymousUser):  # login_required sent them to sign in already
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 def cdp_error_page(request: HttpRequest, error: CDPError, *, what: str) -> HttpResponse:

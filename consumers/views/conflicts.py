@@ -11,7 +11,7 @@ from audit.services import RequestMeta
 from cdp.client import CDPError
 from consumers import pushes, records
 from consumers.models import OrderConsumer
-from consumers.views.common import after_save, can_edit, change_rows
+from consumers.views.common import after_save, can_edit, change_rows, signed_in_user
 
 
 @require_GET
@@ -19,7 +19,7 @@ from consumers.views.common import after_save, can_edit, change_rows
 @can_edit
 def conflict_detail(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
     """The three versions side by side; once resolved, as they were then, with what was done."""
-    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=signed_in_user(request))
     page = pushes.conflict_page(push=push)
     if page.error is not None:
         messages.warning(request, f"Showing CDP's version as last fetched: {page.error}")
@@ -50,10 +50,11 @@ def conflict_detail(request: HttpRequest, ref: str, push_id: int) -> HttpRespons
 @can_edit
 def conflict_reapply(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
     """Apply the agent's change over CDP's current version, as a new save."""
-    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
+    user = signed_in_user(request)
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=user)
     try:
         result = pushes.conflict_reapply(
-            push=push, user=request.user, meta=RequestMeta.from_request(request)
+            push=push, user=user, meta=RequestMeta.from_request(request)
         )
     except pushes.ConflictResolved as resolved:
         messages.info(request, str(resolved))
@@ -72,12 +73,11 @@ def conflict_reapply(request: HttpRequest, ref: str, push_id: int) -> HttpRespon
 @can_edit
 def conflict_discard(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
     """GET: show the change that discarding loses; POST: discard it."""
-    push = pushes.conflict_get(ref=ref, push_id=push_id, user=request.user)
+    user = signed_in_user(request)
+    push = pushes.conflict_get(ref=ref, push_id=push_id, user=user)
     if request.method == "POST":
         try:
-            pushes.conflict_discard(
-                push=push, user=request.user, meta=RequestMeta.from_request(request)
-            )
+            pushes.conflict_discard(push=push, user=user, meta=RequestMeta.from_request(request))
         except pushes.ConflictResolved as resolved:
             messages.info(request, str(resolved))
             return redirect("consumers:conflict", ref=ref, push_id=push.pk)

@@ -13,7 +13,7 @@ from consumers import pushes, services
 from consumers.forms import ConsumerForm
 from consumers.models import OrderConsumer
 from consumers.pushes import Outcome
-from consumers.views.common import after_save, can_edit, cdp_error_page
+from consumers.views.common import after_save, can_edit, cdp_error_page, signed_in_user
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,7 +51,7 @@ def consumer_edit(request: HttpRequest, ref: str) -> HttpResponse:
             data=form.edited_values(),
             loaded_values=loaded["values"],
             loaded_modified_at=loaded["modified_at"],
-            user=request.user,
+            user=signed_in_user(request),
             meta=RequestMeta.from_request(request),
             reason=form.cleaned_data["reason"],
         )

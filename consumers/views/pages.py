@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cdp.client import CDPError, CDPNotFound
 from consumers import services
 from consumers.forms import FindForm, SearchForm, parse_ref
-from consumers.views.common import can_edit, can_view, cdp_error_page
+from consumers.views.common import can_edit, can_view, cdp_error_page, signed_in_user
 
 
 @require_GET
@@ -45,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "results": results,
         "order_refs": order_refs,
         "demo_order_refs": settings.CDP_DEMO_ORDER_REFS,
-        "recent": services.consumers_recently_viewed(user=request.user),
+        "recent": services.consumers_recently_viewed(user=signed_in_user(request)),
     }
     return render(request, "consumers/home.html", context)
 
@@ -148,7 +148,7 @@ def order_refresh(request: HttpRequest, ref: str) -> HttpResponse:
 def consumer_detail(request: HttpRequest, ref: str) -> HttpResponse:
     """The consumer as cached (fetched on first view), its order, history and open edits."""
     try:
-        page = services.consumer_page(ref=ref, user=request.user)
+        page = services.consumer_page(ref=ref, user=signed_in_user(request))
     except CDPError as error:
         return cdp_error_page(request, error, what=f"order consumer {ref}")
     context = {

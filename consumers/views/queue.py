@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.services import RequestMeta
 from consumers import pushes
 from consumers.models import OrderConsumer
-from consumers.views.common import can_edit, change_rows, next_url
+from consumers.views.common import can_edit, change_rows, next_url, signed_in_user
 
 
 @require_GET
@@ -28,7 +28,7 @@ def push_queue(request: HttpRequest) -> HttpResponse:
 @can_edit
 def queued_retry(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
     """Send a queued edit at once (the agent's own; a supervisor's: anyone's)."""
-    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    push = pushes.push_get(ref=ref, push_id=push_id, user=signed_in_user(request))
     if pushes.push_retry_now(push=push):
         messages.success(request, f"{push.object_repr}: The worker will try it now.")
     else:
@@ -41,12 +41,13 @@ def queued_retry(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
 @can_edit
 def queued_cancel(request: HttpRequest, ref: str, push_id: int) -> HttpResponse:
     """GET: show the change that will not be sent; POST: cancel the queued edit."""
-    push = pushes.push_get(ref=ref, push_id=push_id, user=request.user)
+    user = signed_in_user(request)
+    push = pushes.push_get(ref=ref, push_id=push_id, user=user)
     default = reverse("consumers:detail", args=[ref])
     back = next_url(request, default)
     if request.method == "POST":
         meta = RequestMeta.from_request(request)
-        cancelled = pushes.push_cancel(push=push, user=request.user, meta=meta)
+        cancelled = pushes.push_cancel(push=push, user=user, meta=meta)
         text = "Cancelled: the change will not be sent." if cancelled else "It is no longer queued."
         (messages.success if cancelled else messages.info)(request, f"{push.object_repr}: {text}")
         return redirect(back)

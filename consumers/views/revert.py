@@ -21,6 +21,7 @@ from cdp.client import CDPError
 from consumers import pushes
 from consumers.forms import RevertForm
 from consumers.pushes import Outcome, RevertRefused
+from consumers.views.common import signed_in_user
 
 can_read_audit = permission_required("audit.view_auditentry", raise_exception=True)
 can_revert = permission_required("audit.revert_auditentry", raise_exception=True)
@@ -56,7 +57,10 @@ def entry_revert(request: HttpRequest, pk: int) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
         result = pushes.consumer_revert(
-            entry=entry, user=request.user, meta=RequestMeta.from_request(request), reason=reason
+            entry=entry,
+            user=signed_in_user(request),
+            meta=RequestMeta.from_request(request),
+            reason=reason,
         )
     except RevertRefused as refusal:
         messages.error(request, f"Not reverted. {refusal}")

@@ -45,6 +45,7 @@ def queue_an_edit(ref: str, user, sandbox, *, last_name: str = "Beirne") -> Push
         meta=META,
     )
     assert result.outcome == pushes.Outcome.PENDING
+    assert result.push is not None
     return result.push
 
 
@@ -133,6 +134,9 @@ def test_while_edits_wait_the_oldest_is_probed_long_before_its_slot(agent, sandb
 
     first = queue_an_edit(CONSUMER_REF, agent, sandbox)
     first.refresh_from_db()
+    assert first.queued_at is not None
+    assert first.woken_at is not None
+    assert first.next_attempt_at is not None
     assert first.queued_at + timedelta(seconds=5) <= first.woken_at < first.next_attempt_at
 
     second = queue_an_edit(seed.make_ref("consumer", 1), agent, sandbox)
@@ -198,6 +202,7 @@ def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_l
     )
     assert result.outcome == pushes.Outcome.PENDING
     queued = result.push
+    assert queued is not None
 
     pushes.push_queue_wake()
     pushes.push_queue_wake(everyone=True)
@@ -205,6 +210,7 @@ def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_l
 
     queued.refresh_from_db()
     assert queued.not_before is not None
+    assert queued.next_try_at is not None
     assert queued.next_try_at >= queued.not_before  # not woken before the straggler could land
 
 

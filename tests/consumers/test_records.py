@@ -1,6 +1,7 @@
 """The table of editable fields, and how each kind maps to and from CDP and the audit log."""
 
 import pytest
+from django.db import models
 
 from cdp import client
 from cdp.client import CDPBadResponse
@@ -63,12 +64,15 @@ def test_the_table_names_each_field_its_cdp_attribute_kind_and_label():
 def test_the_cache_keeps_each_field_as_long_as_the_table_says():
     for field in records.FIELDS:
         column = OrderConsumer._meta.get_field(field.name)
+        assert isinstance(column, models.Field)
         if field.kind is Kind.LINK_LIST:
             assert column.get_internal_type() == "JSONField"
         else:
             assert column.max_length == field.max_length, field.name
     for name in ("ref", "order_ref", "guest_ref"):
-        assert OrderConsumer._meta.get_field(name).max_length == records.REF_MAX_LENGTH
+        column = OrderConsumer._meta.get_field(name)
+        assert isinstance(column, models.Field)
+        assert column.max_length == records.REF_MAX_LENGTH
 
 
 def test_the_editable_values_of_a_consumer_are_the_tables_fields_in_its_order():
