@@ -116,12 +116,3 @@ class AuditPageForm(forms.Form):
         if not self.is_valid():
             return None, None
         return self.cleaned_data["before"], self.cleaned_data["after"]
-
-
-class RevertForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason for the revert",
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )

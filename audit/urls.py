@@ -7,5 +7,4 @@ urlpatterns = [
     path("", views.entry_list, name="list"),
     path("export.csv", views.entry_export, name="export"),
     path("<int:pk>/", views.entry_detail, name="detail"),
-    path("<int:pk>/revert/", views.entry_revert, name="revert"),
 ]

@@ -3,30 +3,19 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from audit import services
-from audit.forms import AuditFilterForm, AuditPageForm, RevertForm
+from audit.contexts import entry_context
+from audit.forms import AuditFilterForm, AuditPageForm
 from audit.labels import field_label
 from audit.models import AuditEntry
-from audit.services import RequestMeta
-from cdp.errors import CDPError
-from consumers.pushes import (
-    Outcome,
-    RevertRefused,
-    consumer_revert,
-    consumer_revert_preview,
-    queued_message,
-    revert_refusal,
-)
 
 PAGE_SIZE = 50
 can_read = permission_required("audit.view_auditentry", raise_exception=True)
-can_revert = permission_required("audit.revert_auditentry", raise_exception=True)
 
 
 def _page(
@@ -143,55 +132,11 @@ def entry_detail(request, pk: int):
     entry = get_object_or_404(
         AuditEntry.objects.select_related("reverts").prefetch_related("changes"), pk=pk
     )
-    # Revert is offered only when it could be done; else the page says why not (without CDP).
-    refusal = revert_refusal(entry=entry) if entry.is_revertible else ""
     context = {
         "entry": entry,
         "reverted_by": AuditEntry.objects.filter(reverts=entry).order_by("sequence"),
-        "revert_refusal": refusal,
+        # The apps that act on entries say what the page shows about that: consumers where to
+        # revert the change, or why it cannot be (without asking CDP).
+        **entry_context(entry),
     }
     return render(request, "audit/entry_detail.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@can_read
-@can_revert
-def entry_revert(request, pk: int):
-    """GET: show, field by field, the values a revert sends to CDP; POST: revert."""
-    entry = get_object_or_404(AuditEntry.objects.prefetch_related("changes"), pk=pk)
-    form = RevertForm(request.POST or None)
-    if request.method == "GET":
-        context = {"entry": entry, "form": form, "preview": None, "refusal": ""}
-        try:
-            context["preview"] = consumer_revert_preview(entry=entry)
-        except RevertRefused as refusal:
-            context["refusal"] = str(refusal)
-        except CDPError as error:
-            context["refusal"] = f"CDP could not be read, so there is nothing to compare: {error}"
-        return render(request, "audit/entry_revert.html", context)
-
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        result = consumer_revert(
-            entry=entry, user=request.user, meta=RequestMeta.from_request(request), reason=reason
-        )
-    except RevertRefused as refusal:
-        messages.error(request, f"Not reverted. {refusal}")
-        return redirect("audit:detail", pk=entry.pk)
-    except (CDPError, ValidationError) as error:
-        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        messages.error(request, f"Not reverted: CDP could not be read or checked. {text}")
-        return redirect("audit:detail", pk=entry.pk)
-
-    if result.outcome == Outcome.SUCCEEDED:
-        messages.success(request, f"Reverted: CDP holds the old values again ({result.consumer}).")
-        return redirect("audit:detail", pk=result.entry.pk)
-    if result.outcome == Outcome.PENDING:
-        messages.warning(request, queued_message(result, what="the revert"))
-        return redirect("audit:detail", pk=result.entry.pk)
-    if result.outcome == Outcome.CONFLICT:
-        messages.error(request, "Not reverted: the consumer changed in CDP meanwhile. Try again.")
-    else:
-        messages.error(request, f"Not reverted: CDP did not save the change. {result.error}")
-    return redirect("audit:detail", pk=entry.pk)

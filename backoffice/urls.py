@@ -14,6 +14,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # /audit/<pk>/revert/ is the consumers app's (consumers/urls.py): it reverts the change in CDP.
     path("audit/", include("audit.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("", include("consumers.urls")),

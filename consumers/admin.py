@@ -1,4 +1,8 @@
+"""The Django admin's view of the cache and the pushes: read-only, for administrators."""
+
 from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
 
 from consumers.models import Order, OrderConsumer, Push
 from core.admin import BoundedDateHierarchyMixin
@@ -7,10 +11,10 @@ from core.admin import BoundedDateHierarchyMixin
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Cached CDP copies change only through the services that talk to CDP, never by hand."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
@@ -33,5 +37,5 @@ class PushAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["=consumer_ref"]
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False

@@ -1,24 +1,32 @@
+"""The consumers app: once Django is ready, it names its audited fields, offers reverts on the
+audit log's entries and connects its receivers."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+
+from accounts.roles import grant_administrators_every_permission
+from audit.contexts import register_entry_context
+from audit.labels import register_field_labels
+from cdp.resilience import cdp_answered_again
 
 
 class ConsumersConfig(AppConfig):
     name = "consumers"
     verbose_name = "Order consumers"
 
-    def ready(self):
-        from accounts.roles import grant_administrators_every_permission
-        from audit.labels import register_field_labels
-        from consumers.models import FIELD_LABELS
+    def ready(self) -> None:
+        # cycle-breaker: Django imports apps.py while it fills the app registry, before a model
+        # may be imported; receivers and views lead to models, records to the CDP client.
+        from consumers import receivers, records
+        from consumers.views import revert
 
-        # The audit log shows the fields an agent edits by these names.
-        register_field_labels("Order consumer", FIELD_LABELS)
+        # The audit log shows the fields an agent edits by these names, and an entry's page
+        # offers to revert the change it records.
+        register_field_labels("Order consumer", records.LABELS)
+        register_entry_context(revert.revert_offer)
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"
         )
-        from cdp.resilience import cdp_answered_again
-        from consumers.receivers import wake_the_queue
-
         # When CDP answers again, queued edits go at once rather than at their next backoff slot.
-        cdp_answered_again.connect(wake_the_queue, dispatch_uid="wake-the-queue")
+        cdp_answered_again.connect(receivers.wake_the_queue, dispatch_uid="wake-the-queue")

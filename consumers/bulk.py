@@ -11,21 +11,27 @@ import io
 import logging
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Subquery
+from django.db.models import Count, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from cdp import client
 from cdp.client import CDPError
-from consumers.models import BulkRefresh, BulkRefreshItem
+from consumers.models import BulkRefresh, BulkRefreshItem, sees_everyones_work
 from consumers.services import consumers_refresh
+from consumers.tasks import bulk_refresh_run_task
 from core.logging import error_summary
 from core.spreadsheets import csv_cell
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 logger = logging.getLogger(__name__)
 Result = BulkRefreshItem.Result
@@ -97,10 +103,8 @@ def refs_from_csv(data: bytes) -> list[str]:
     return list(dict.fromkeys(refs))
 
 
-def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
+def bulk_refresh_start(*, user: User, refs: list[str]) -> BulkRefresh:
     """Create the job and its items, and queue it for the worker."""
-    from consumers.tasks import run_bulk_refresh
-
     limit = settings.BULK_REFRESH_MAX_REFS
     if not refs:
         raise ValidationError("Give at least one order consumer ref.")
@@ -114,17 +118,34 @@ def bulk_refresh_start(*, user, refs: list[str]) -> BulkRefresh:
             [BulkRefreshItem(job=job, consumer_ref=ref) for ref in refs], batch_size=1000
         )
         # With the database task backend the task commits together with the job.
-        run_bulk_refresh.enqueue(job.pk)
+        bulk_refresh_run_task.enqueue(job.pk)
     logger.info("bulk refresh queued", extra={"job": job.pk, "refs": len(refs)})
     return job
 
 
-def bulk_refresh_get(*, job_id: int, user) -> BulkRefresh:
+def bulk_refresh_get(*, job_id: int, user: User) -> BulkRefresh:
     """Return the job if the user started it or is a supervisor; else raise Http404.
 
     Another agent's refresh answers as if it did not exist: its refs and CDP's messages are theirs.
     """
     return get_object_or_404(BulkRefresh.objects.visible_to(user).select_related("user"), pk=job_id)
+
+
+def bulk_refreshes_listed(*, user: User) -> tuple[list[BulkRefresh], list[BulkRefresh]]:
+    """Return the user's last refreshes and, for a supervisor, everyone else's still going.
+
+    Supervisors may cancel anyone's refresh: they see every one still going, to find it.
+    """
+    mine = list(BulkRefresh.objects.filter(user=user)[:10])
+    others: list[BulkRefresh] = []
+    if sees_everyones_work(user):
+        going = [BulkRefresh.Status.QUEUED, BulkRefresh.Status.RUNNING]
+        others = list(
+            BulkRefresh.objects.filter(status__in=going)
+            .exclude(user=user)
+            .select_related("user")[:50]
+        )
+    return mine, others
 
 
 def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
@@ -148,9 +169,9 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
         except CDPError as error:  # no usable connection: every ref of the chunk fails alike
             failed = dict.fromkeys(refs, error)
         for item in items:
-            error = failed.get(item.consumer_ref)
-            item.result = Result.FAILED if error else Result.REFRESHED
-            item.error = str(error) if error else ""
+            failure = failed.get(item.consumer_ref)
+            item.result = Result.FAILED if failure else Result.REFRESHED
+            item.error = str(failure) if failure else ""
         with transaction.atomic():
             BulkRefreshItem.objects.bulk_update(items, ["result", "error"])
             # Counted from the items rather than added to, so a job run twice (recovered while
@@ -161,10 +182,10 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
                 failed=_count(over.filter(result=Result.FAILED)),
                 progressed_at=timezone.now(),
             )
-        for ref, error in failed.items():
+        for ref, failure in failed.items():
             logger.info(
                 "bulk refresh: consumer not refreshed",
-                extra={"job": job_id, "consumer_ref": ref, "error": error_summary(error)},
+                extra={"job": job_id, "consumer_ref": ref, "error": error_summary(failure)},
             )
     BulkRefresh.objects.filter(pk=job_id, status=BulkRefresh.Status.RUNNING).update(
         status=BulkRefresh.Status.FINISHED, finished_at=timezone.now()
@@ -176,7 +197,7 @@ def bulk_refresh_run(*, job_id: int) -> BulkRefresh | None:
     return job
 
 
-def _count(items) -> Coalesce:
+def _count(items: QuerySet[BulkRefreshItem]) -> Coalesce:
     """How many of `items` there are, as an expression for an update."""
     counted = items.order_by().values("job_id").annotate(n=Count("id")).values("n")[:1]
     return Coalesce(Subquery(counted), 0)
@@ -189,8 +210,6 @@ def bulk_refresh_requeue_stalled() -> int:
     one that has not moved for BULK_REFRESH_STALL_SECONDS has lost its worker. Running it again
     refreshes only the refs still waiting.
     """
-    from consumers.tasks import run_bulk_refresh
-
     stale = timezone.now() - timedelta(seconds=settings.BULK_REFRESH_STALL_SECONDS)
     stalled = (
         BulkRefresh.objects.filter(
@@ -204,7 +223,7 @@ def bulk_refresh_requeue_stalled() -> int:
         with transaction.atomic():
             # Moved on so the next cron run leaves it alone while the new task waits its turn.
             BulkRefresh.objects.filter(pk=job_id).update(progressed_at=timezone.now())
-            run_bulk_refresh.enqueue(job_id)
+            bulk_refresh_run_task.enqueue(job_id)
         logger.info("bulk refresh queued again", extra={"job": job_id})
     return len(stalled)
 
@@ -234,7 +253,7 @@ def bulk_refresh_cancel(*, job: BulkRefresh) -> bool:
     return True
 
 
-def bulk_refresh_failures_csv(*, job: BulkRefresh, out) -> None:
+def bulk_refresh_failures_csv(*, job: BulkRefresh, out: "SupportsWrite[str]") -> None:
     """Write the refs that could not be refreshed, with CDP's reason, as CSV."""
     writer = csv.writer(out)
     writer.writerow(["consumer_ref", "error"])

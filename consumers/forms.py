@@ -1,5 +1,9 @@
+"""The forms of the consumers' pages: the edit form with the version it was loaded with, the
+lookups, the bulk refresh's refs and the revert's reason."""
+
 import re
 from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.core import signing
@@ -7,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse_lazy
 
 from cdp import client
-from consumers import bulk
-from consumers.models import FIELD_LABELS, TITLES, Gender, OrderConsumer
+from consumers import bulk, records
+from consumers.models import OrderConsumer
 
 # C0 and C1 controls, DEL and the Unicode line and paragraph separators (Cc, Zl and Zp).
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -41,44 +45,38 @@ def parse_ref(value: str, collection: str) -> str:
     return value
 
 
-def _with_current(choices: list[tuple[str, str]], current: str) -> list[tuple[str, str]]:
-    """Keep a value CDP holds but the documented list lacks, so an unrelated save cannot drop it."""
-    if current and current not in {value for value, _ in choices}:
-        return [*choices, (current, f"{current} (as in CDP)")]
-    return choices
+class RefLinesField(forms.CharField):
+    """Refs or CDP links, one per line; a list of refs is shown one per line."""
 
-
-def _loaded_value_ok(name: str, value) -> bool:
-    if name == "order_item_refs":
-        return isinstance(value, list) and all(isinstance(ref, str) for ref in value)
-    return isinstance(value, str)
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
 
 
 class ConsumerForm(forms.Form):
     """The fields an agent may correct on an order consumer, and the version they loaded."""
 
     title = forms.ChoiceField(
-        label=FIELD_LABELS["title"],
+        label=records.label("title"),
         required=False,
         widget=forms.Select(attrs={"data-title-case": ""}),
     )
     first_name = forms.CharField(
-        label=FIELD_LABELS["first_name"],
-        max_length=255,
+        label=records.label("first_name"),
+        max_length=records.field("first_name").max_length,
         error_messages={"required": "Enter a first name: CDP requires one."},
         help_text="Title case is recommended, e.g. Mary-Kate.",
         widget=forms.TextInput(attrs={"data-title-case": "", "autocomplete": "off"}),
     )
     last_name = forms.CharField(
-        label=FIELD_LABELS["last_name"],
-        max_length=255,
+        label=records.label("last_name"),
+        max_length=records.field("last_name").max_length,
         error_messages={"required": "Enter a last name: CDP requires one."},
         help_text="Title case is recommended, e.g. O'Neill.",
         widget=forms.TextInput(attrs={"data-title-case": "", "autocomplete": "off"}),
     )
-    gender = forms.ChoiceField(label=FIELD_LABELS["gender"], required=False)
+    gender = forms.ChoiceField(label=records.label("gender"), required=False)
     guest_ref = forms.CharField(
-        label=FIELD_LABELS["guest_ref"],
+        label=records.label("guest_ref"),
         required=False,
         max_length=512,
         help_text="The guest's ref, or the guest's link pasted from CDP. Leave empty to unlink.",
@@ -91,8 +89,8 @@ class ConsumerForm(forms.Form):
             }
         ),
     )
-    order_item_refs = forms.CharField(
-        label=FIELD_LABELS["order_item_refs"],
+    order_item_refs = RefLinesField(
+        label=records.label("order_item_refs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One order-item ref or link per line; each must belong to this consumer's order.",
@@ -118,24 +116,19 @@ class ConsumerForm(forms.Form):
         "bad_version": "The form lost track of the version it was loaded with; reload the page.",
     }
 
-    def __init__(self, *args, consumer: OrderConsumer, **kwargs):
+    def __init__(self, *args: Any, consumer: OrderConsumer, **kwargs: Any) -> None:
         kwargs.setdefault("initial", self.initial_for(consumer))
         super().__init__(*args, **kwargs)
         self.consumer = consumer
-        self.fields["title"].choices = _with_current(
-            [("", "—"), *((title, title) for title in TITLES)], consumer.title
-        )
-        self.fields["gender"].choices = _with_current([("", "—"), *Gender.choices], consumer.gender)
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ChoiceField):
+                field.choices = records.choices(name, current=getattr(consumer, name))
 
     @staticmethod
-    def initial_for(consumer: OrderConsumer) -> dict:
+    def initial_for(consumer: OrderConsumer) -> dict[str, Any]:
+        """Return the form's first values: the consumer's, and the version they come from."""
         return {
-            "title": consumer.title,
-            "first_name": consumer.first_name,
-            "last_name": consumer.last_name,
-            "gender": consumer.gender,
-            "guest_ref": consumer.guest_ref,
-            "order_item_refs": "\n".join(consumer.order_item_refs),
+            **consumer.editable_values(),
             "loaded": signing.dumps(
                 {
                     "values": consumer.editable_values(),
@@ -187,10 +180,10 @@ class ConsumerForm(forms.Form):
             loaded = signing.loads(self.cleaned_data["loaded"], salt=LOADED_SALT)
             modified_at = loaded["modified_at"]
             values = dict(loaded["values"])
-            # Only a forged signature (a leaked SECRET_KEY) gets here with other shapes, but then
-            # it must still be a form error, not a crash in the service (tests/test_fuzz_edit_form).
+            # Only a forged signature (a leaked SECRET_KEY) gets here with other shapes, but then it
+            # must still be a form error, not a crash in the service (test_fuzz_edit_form.py).
             for name, value in values.items():
-                if name not in FIELD_LABELS or not _loaded_value_ok(name, value):
+                if not records.is_value_of(name, value):
                     raise ValueError(name)
             return {
                 "values": values,
@@ -201,11 +194,7 @@ class ConsumerForm(forms.Form):
 
     def edited_values(self) -> dict:
         """Return the editable fields as the service expects them."""
-        return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if name not in ("loaded", "reason")
-        }
+        return {name: self.cleaned_data[name] for name in records.NAMES}
 
 
 class SearchForm(forms.Form):
@@ -229,8 +218,9 @@ class SearchForm(forms.Form):
         label="Search", max_length=200, error_messages={"required": "Type something to look up."}
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         kind, q = cleaned.get("kind"), cleaned.get("q", "")
         if kind == self.Kind.CONSUMER and q:
             try:
@@ -295,8 +285,9 @@ class BulkRefreshForm(forms.Form):
         ),
     )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         refs = []
         if cleaned.get("refs"):
             try:
@@ -320,3 +311,14 @@ class BulkRefreshForm(forms.Form):
             raise ValidationError("Paste some consumer refs or choose a CSV file.")
         cleaned["ref_list"] = list(dict.fromkeys(refs))
         return cleaned
+
+
+class RevertForm(forms.Form):
+    """Why a supervisor reverts an audited change; kept in the audit log."""
+
+    reason = forms.CharField(
+        label="Reason for the revert",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

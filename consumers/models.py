@@ -1,55 +1,15 @@
-from datetime import timedelta
+"""The back office's own records: the cached copies of CDP's orders and consumers, the edits on
+their way to CDP (pushes), who opened which consumer, and bulk refreshes with their items."""
+
+from datetime import datetime, timedelta
+from typing import Self
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
-# The documented examples for `title` (order-consumer-rest-api-v2--legacy-.html).
-TITLES = [
-    "Br",
-    "Brigadier",
-    "Capt",
-    "Colonel",
-    "Dame",
-    "Dr",
-    "Elder",
-    "Fr",
-    "General",
-    "Hon",
-    "Judge",
-    "Lord",
-    "Master",
-    "Miss",
-    "Mr",
-    "Mrs",
-    "Ms",
-    "Mstr",
-    "Prof",
-    "Rabbi",
-    "Rev",
-    "Shaikha",
-    "Sheikh",
-    "Sir",
-    "Sister",
-    "Sr",
-]
-
-
-# What each editable field is called on screen: in the form, the audit log and the conflict view.
-FIELD_LABELS = {
-    "title": "Title",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "gender": "Gender",
-    "guest_ref": "Guest",
-    "order_item_refs": "Order items",
-}
-
-
-class Gender(models.TextChoices):
-    MALE = "male", "Male"
-    FEMALE = "female", "Female"
-    UNKNOWN = "unknown", "Unknown"
+from consumers import records
 
 
 class Order(models.Model):
@@ -65,7 +25,7 @@ class Order(models.Model):
     class Meta:
         ordering = ["-ordered_at"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.reference_id or self.ref
 
 
@@ -104,7 +64,7 @@ class OrderConsumer(models.Model):
         # on the name would tempt the planner into walking the whole table in name order.
         indexes = [models.Index(fields=["-fetched_at"], name="consumer_recent_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
@@ -113,7 +73,7 @@ class OrderConsumer(models.Model):
 
     def editable_values(self) -> dict:
         """Return the fields an agent may edit, as the cache holds them."""
-        return {field: getattr(self, field) for field in FIELD_LABELS}
+        return {name: getattr(self, name) for name in records.NAMES}
 
 
 # Supervisors (and administrators) hold this permission: they may open and act on everyone's
@@ -121,19 +81,19 @@ class OrderConsumer(models.Model):
 SUPERVISE_PERMISSION = "consumers.manage_push"
 
 
-def sees_everyones_work(user) -> bool:
+def sees_everyones_work(user: User) -> bool:
     """Say whether the user may open and act on other agents' edits and refreshes."""
     return user.has_perm(SUPERVISE_PERMISSION)
 
 
 class OwnedQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "models.QuerySet":
+    def visible_to(self, user: User) -> Self:
         """The rows the user may open: their own, or every row for a supervisor."""
         return self if sees_everyones_work(user) else self.filter(user=user)
 
 
 class PushQuerySet(OwnedQuerySet):
-    def needing_attention(self) -> "PushQuerySet":
+    def needing_attention(self) -> Self:
         """Pushes people should know about: waiting to be sent, in conflict, or failed in the queue.
 
         An edit that failed while the agent watched was shown to them; one that failed later in
@@ -232,7 +192,7 @@ class Push(models.Model):
         verbose_name_plural = "pushes"
         permissions = [("manage_push", "Can retry or cancel queued edits")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"push of {self.consumer_ref} ({self.status})"
 
     @property
@@ -241,7 +201,7 @@ class Push(models.Model):
         return {**self.loaded, **{field: new for field, (_, new) in self.changes.items()}}
 
     @property
-    def next_try_at(self):
+    def next_try_at(self) -> datetime | None:
         """When the worker tries the edit next: its slot, or sooner if woken or probing."""
         times = [moment for moment in (self.woken_at, self.next_attempt_at) if moment]
         return min(times) if times else None
@@ -250,7 +210,7 @@ class Push(models.Model):
     def needs_attention(self) -> bool:
         return self.status == self.Status.CONFLICT and not self.resolution
 
-    def handled_by(self, user) -> bool:
+    def handled_by(self, user: User) -> bool:
         """Say whether the user may open and act on this edit: theirs, or they supervise."""
         return self.user_id == user.pk or sees_everyones_work(user)
 
@@ -268,7 +228,7 @@ class ConsumerView(models.Model):
         ]
         indexes = [models.Index(fields=["user", "-viewed_at"], name="recent_views_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.consumer_ref} viewed by {self.user_id}"
 
 
@@ -301,7 +261,7 @@ class BulkRefresh(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "bulk refreshes"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"bulk refresh {self.pk} ({self.done}/{self.total})"
 
     @property
@@ -330,5 +290,5 @@ class BulkRefreshItem(models.Model):
     class Meta:
         ordering = ["id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.consumer_ref}: {self.result}"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,21 +29,15 @@ from audit.services import RequestMeta, audit_entry_create
 from cdp import client
 from cdp.client import CDPError, CDPNotFound
 from cdp.resilience import Failure
-from consumers.models import FIELD_LABELS, OrderConsumer, Push
-from consumers.services import (
-    EDITABLE_FIELDS,
-    consumer_fetch,
-    consumer_fields,
-    consumer_save,
-    guest_name_of,
-)
+from consumers import records
+from consumers.models import OrderConsumer, Push
+from consumers.services import consumer_fetch, consumer_save, guest_name_of
+from consumers.tasks import push_deliver_task
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
-# Attributes CDP sets itself; they are left out of an update body.
-READ_ONLY_ATTRIBUTES = ("href", "ref", "createdAt", "modifiedAt", "order")
 # How long an agent's save waits for another save of the same consumer before it is queued.
 LOCK_WAIT_SECONDS = 3.0
 
@@ -63,37 +58,6 @@ class PushResult:
     error: CDPError | None = None
     # The audit entry the attempt wrote (none when nothing changed or a retry failed again).
     entry: AuditEntry | None = None
-
-
-# --- what changed ---------------------------------------------------------------------------
-
-
-def _same_value(field: str, a, b) -> bool:
-    # The order of a consumer's order items carries no meaning.
-    return sorted(a) == sorted(b) if field == "order_item_refs" else a == b
-
-
-def _changes(loaded: dict, data: dict) -> dict[str, tuple]:
-    """Return {field: (loaded, new)} for each editable field the agent changed."""
-    changes = {}
-    for field in EDITABLE_FIELDS:
-        old = loaded.get(field, [] if field == "order_item_refs" else "")
-        new = data.get(field, old)
-        if not _same_value(field, old, new):
-            changes[field] = (old, new)
-    return changes
-
-
-def audit_text(value) -> str:
-    """Render a field's value as the audit log stores it."""
-    return ", ".join(value) if isinstance(value, list) else str(value)
-
-
-def from_audit_text(field: str, text: str):
-    """Turn a value stored in the audit log back into the field's value."""
-    if field == "order_item_refs":
-        return [ref for ref in text.split(", ") if ref]
-    return text
 
 
 # --- the CDP side of one attempt ---------------------------------------------------------------
@@ -120,28 +84,6 @@ def _check_links(order_ref: str, changes: dict) -> str | None:
     if errors:
         raise ValidationError(errors)
     return guest_name
-
-
-def _push_body(fresh: dict, changes: dict) -> dict:
-    """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body."""
-    body = {key: value for key, value in fresh.items() if key not in READ_ONLY_ATTRIBUTES}
-    connection = client.current_connection()
-    for field, (_, new) in changes.items():
-        attribute = EDITABLE_FIELDS[field]
-        if not new:
-            # Leaving an attribute out of a v2 update is how it is cleared.
-            body.pop(attribute, None)
-        elif field == "guest_ref":
-            body[attribute] = client.link("guests", new, connection)
-        elif field == "order_item_refs":
-            body[attribute] = {"items": [client.link("orderItems", r, connection) for r in new]}
-        else:
-            body[attribute] = new
-    return body
-
-
-def _holds_changes(fields: dict, changes: dict) -> bool:
-    return all(_same_value(field, fields[field], new) for field, (_, new) in changes.items())
 
 
 # --- the consumer's push lock -------------------------------------------------------------------
@@ -194,7 +136,9 @@ def _settled_entry(push: Push) -> AuditEntry | None:
     return AuditEntry.objects.filter(pk=push.pending_entry_id, superseded_by__isnull=True).first()
 
 
-def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str = ""):
+def _audit(
+    push: Push, outcome: str, error: CDPError | None = None, message: str = ""
+) -> AuditEntry:
     return audit_entry_create(
         user=push.user,
         meta=_meta(push),
@@ -204,7 +148,8 @@ def _audit(push: Push, outcome: str, error: CDPError | None = None, message: str
         order_ref=push.order_ref,
         object_repr=push.object_repr,
         changes={
-            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+            field: (records.audit_text(old), records.audit_text(new))
+            for field, (old, new) in push.changes.items()
         },
         cdp_status=error.status if error else None,
         cdp_message=message or (error.message if error else ""),
@@ -288,8 +233,6 @@ def _queue(
     if not free and push.attempts >= settings.PUSH_MAX_ATTEMPTS:
         gave_up = f"Not sent: the queue gave up after {push.attempts} tries. CDP's last answer: "
         return _record_failure(push, error, text=gave_up + error.answer)
-    from consumers.tasks import deliver_push
-
     first_time = push.queued_at is None
     with transaction.atomic():
         now = timezone.now()
@@ -328,7 +271,7 @@ def _queue(
         )
         if enqueue:
             # With the database task backend this row commits together with the push.
-            deliver_push.using(run_after=slot).enqueue(push.pk)
+            push_deliver_task.using(run_after=slot).enqueue(push.pk)
         probe = _probe_the_oldest(now)
         if probe and probe[0] == push.pk:
             push.woken_at = probe[1]
@@ -358,8 +301,6 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     edit probes, so an outage costs CDP one try per interval (no call while the breaker is open),
     and probing uses up none of its tries. Returns (push id, when), or None if none was due.
     """
-    from consumers.tasks import deliver_push
-
     now = now or timezone.now()
     oldest = _oldest_waiting()
     if oldest is None or oldest.status != Push.Status.PENDING:
@@ -369,7 +310,7 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     if oldest.next_try_at and oldest.next_try_at <= at:
         return None  # tried by then anyway
     Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
-    deliver_push.using(run_after=at).enqueue(oldest.pk)
+    push_deliver_task.using(run_after=at).enqueue(oldest.pk)
     return oldest.pk, at
 
 
@@ -382,8 +323,6 @@ def push_queue_wake(*, everyone: bool = False) -> int:
     lost is not tried before it could have landed (`not_before`). The receiver of
     `cdp.resilience.cdp_answered_again` calls it (consumers/receivers.py).
     """
-    from consumers.tasks import deliver_push
-
     now = timezone.now()
     asleep = Push.objects.filter(status=Push.Status.PENDING, next_attempt_at__gt=now).exclude(
         woken_at__lte=now
@@ -392,13 +331,14 @@ def push_queue_wake(*, everyone: bool = False) -> int:
         chosen = list(asleep.order_by("queued_at", "pk").values_list("pk", "not_before")[:500])
     else:
         oldest = _oldest_waiting()
-        awake = oldest is None or not asleep.filter(pk=oldest.pk).exists()
-        chosen = [] if awake else [(oldest.pk, oldest.not_before)]
+        chosen = []
+        if oldest is not None and asleep.filter(pk=oldest.pk).exists():
+            chosen = [(oldest.pk, oldest.not_before)]
     with transaction.atomic():
         for push_id, not_before in chosen:
             at = max(now, not_before or now)
             Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
-            deliver_push.using(run_after=at).enqueue(push_id)
+            push_deliver_task.using(run_after=at).enqueue(push_id)
     if chosen:
         logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
     return len(chosen)
@@ -433,14 +373,15 @@ def _attempt(
             if not links_checked:
                 guest_name = _check_links(push.order_ref, push.changes)
             fresh = client.get_order_consumer(push.consumer_ref)
-            fields = consumer_fields(fresh)
+            fields = records.consumer_fields(fresh)
             if fields["cdp_modified_at"] != push.loaded_modified_at:
                 # An earlier try may have reached CDP although its answer was lost.
-                if push.queued_at and _holds_changes(fields, push.changes):
+                if push.queued_at and records.holds(fields, push.changes):
                     return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
-            reply = client.update_order_consumer(push.consumer_ref, _push_body(fresh, push.changes))
+            body = records.push_body(fresh, push.changes, connection=client.current_connection())
+            reply = client.update_order_consumer(push.consumer_ref, body)
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
                 reply = client.get_order_consumer(push.consumer_ref)
@@ -462,6 +403,8 @@ def _attempt(
 def queued_message(result: PushResult, *, what: str = "your edit") -> str:
     """Tell the agent that a queued edit is safe: what happened, and what happens next."""
     push, error = result.push, result.error
+    if push is None:
+        raise ValueError("Only the result of a queued edit, which has its push, says this.")
     if isinstance(error, client.CDPCircuitOpen):
         happened, why = "CDP is paused after failing again and again", "Why"
     elif error is not None and error.status:
@@ -522,7 +465,7 @@ def consumer_push_update(
     consumer: OrderConsumer,
     data: dict,
     loaded_modified_at: datetime | None,
-    user,
+    user: User,
     meta: RequestMeta,
     loaded_values: dict | None = None,
     reason: str = "",
@@ -534,7 +477,7 @@ def consumer_push_update(
     Raises ValidationError, sending nothing, when a new guest or order-item link does not resolve.
     """
     loaded = loaded_values if loaded_values is not None else consumer.editable_values()
-    changes = _changes(loaded, data)
+    changes = records.changes(loaded, data)
     if not changes:
         return PushResult(Outcome.UNCHANGED, consumer)
     push = Push(
@@ -606,7 +549,7 @@ def push_deliver(*, push_id: int) -> PushResult | None:
     return _attempt(push, guest_name=None, links_checked=False, lock_wait=0, free=free)
 
 
-def push_get(*, ref: str, push_id: int, user) -> Push:
+def push_get(*, ref: str, push_id: int, user: User) -> Push:
     """Return an edit of the consumer if the user made it or is a supervisor; else Http404.
 
     Retry now and Cancel load the queued edit through here, so an agent acts on their own edits
@@ -617,10 +560,20 @@ def push_get(*, ref: str, push_id: int, user) -> Push:
     )
 
 
+def pushes_waiting(*, ref: str) -> list[Push]:
+    """Return the consumer's edits not in CDP yet (queued or being sent), with their authors."""
+    return list(
+        Push.objects.filter(consumer_ref=ref, status__in=Push.WAITING).select_related("user")
+    )
+
+
+def pushes_needing_attention(*, limit: int = 200) -> list[Push]:
+    """Return everyone's edits waiting for CDP, in conflict or failed in the queue, oldest first."""
+    return list(Push.objects.needing_attention().select_related("user")[:limit])
+
+
 def push_retry_now(*, push: Push) -> bool:
     """Move a queued push to the front: the worker tries it at once. False if not queued."""
-    from consumers.tasks import deliver_push
-
     with transaction.atomic():
         now = timezone.now()
         pending = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING)
@@ -629,12 +582,12 @@ def push_retry_now(*, push: Push) -> bool:
         at = max(now, not_before or now)
         moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            deliver_push.using(run_after=at).enqueue(push.pk)
+            push_deliver_task.using(run_after=at).enqueue(push.pk)
             push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
 
-def push_cancel(*, push: Push, user, meta: RequestMeta) -> bool:
+def push_cancel(*, push: Push, user: User, meta: RequestMeta) -> bool:
     """Cancel a queued push (it will not be sent) and audit who cancelled it."""
     with transaction.atomic():
         cancelled = Push.objects.filter(pk=push.pk, status=Push.Status.PENDING).update(
@@ -657,8 +610,6 @@ def push_requeue_stuck() -> int:
     task (e.g. the tasks backend was switched). The next try re-reads before it sends, so a
     cut-short attempt that did reach CDP is recognised rather than repeated.
     """
-    from consumers.tasks import deliver_push
-
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
     stuck = Push.objects.filter(
@@ -673,7 +624,7 @@ def push_requeue_stuck() -> int:
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
             )
-            deliver_push.enqueue(push_id)
+            push_deliver_task.enqueue(push_id)
     return len(stuck)
 
 
@@ -684,7 +635,7 @@ class ConflictResolved(Exception):
     """The conflict was already re-applied or discarded."""
 
 
-def conflict_get(*, ref: str, push_id: int, user) -> Push:
+def conflict_get(*, ref: str, push_id: int, user: User) -> Push:
     """Return a conflict of the consumer if the user made the edit or is a supervisor.
 
     Raises Http404 otherwise: another agent's conflict answers as if it did not exist, so nobody
@@ -698,7 +649,36 @@ def conflict_get(*, ref: str, push_id: int, user) -> Push:
     )
 
 
-def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> AuditEntry:
+@dataclass
+class ConflictPage:
+    """A conflict's versions: CDP's (now, or as it was if resolved) and what resolving it did."""
+
+    consumer: OrderConsumer
+    # CDP's editable fields: as the agent was shown them at the conflict once it is resolved.
+    cdp: dict
+    # The audit entry of the re-applied save or of the discard, once resolved.
+    resulting: AuditEntry | None = None
+    # Why CDP's version is the cached one rather than read just now.
+    error: CDPError | None = None
+
+
+def conflict_page(*, push: Push) -> ConflictPage:
+    """Return what the conflict page compares; an open conflict reads CDP's version afresh."""
+    consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
+    if push.resolution:
+        # History: CDP's version as the agent was shown it, not as CDP holds it today.
+        resulting = None
+        if push.resolution_entry_id:
+            resulting = AuditEntry.objects.filter(pk=push.resolution_entry_id).first()
+        return ConflictPage(consumer, push.cdp_values or consumer.editable_values(), resulting)
+    try:
+        consumer = consumer_fetch(ref=push.consumer_ref)
+    except CDPError as error:
+        return ConflictPage(consumer, consumer.editable_values(), error=error)
+    return ConflictPage(consumer, consumer.editable_values())
+
+
+def _audit_resolution(push: Push, action: str, *, user: User, meta: RequestMeta) -> AuditEntry:
     return audit_entry_create(
         user=user,
         meta=meta,
@@ -708,14 +688,15 @@ def _audit_resolution(push: Push, action: str, *, user, meta: RequestMeta) -> Au
         order_ref=push.order_ref,
         object_repr=push.object_repr,
         changes={
-            field: (audit_text(old), audit_text(new)) for field, (old, new) in push.changes.items()
+            field: (records.audit_text(old), records.audit_text(new))
+            for field, (old, new) in push.changes.items()
         },
         reason=push.reason,
         supersedes=_settled_entry(push),
     )
 
 
-def _claim_resolution(push: Push, resolution: str, user) -> None:
+def _claim_resolution(push: Push, resolution: str, user: User) -> None:
     """Mark the conflict resolved by `user`, unless someone resolved it first."""
     now = timezone.now()
     claimed = Push.objects.filter(pk=push.pk, status=Push.Status.CONFLICT, resolution="").update(
@@ -737,7 +718,7 @@ def _note_resolution_entry(push: Push, entry: AuditEntry | None) -> None:
         push.resolution_entry_id = entry.pk
 
 
-def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
+def conflict_reapply(*, push: Push, user: User, meta: RequestMeta) -> PushResult:
     """Apply a conflicting edit's changes over CDP's current version, as a new save."""
     _claim_resolution(push, Push.Resolution.REAPPLIED, user)
     try:
@@ -764,7 +745,7 @@ def conflict_reapply(*, push: Push, user, meta: RequestMeta) -> PushResult:
     return result
 
 
-def conflict_discard(*, push: Push, user, meta: RequestMeta) -> AuditEntry:
+def conflict_discard(*, push: Push, user: User, meta: RequestMeta) -> AuditEntry:
     """Drop a conflicting edit, keeping CDP's version, and audit that it was dropped."""
     _claim_resolution(push, Push.Resolution.DISCARDED, user)
     entry = _audit_resolution(push, AuditEntry.Action.DISCARD, user=user, meta=meta)
@@ -821,25 +802,28 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
     rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
-        if not _same_value(change.field, now, from_audit_text(change.field, change.new_value)):
+        new = records.from_audit_text(change.field, change.new_value)
+        if not records.same_value(change.field, now, new):
             raise RevertRefused(
-                f"{FIELD_LABELS.get(change.field, change.field)} was changed again since this "
-                f"change: CDP now holds “{audit_text(now) or '(empty)'}”, not "
+                f"{records.label(change.field)} was changed again since this "
+                f"change: CDP now holds “{records.audit_text(now) or '(empty)'}”, not "
                 f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
             )
-        data[change.field] = from_audit_text(change.field, change.old_value)
+        data[change.field] = records.from_audit_text(change.field, change.old_value)
         rows.append(
             {
                 "field": change.field,
-                "label": FIELD_LABELS.get(change.field, change.field),
-                "now": audit_text(now),
+                "label": records.label(change.field),
+                "now": records.audit_text(now),
                 "sends": change.old_value,
             }
         )
     return RevertPreview(consumer=consumer, rows=rows, data=data)
 
 
-def consumer_revert(*, entry: AuditEntry, user, meta: RequestMeta, reason: str = "") -> PushResult:
+def consumer_revert(
+    *, entry: AuditEntry, user: User, meta: RequestMeta, reason: str = ""
+) -> PushResult:
     """Push an audited change's old values back to CDP, through the same path as an agent's edit.
 
     Refuses (RevertRefused) what `consumer_revert_preview` refuses: an entry that is not a

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.core.cache import cache
 
@@ -21,7 +22,7 @@ _deferred: ContextVar[list | None] = ContextVar("consumers_deferred_wakes", defa
 _WOKEN_LATELY = "consumers:queue-woken-lately"
 
 
-def wake_the_queue(sender, **kwargs) -> None:
+def wake_the_queue(sender: object, **kwargs: Any) -> None:
     """Have the oldest queued edit tried now, for CDP answers again (see pushes.push_queue_wake)."""
     deferred = _deferred.get()
     if deferred is not None:
@@ -32,6 +33,8 @@ def wake_the_queue(sender, **kwargs) -> None:
             return
     except Exception:  # no cache, no limit: a wake-up is worth more than the saved query
         logger.warning("Could not use the cache to limit queue wake-ups.", exc_info=True)
+    # cycle-breaker: pushes reads through services, whose threads hand their wake-ups back to
+    # this module (deferred_wakes, wake_if_noted), so pushes is imported only when a wake is due.
     from consumers.pushes import push_queue_wake
 
     push_queue_wake()

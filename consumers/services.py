@@ -4,47 +4,38 @@ Saving edits back to CDP is in `consumers.pushes`.
 """
 
 import logging
-import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextvars import copy_context
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth.models import User
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from cdp import client
 from cdp.client import CDPBadResponse, CDPError, CDPNotFound
-from consumers import receivers
+from consumers import receivers, records
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
 
-# The fields an agent may edit, with the CDP attribute each one maps to.
-EDITABLE_FIELDS = {
-    "title": "title",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "gender": "gender",
-    "guest_ref": "guest",
-    "order_item_refs": "orderItems",
-}
 # "lastName: may not be null." (cdp-api.md §5): an attribute, a colon and what is wrong, perhaps
 # several, separated by commas; an attribute may carry an index or a sub-attribute (orderItems[0]).
 _ATTRIBUTE_ERROR = re.compile(
     r"\b(?P<attribute>[A-Za-z]+)(?:\[\d+\]|\.[A-Za-z]+)*\s*:\s*"
     r"(?P<text>.+?)\s*(?=,\s*[A-Za-z]+(?:\[\d+\]|\.[A-Za-z]+)*\s*:|$)"
 )
-_FIELD_OF_ATTRIBUTE = {attribute: field for field, attribute in EDITABLE_FIELDS.items()}
 
 
 def cdp_field_errors(error: CDPError) -> dict[str, str]:
@@ -53,118 +44,18 @@ def cdp_field_errors(error: CDPError) -> dict[str, str]:
     text = error.developer_message or error.answer.rpartition("): ")[2]
     found: dict[str, str] = {}
     for match in _ATTRIBUTE_ERROR.finditer(text):
-        field = _FIELD_OF_ATTRIBUTE.get(match["attribute"])
-        if field and field not in found:
-            found[field] = match["text"]
+        editable = records.field_of_attribute(match["attribute"])
+        if editable and editable.name not in found:
+            found[editable.name] = match["text"]
     return found
 
 
-# --- reading CDP records ----------------------------------------------------------------------
-
-
-def _parse_time(value, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise CDPBadResponse(f"CDP sent a {name} that is not a date and time.")
-    try:
-        moment = datetime.fromisoformat(value)
-        moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-        # In UTC, as the database keeps it; a moment past year 9999 there is refused here.
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise CDPBadResponse(
-            f"CDP sent a {name} that is not a date and time: {value[:40]}"
-        ) from None
-
-
-def _max_length(model, field: str) -> int:
-    return model._meta.get_field(field).max_length
-
-
-def _text(record: dict, name: str, max_length: int | None = None) -> str:
-    value = record.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CDPBadResponse(f"CDP sent a {name} that is not text.")
-    if max_length is not None and len(value) > max_length:
-        raise CDPBadResponse(
-            f"CDP sent a {name} of {len(value)} characters; this back office keeps at most "
-            f"{max_length}."
-        )
-    return value
-
-
-def _ref(link, name: str) -> str:
-    """Return the ref in a link object, or raise CDPBadResponse if it is not a usable link."""
-    ref = client.ref_from_link(link)
-    if not ref or len(ref) > _max_length(OrderConsumer, "ref"):
-        raise CDPBadResponse(
-            f'CDP sent a {name} that is not a link such as {{"href": ".../<ref>"}}.'
-        )
-    return ref
-
-
-def _link_ref(record: dict, name: str) -> str:
-    """Return the ref of a linked record (guest, order), or "" when there is no link."""
-    link = record.get(name)
-    return "" if link is None else _ref(link, name)
-
-
-def _item_refs(value) -> list[str]:
-    """Return the refs of an `orderItems` value, `{"items": [links]}` or a bare list of links."""
-    if value is None:
-        return []
-    items = value.get("items") if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise CDPBadResponse("CDP sent orderItems that are not a list of links.")
-    return [_ref(item, "orderItems entry") for item in items]
-
-
-def _check_storable(value, what: str) -> None:
-    """Refuse what no database could keep: NUL characters, broken Unicode, NaN or infinity."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise CDPBadResponse(f"CDP sent {what} with a NUL character in its text.")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise CDPBadResponse(
-                    f"CDP sent {what} with text that is not valid Unicode."
-                ) from None
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise CDPBadResponse(f"CDP sent {what} with a number that is not finite.")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def consumer_fields(record: dict) -> dict:
-    """Map a CDP order-consumer record onto the cache's fields, or raise CDPBadResponse."""
-    # Every check here was asked for by tests/test_fuzz_cdp_parser.py: what passes can be cached.
-    if not isinstance(record, dict):
-        raise CDPBadResponse("CDP sent an order consumer that is not a JSON object.")
-    if not isinstance(record.get("firstName"), str) or not isinstance(record.get("lastName"), str):
-        raise CDPBadResponse("CDP sent an order consumer without a first and last name.")
-    _check_storable(record, "an order consumer")
-    return {
-        "order_ref": _link_ref(record, "order"),
-        "title": _text(record, "title", _max_length(OrderConsumer, "title")),
-        "first_name": _text(record, "firstName", _max_length(OrderConsumer, "first_name")),
-        "last_name": _text(record, "lastName", _max_length(OrderConsumer, "last_name")),
-        "gender": _text(record, "gender", _max_length(OrderConsumer, "gender")),
-        "guest_ref": _link_ref(record, "guest"),
-        "order_item_refs": _item_refs(record.get("orderItems")),
-        "cdp_created_at": _parse_time(record.get("createdAt"), "createdAt"),
-        "cdp_modified_at": _parse_time(record.get("modifiedAt"), "modifiedAt"),
-        "raw": record,
-    }
+def _max_length(model: type[models.Model], name: str) -> int:
+    """Return the longest text a column of the cache keeps."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a text column with a length.")
+    return field.max_length
 
 
 def _guest_name(guest_ref: str) -> str:
@@ -184,20 +75,22 @@ def guest_name_of(guest: dict) -> str:
     parts = (guest.get("firstName"), guest.get("lastName"))
     name = " ".join(part for part in parts if isinstance(part, str) and part)
     try:
-        _check_storable(name, "a guest")
+        records.check_storable(name, "a guest")
     except CDPBadResponse:
         return ""
     return name[: _max_length(OrderConsumer, "guest_name")]
 
 
 def _order_save(record: dict, ref: str) -> Order:
-    _check_storable(record, "an order")
+    records.check_storable(record, "an order")
     order, _ = Order.objects.update_or_create(
         ref=ref,
         defaults={
-            "reference_id": _text(record, "referenceId", _max_length(Order, "reference_id")),
-            "status": _text(record, "status", _max_length(Order, "status")),
-            "ordered_at": _parse_time(record.get("orderedAt"), "orderedAt"),
+            "reference_id": records.read_text(
+                record, "referenceId", _max_length(Order, "reference_id")
+            ),
+            "status": records.read_text(record, "status", _max_length(Order, "status")),
+            "ordered_at": records.read_time(record.get("orderedAt"), "orderedAt"),
             "raw": record,
             "fetched_at": timezone.now(),
         },
@@ -210,7 +103,7 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     if not downloaded:
         return {}
     now = timezone.now()
-    parsed = {ref: consumer_fields(record) for ref, (record, _) in downloaded.items()}
+    parsed = {ref: records.consumer_fields(record) for ref, (record, _) in downloaded.items()}
     rows = [
         OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now, **_CHECKED)
         for ref, fields in parsed.items()
@@ -221,6 +114,9 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     )
     return {c.ref: c for c in OrderConsumer.objects.filter(ref__in=list(downloaded))}
 
+
+# Told as each consumer of many is read: its ref, and why it could not be (None when it was).
+Progress = Callable[[str, CDPError | None], None]
 
 # A copy just read from CDP: whatever failed before no longer says anything about it.
 _CHECKED = {"fetch_failed_at": None, "fetch_error": ""}
@@ -242,7 +138,7 @@ def consumer_save(
 ) -> OrderConsumer:
     """Cache CDP's copy of a consumer; `cached` is its row when the caller has it already."""
     fields = {
-        **consumer_fields(record),
+        **records.consumer_fields(record),
         "guest_name": guest_name,
         "fetched_at": timezone.now(),
         **_CHECKED,
@@ -267,7 +163,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
     """
     try:
         record = client.get_order_consumer(ref)
-        fields = consumer_fields(record)
+        fields = records.consumer_fields(record)
     except CDPError as error:
         consumers_mark_unchecked(failed={ref: error})
         raise
@@ -293,14 +189,14 @@ def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
     `known_guests` ({guest ref: name}) spares the guest's call when the link has not changed.
     """
     record = client.get_order_consumer(ref)
-    guest_ref = consumer_fields(record)["guest_ref"]
+    guest_ref = records.consumer_fields(record)["guest_ref"]
     if known_guests.get(guest_ref):
         return record, known_guests[guest_ref]
     return record, _guest_name(guest_ref)
 
 
 def consumers_download(
-    refs: list[str], *, concurrency: int | None = None, on_done=None
+    refs: list[str], *, concurrency: int | None = None, on_done: Progress | None = None
 ) -> tuple[dict[str, tuple[dict, str]], dict[str, CDPError]]:
     """Read many consumers from CDP at once, with at most `concurrency` calls in flight.
 
@@ -308,7 +204,8 @@ def consumers_download(
     calling thread as each one finishes. Nothing is written to the database here (one read: the
     guest names already cached).
     """
-    downloaded, failed = {}, {}
+    downloaded: dict[str, tuple[dict, str]] = {}
+    failed: dict[str, CDPError] = {}
     # Guest names as cached: a guest's name is fetched again only when the link changed.
     known_guests = dict(
         OrderConsumer.objects.filter(ref__in=refs)
@@ -326,15 +223,15 @@ def consumers_download(
     return downloaded, failed
 
 
-def _cdp_in_parallel(
-    call, refs: list[str], *, concurrency: int | None = None
-) -> Iterator[tuple[str, Future]]:
+def _cdp_in_parallel[T](
+    call: Callable[[str], T], refs: list[str], *, concurrency: int | None = None
+) -> Iterator[tuple[str, Future[T]]]:
     """Run `call(ref)` for every ref with at most `concurrency` (default CDP_CONCURRENCY) in
     flight; yield (ref, its future) in the calling thread as each one finishes."""
     workers = max(1, concurrency or settings.CDP_CONCURRENCY)
     noted: list = []
 
-    def in_thread(ref: str):
+    def in_thread(ref: str) -> T:
         # A recovery the breaker sees here wakes the queue from this thread, later: not here.
         with receivers.deferred_wakes() as seen:
             try:
@@ -379,7 +276,7 @@ def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
 
 
 def consumers_refresh(
-    *, refs: list[str], concurrency: int | None = None, on_progress=None
+    *, refs: list[str], concurrency: int | None = None, on_progress: Progress | None = None
 ) -> tuple[int, dict[str, CDPError]]:
     """Fetch many consumers again from CDP; return how many were refreshed, and the failures."""
     downloaded, failed = consumers_download(refs, concurrency=concurrency, on_done=on_progress)
@@ -415,7 +312,7 @@ def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
     return matches.only(*shown).order_by("last_name", "first_name", "ref")
 
 
-def consumer_mark_viewed(*, consumer: OrderConsumer, user) -> None:
+def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
     """Note that an agent opened the consumer: for the retention period and their recent list."""
     now = timezone.now()
     OrderConsumer.objects.filter(pk=consumer.pk).update(last_viewed_at=now)
@@ -428,7 +325,7 @@ def consumer_mark_viewed(*, consumer: OrderConsumer, user) -> None:
     )
 
 
-def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
+def consumers_recently_viewed(*, user: User, limit: int = 8) -> list[OrderConsumer]:
     """Return the consumers the agent opened last, newest first (those still cached)."""
     refs = list(
         ConsumerView.objects.filter(user=user)
@@ -440,7 +337,7 @@ def consumers_recently_viewed(*, user, limit: int = 8) -> list[OrderConsumer]:
     return [cached[ref] for ref in refs if ref in cached]
 
 
-def sync_state(statuses, consumer: OrderConsumer | None = None) -> str:
+def sync_state(statuses: Iterable[str], consumer: OrderConsumer | None = None) -> str:
     """Sum up how the copy shown stands against CDP as one badge: the worst state wins.
 
     *Synced* claims the page shows CDP's record as last read, with no edit outstanding; a copy
@@ -458,11 +355,40 @@ def sync_state(statuses, consumer: OrderConsumer | None = None) -> str:
 
 def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
     """Return each consumer's sync state (see `sync_state`), in one query."""
-    statuses = {consumer.ref: [] for consumer in consumers}
+    statuses: dict[str, list[str]] = {consumer.ref: [] for consumer in consumers}
     attention = Push.objects.filter(consumer_ref__in=list(statuses)).needing_attention()
     for ref, status in attention.values_list("consumer_ref", "status"):
         statuses[ref].append(status)
     return {consumer.ref: sync_state(statuses[consumer.ref], consumer) for consumer in consumers}
+
+
+@dataclass
+class ConsumerPage:
+    """What the consumer's page shows besides the record: its order, history and open edits."""
+
+    consumer: OrderConsumer
+    order: Order | None
+    history: QuerySet[AuditEntry]
+    # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
+    pushes: list[Push]
+    sync_state: str
+
+
+def consumer_page(*, ref: str, user: User) -> ConsumerPage:
+    """Return the consumer (cached, else from CDP) with what its page shows; note the view.
+
+    Raises CDPError when the consumer is not cached and CDP cannot hand it over.
+    """
+    consumer = consumer_get(ref=ref)
+    consumer_mark_viewed(consumer=consumer, user=user)
+    pushes = list(Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"))
+    return ConsumerPage(
+        consumer=consumer,
+        order=Order.objects.filter(ref=consumer.order_ref).first(),
+        history=AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
+        pushes=pushes,
+        sync_state=sync_state((push.status for push in pushes), consumer),
+    )
 
 
 def consumer_names(*, refs: list[str]) -> dict[str, str]:
@@ -595,10 +521,12 @@ def _find_ref(ref: str, kind: str) -> Found:
     return Found(message=f"CDP has no consumer, order or guest with the ref {ref}.")
 
 
-def guest_lookup(*, ref: str) -> dict:
+def guest_lookup(*, ref: str) -> dict[str, str]:
     """Return a guest's name and first e-mail address, for the edit form's hint."""
     guest = client.get_guest(ref)
-    emails = guest.get("emails") if isinstance(guest.get("emails"), list) else []
+    emails = guest.get("emails")
+    if not isinstance(emails, list):
+        emails = []
     email = next((e for e in emails if isinstance(e, str)), "")
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
 

@@ -1,44 +1,53 @@
+"""The consumers app's addresses, by family of pages (consumers/views/)."""
+
 from django.urls import path, register_converter
 
-from consumers import views
 from consumers.converters import RefConverter
+from consumers.views import bulk, conflicts, edit, pages, queue, revert
 
 # A ref that is "." or ".." would make the CDP client call another path: a 404 before any view.
 register_converter(RefConverter, "ref")
 
 app_name = "consumers"
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("orders/<ref:ref>/", views.order_detail, name="order"),
-    path("orders/<ref:ref>/refresh/", views.order_refresh, name="order_refresh"),
-    path("consumers/<ref:ref>/", views.consumer_detail, name="detail"),
-    path("consumers/<ref:ref>/refresh/", views.consumer_refresh, name="refresh"),
-    path("consumers/<ref:ref>/edit/", views.consumer_edit, name="edit"),
-    path("consumers/<ref:ref>/conflicts/<int:push_id>/", views.conflict_detail, name="conflict"),
+    path("", pages.home, name="home"),
+    path("orders/<ref:ref>/", pages.order_detail, name="order"),
+    path("orders/<ref:ref>/refresh/", pages.order_refresh, name="order_refresh"),
+    path("consumers/<ref:ref>/", pages.consumer_detail, name="detail"),
+    path("consumers/<ref:ref>/refresh/", pages.consumer_refresh, name="refresh"),
+    path("consumers/<ref:ref>/edit/", edit.consumer_edit, name="edit"),
+    path(
+        "consumers/<ref:ref>/conflicts/<int:push_id>/",
+        conflicts.conflict_detail,
+        name="conflict",
+    ),
     path(
         "consumers/<ref:ref>/conflicts/<int:push_id>/reapply/",
-        views.conflict_reapply,
+        conflicts.conflict_reapply,
         name="conflict_reapply",
     ),
     path(
         "consumers/<ref:ref>/conflicts/<int:push_id>/discard/",
-        views.conflict_discard,
+        conflicts.conflict_discard,
         name="conflict_discard",
     ),
     path(
-        "consumers/<ref:ref>/queued/<int:push_id>/retry/", views.queued_retry, name="queued_retry"
+        "consumers/<ref:ref>/queued/<int:push_id>/retry/", queue.queued_retry, name="queued_retry"
     ),
     path(
         "consumers/<ref:ref>/queued/<int:push_id>/cancel/",
-        views.queued_cancel,
+        queue.queued_cancel,
         name="queued_cancel",
     ),
-    path("find/", views.find, name="find"),
-    path("guests/summary/", views.guest_summary, name="guest_summary"),
-    path("bulk/", views.bulk_refresh_new, name="bulk_new"),
-    path("bulk/<int:job_id>/", views.bulk_refresh_detail, name="bulk"),
-    path("bulk/<int:job_id>/progress/", views.bulk_refresh_progress, name="bulk_progress"),
-    path("bulk/<int:job_id>/cancel/", views.bulk_refresh_cancel, name="bulk_cancel"),
-    path("bulk/<int:job_id>/failures.csv", views.bulk_refresh_failures, name="bulk_failures"),
-    path("queue/", views.push_queue, name="queue"),
+    path("find/", pages.find, name="find"),
+    path("guests/summary/", pages.guest_summary, name="guest_summary"),
+    path("bulk/", bulk.bulk_refresh_new, name="bulk_new"),
+    path("bulk/<int:job_id>/", bulk.bulk_refresh_detail, name="bulk"),
+    path("bulk/<int:job_id>/progress/", bulk.bulk_refresh_progress, name="bulk_progress"),
+    path("bulk/<int:job_id>/cancel/", bulk.bulk_refresh_cancel, name="bulk_cancel"),
+    path("bulk/<int:job_id>/failures.csv", bulk.bulk_refresh_failures, name="bulk_failures"),
+    path("queue/", queue.push_queue, name="queue"),
+    # Reverting an audited change is this app's use case; its page stays under the audit log's
+    # address, where supervisors find it (audit/urls.py has nothing there).
+    path("audit/<int:pk>/revert/", revert.entry_revert, name="revert"),
 ]

@@ -1,4 +1,5 @@
-"""Supervisors read, filter, export and revert the audit log."""
+"""Supervisors read, filter and export the audit log (reverting a change: consumers' pages,
+tests/consumers/test_views_revert.py)."""
 
 import csv
 import io
@@ -12,9 +13,7 @@ from django.urls import reverse
 from audit import services as audit_services
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta, audit_entry_create
-from cdp_sandbox.server import Fault
 from consumers import pushes, services
-from consumers.models import OrderConsumer
 from tests.conftest import CONSUMER_REF, ORDER_REF, OTHER_CONSUMER_REF
 
 META = RequestMeta(ip_address="203.0.113.9", user_agent="pytest", request_id="audit-view")
@@ -342,106 +341,6 @@ def test_a_large_export_streams_in_bounded_memory(supervisor_client, supervisor)
     assert large_rows == small_rows + 25_000
     # Six times the rows take about the same memory: it streams chunk by chunk.
     assert large_peak < small_peak * 1.25, (small_peak, large_peak)
-
-
-# --- revert ---------------------------------------------------------------------------------
-
-
-def test_a_supervisor_reverts_a_change_through_cdp(supervisor_client, agent, sandbox):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-
-    response = supervisor_client.post(
-        reverse("audit:revert", args=[result.entry.pk]), {"reason": "agent error"}, follow=True
-    )
-
-    assert "Reverted: CDP holds the old values again" in response.content.decode()
-    assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Byrne"
-    assert sandbox.consumer(CONSUMER_REF)["emails"] == ["liam.byrne@example.com"]
-    revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
-    assert revert.reverts == result.entry
-    assert revert.reason == "agent error"
-    assert [(c.field, c.old_value, c.new_value) for c in revert.changes.all()] == [
-        ("last_name", "Beirne", "Byrne")
-    ]
-    assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"
-    assert (
-        "Reverted by"
-        in supervisor_client.get(reverse("audit:detail", args=[result.entry.pk])).content.decode()
-    )
-
-
-def test_a_revert_of_order_items_and_guest_restores_the_links(supervisor_client, agent, sandbox):
-    consumer = services.consumer_fetch(ref=CONSUMER_REF)
-    other_guest = next(ref for ref in sandbox.data.guests if ref != consumer.guest_ref)
-    result = edit(
-        CONSUMER_REF, agent, guest_ref=other_guest, order_item_refs=consumer.order_item_refs[:1]
-    )
-
-    supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]))
-
-    after = OrderConsumer.objects.get(ref=CONSUMER_REF)
-    assert after.guest_ref == consumer.guest_ref
-    assert sorted(after.order_item_refs) == sorted(consumer.order_item_refs)
-
-
-def test_a_revert_is_refused_when_the_field_changed_again_since(supervisor_client, agent, sandbox):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
-
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
-
-    content = response.content.decode()
-    assert "Not reverted. Last name was changed again since this change" in content
-    assert "Byrne-Walsh" in content
-    assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Byrne-Walsh"
-    assert not AuditEntry.objects.filter(action=AuditEntry.Action.REVERT).exists()
-
-
-def test_a_failed_change_cannot_be_reverted(supervisor_client, agent, sandbox):
-    sandbox.config.max_string_length = 5
-    result = edit(CONSUMER_REF, agent, last_name="Featherstonehaugh")
-
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
-
-    assert "Only a change that reached CDP" in response.content.decode()
-
-
-def test_a_revert_that_cdp_refuses_is_audited_as_failed(supervisor_client, agent, sandbox):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-    sandbox.config.max_string_length = 4  # CDP now refuses every longer text attribute
-
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
-
-    assert "Not reverted: CDP did not save the change." in response.content.decode()
-    assert (
-        AuditEntry.objects.get(action=AuditEntry.Action.REVERT).outcome == AuditEntry.Outcome.FAILED
-    )
-
-
-def test_a_revert_cdp_cannot_take_now_is_queued(supervisor_client, agent, sandbox):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-    sandbox.inject(
-        Fault(method="POST", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=503, times=None)
-    )
-
-    response = supervisor_client.post(reverse("audit:revert", args=[result.entry.pk]), follow=True)
-
-    assert "the revert is queued and will be sent automatically" in response.content.decode()
-    revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
-    assert (revert.outcome, revert.reverts) == (AuditEntry.Outcome.PENDING, result.entry)
-
-
-def test_agents_cannot_revert(agent_client, agent):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-
-    assert agent_client.post(reverse("audit:revert", args=[result.entry.pk])).status_code == 403
-
-
-def test_revert_needs_a_post_a_get_only_shows_what_it_would_send(supervisor_client, agent):
-    result = edit(CONSUMER_REF, agent, last_name="Beirne")
-
-    assert supervisor_client.get(reverse("audit:revert", args=[result.entry.pk])).status_code == 200
-    assert not AuditEntry.objects.filter(action=AuditEntry.Action.REVERT).exists()
 
 
 def test_credential_changes_are_filtered_and_labelled_like_consumer_changes(

@@ -16,6 +16,7 @@ from cdp.links import ref_from_link
 from cdp_sandbox.server import Fault
 from consumers import services
 from consumers.models import OrderConsumer
+from consumers.records import _item_refs, consumer_fields
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
@@ -206,7 +207,7 @@ def fresh(sandbox, settings):
 @given(record=records() | json_values)
 def test_the_parser_accepts_a_storable_record_or_says_what_is_wrong(record):
     try:
-        fields = services.consumer_fields(record)
+        fields = consumer_fields(record)
     except CDPBadResponse as error:
         assert_readable(error)
     else:
@@ -218,7 +219,7 @@ def test_the_parser_accepts_a_storable_record_or_says_what_is_wrong(record):
 def test_link_lists_and_links_parse_or_are_refused(value):
     assert isinstance(ref_from_link(value), str)
     try:
-        refs = services._item_refs(value)
+        refs = _item_refs(value)
     except CDPBadResponse as error:
         assert_readable(error)
     else:

@@ -17,7 +17,7 @@ from cdp.models import CDPConnection
 from cdp_sandbox.server import Fault, error_body
 from consumers import services
 from consumers.models import Push
-from consumers.tasks import deliver_push
+from consumers.tasks import push_deliver_task
 from core.logging import (
     JSONFormatter,
     PlainFormatter,
@@ -200,7 +200,7 @@ def test_the_worker_sends_and_logs_the_id_of_the_request_that_queued_the_edit(
     assert push.request_id == request_id
     sandbox.requests.clear()
 
-    assert deliver_push.call(push.pk) == "succeeded"
+    assert push_deliver_task.call(push.pk) == "succeeded"
 
     assert {r.headers.get("X-Request-ID") for r in sandbox.requests} == {request_id}
     saved = [e for e in logs.entries if "saved to CDP" in e["message"]]
@@ -283,7 +283,7 @@ def test_a_queued_edit_and_its_delivery_leak_nothing(agent_client, canary, setti
     agent_client.post(edit_url(), data)
     push = Push.objects.get(status=Push.Status.PENDING)
 
-    assert deliver_push.call(push.pk) == "succeeded"
+    assert push_deliver_task.call(push.pk) == "succeeded"
 
     assert "queued after try 1: CDPUnavailable HTTP 503" in logs.text
     logs.assert_clean()
@@ -362,7 +362,7 @@ def test_it_masks_credentials_and_personal_data(text, hidden):
         "from 192.168.100.200 to 127.0.0.1:8100",
         "push 42 of consumer failed: CDPRejected HTTP 400 on guest_ref",
         "CDP GET /v2/orders failed (CDPUnavailable, HTTP 503); attempt 2 of 3 in 0.25 seconds.",
-        "Task id=0d6bd7a2-7c85-4b41-9c0f-8d0f0b3b9b70 path=consumers.tasks.deliver_push",
+        "Task id=0d6bd7a2-7c85-4b41-9c0f-8d0f0b3b9b70 path=consumers.tasks.push_deliver_task",
         "booking B94TXY-1",
     ],
 )

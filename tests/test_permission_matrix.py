@@ -14,7 +14,7 @@ from audit.services import RequestMeta
 from cdp.models import CDPConnection
 from consumers import bulk, pushes, services
 from consumers.models import Push
-from consumers.tasks import deliver_push
+from consumers.tasks import push_deliver_task
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
 # "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
@@ -66,7 +66,7 @@ APP_RULES = {
     "audit:export": ("GET", SUPERVISORS_ONLY),
     "audit:detail": ("GET", SUPERVISORS_ONLY),
     # GET shows what the revert would send (read from CDP); the POST reverts.
-    "audit:revert": ("GET", SUPERVISORS_ONLY),
+    "consumers:revert": ("GET", SUPERVISORS_ONLY),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -134,7 +134,7 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
 
     conflict = push_row(Push.Status.CONFLICT, first_name=["Liam", "William"])
     queued = push_row(Push.Status.PENDING, title=["Mr", "Dr"])
-    deliver_push.enqueue(queued.pk)
+    push_deliver_task.enqueue(queued.pk)
     connection = CDPConnection(
         name="Sandbox", region=CDPConnection.Region.CUSTOM, custom_url=sandbox.base_url,
         client_key=sandbox.config.client_key,
@@ -167,13 +167,13 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
     if name == "consumers:guest_summary":
         return reverse(name) + f"?ref={GUEST_REF}"
+    if name in ("audit:detail", "consumers:revert"):
+        return reverse(name, kwargs={"pk": world["entry"].pk})
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
     unparametrized = ("consumers:home", "consumers:queue", "consumers:find", "consumers:bulk_new")
     if name.startswith("consumers:") and name not in unparametrized:
         return reverse(name, kwargs={"ref": CONSUMER_REF})
-    if name in ("audit:detail", "audit:revert"):
-        return reverse(name, kwargs={"pk": world["entry"].pk})
     if name == "admin:app_list":
         return reverse(name, kwargs={"app_label": "consumers"})
     if name == "admin:view_on_site":

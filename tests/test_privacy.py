@@ -18,7 +18,7 @@ from consumers.models import (
     Push,
 )
 from tests.conftest import CONSUMER_REF, ORDER_REF
-from tests.test_consumer_pushes import META
+from tests.consumers.test_pushes import META
 
 
 def personal_details(sandbox, ref=CONSUMER_REF):

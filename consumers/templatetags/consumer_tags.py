@@ -1,10 +1,15 @@
+"""Template filters of the consumers' pages: masking, lists, and who may act on a push."""
+
 from django import template
+from django.contrib.auth.models import User
+
+from consumers.models import Push
 
 register = template.Library()
 
 
 @register.filter
-def masked(value, visible: int = 3) -> str:
+def masked(value: object, visible: int = 3) -> str:
     """Hide all but the last few characters of a sensitive value such as a passport number."""
     text = str(value or "")
     if len(text) <= visible:
@@ -13,7 +18,7 @@ def masked(value, visible: int = 3) -> str:
 
 
 @register.filter
-def join_list(value) -> str:
+def join_list(value: object) -> str:
     """Render a CDP list attribute (emails, phone numbers) as comma-separated text."""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
@@ -21,6 +26,6 @@ def join_list(value) -> str:
 
 
 @register.filter
-def handled_by(push, user) -> bool:
+def handled_by(push: Push, user: User) -> bool:
     """Say whether the user may open and act on a push (`{% if push|handled_by:user %}`)."""
     return push.handled_by(user)

@@ -120,7 +120,7 @@ def test_pages_in_states_the_world_lacks_pass_axe_core(new_page, world, administ
     page.goto(url_for("consumers:order", world))
     found += check(page, "order with a consumer not checked")
     pushes.consumer_revert(entry=world["entry"], user=administrator, meta=RequestMeta())
-    page.goto(url_for("audit:revert", world))
+    page.goto(url_for("consumers:revert", world))
     expect(page.get_by_test_id("revert-refusal")).to_be_visible()
     found += check(page, "revert refused")
     assert found == [], "\n".join(found)

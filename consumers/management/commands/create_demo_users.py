@@ -1,9 +1,10 @@
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import roles
 
@@ -17,10 +18,10 @@ DEMO_USERS = [
 class Command(BaseCommand):
     help = "Create (or reset) one demo user per role with a fresh random password, printed once."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="allow it with DEBUG off")
 
-    def handle(self, *args, force: bool = False, **options):
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("Demo users are for local runs; with DEBUG off pass --force.")
         User = get_user_model()

@@ -1,7 +1,8 @@
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from consumers.services import cache_purge
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         "kept. Run it daily from cron."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--days",
             type=int,
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
 
-    def handle(self, *args, days: int | None, dry_run: bool, **options):
+    def handle(self, *args: Any, days: int | None, dry_run: bool, **options: Any) -> None:
         days = settings.CACHE_RETENTION_DAYS if days is None else days
         counts = cache_purge(older_than=timedelta(days=days), dry_run=dry_run)
         verb = "Would drop" if dry_run else "Dropped"

@@ -2,9 +2,10 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from cdp import client
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "in a file, or every one fetched more than N days ago. Exits 1 if any could not be fetched."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--order",
             action="append",
@@ -40,7 +41,15 @@ class Command(BaseCommand):
             help="CDP calls at once (default: CDP_CONCURRENCY)",
         )
 
-    def handle(self, *args, order, file, older_than, concurrency, **options):
+    def handle(
+        self,
+        *args: Any,
+        order: list[str],
+        file: Path | None,
+        older_than: float | None,
+        concurrency: int | None,
+        **options: Any,
+    ) -> None:
         refs = self._refs(order, file, older_than)
         if not refs:
             self.stdout.write("Nothing to refresh.")
@@ -48,7 +57,7 @@ class Command(BaseCommand):
         total, done, failures = len(refs), 0, 0
         started = time.monotonic()
 
-        def progress(ref, error):
+        def progress(ref: str, error: client.CDPError | None) -> None:
             nonlocal done, failures
             done += 1
             failures += error is not None
@@ -69,7 +78,7 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} consumer(s) could not be refreshed.")
 
-    def _refs(self, orders, file, older_than) -> list[str]:
+    def _refs(self, orders: list[str], file: Path | None, older_than: float | None) -> list[str]:
         refs: list[str] = []
         if orders:
             refs += OrderConsumer.objects.filter(order_ref__in=orders).values_list("ref", flat=True)

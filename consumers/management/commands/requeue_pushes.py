@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from consumers.bulk import bulk_refresh_requeue_stalled
@@ -11,7 +13,7 @@ class Command(BaseCommand):
         "time)."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         edits = push_requeue_stuck()
         refreshes = bulk_refresh_requeue_stalled()
         self.stdout.write(f"Queued {edits} edit(s) and {refreshes} bulk refresh(es) again.")

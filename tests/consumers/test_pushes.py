@@ -246,6 +246,7 @@ def test_it_compares_with_the_version_the_agent_loaded_not_the_cache(consumer, a
     )
 
     assert result.outcome == Outcome.CONFLICT
+    assert result.push is not None
     assert result.push.changes == {"first_name": ["Liam", "William"]}
 
 
@@ -545,6 +546,7 @@ def test_a_save_waits_for_another_save_of_the_same_consumer_then_queues(
 ):
     monkeypatch.setattr(pushes, "LOCK_WAIT_SECONDS", 0.2)
     token = pushes._lock(CONSUMER_REF, wait=0)  # another save is in flight
+    assert token is not None
 
     result = push(consumer, agent, last_name="Beirne")
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from cdp_sandbox import seed
 from consumers.forms import LOADED_SALT, ConsumerForm
-from consumers.models import TITLES, Gender, OrderConsumer
+from consumers.models import OrderConsumer
+from consumers.records import TITLES, Gender
 from consumers.services import consumer_fetch
 from tests.conftest import CONSUMER_REF, ORDER_REF
 

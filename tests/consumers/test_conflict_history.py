@@ -58,6 +58,7 @@ def test_a_re_applied_conflict_reads_as_history_with_the_versions_then(agent_cli
     content = main(response)
     conflict.refresh_from_db()
     saved = AuditEntry.objects.filter(action="edit", outcome="succeeded").get()
+    assert conflict.resolved_by is not None
     assert (conflict.resolution, conflict.resolved_by.username) == ("reapplied", "agent")
     assert conflict.resolution_entry_id == saved.pk
     when = r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC"
@@ -84,6 +85,7 @@ def test_a_discarded_conflict_names_who_discarded_it(agent_client, client, super
     content = main(response)
     conflict.refresh_from_db()
     discard = AuditEntry.objects.get(action=AuditEntry.Action.DISCARD)
+    assert conflict.resolved_by is not None
     assert (conflict.resolution, conflict.resolved_by.username) == ("discarded", "supervisor")
     assert conflict.resolution_entry_id == discard.pk
     assert re.search(r"Discarded by supervisor on \d{4}-\d\d-\d\d \d\d:\d\d UTC", words(content))

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from django import forms
 from django.core import signing
 
 from consumers.forms import ConsumerForm, parse_ref
@@ -72,13 +73,18 @@ def test_it_refuses_control_characters_in_a_name():
 
 def test_it_offers_the_documented_titles_and_genders_with_blank_allowed():
     form = ConsumerForm(consumer=make_consumer())
+    title, gender = form.fields["title"], form.fields["gender"]
+    assert isinstance(title, forms.ChoiceField)
+    assert isinstance(gender, forms.ChoiceField)
+    assert isinstance(title.choices, list)
+    assert isinstance(gender.choices, list)
 
-    titles = [value for value, _ in form.fields["title"].choices]
+    titles = [value for value, _ in title.choices]
     assert titles[0] == ""
     assert "Mstr" in titles
     assert "Shaikha" in titles
     assert len(titles) == 27
-    assert [value for value, _ in form.fields["gender"].choices] == [
+    assert [value for value, _ in gender.choices] == [
         "",
         "male",
         "female",

@@ -269,6 +269,8 @@ def test_every_screen_gives_the_same_next_try_as_the_message(agent_client, sandb
     pushed = Push.objects.get()
     when = f"next try at {pushed.next_try_at:%H:%M:%S} UTC"
 
+    assert pushed.next_try_at is not None
+    assert pushed.next_attempt_at is not None
     assert pushed.next_try_at < pushed.next_attempt_at
     assert text(response).count(when) == 2  # the message and the list
     edit_page = text(agent_client.get(EDIT))  # reads CDP, which answers: the edit is woken

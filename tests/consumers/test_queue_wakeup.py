@@ -14,7 +14,7 @@ from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import Push
-from consumers.tasks import deliver_push
+from consumers.tasks import push_deliver_task
 from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
 
 META = RequestMeta(ip_address="203.0.113.7", user_agent="pytest", request_id="wake")
@@ -46,6 +46,7 @@ def queue_an_edit(ref: str, user, sandbox, *, last_name: str = "Beirne") -> Push
         meta=META,
     )
     assert result.outcome == pushes.Outcome.PENDING
+    assert result.push is not None
     return result.push
 
 
@@ -135,6 +136,9 @@ def test_while_edits_wait_the_oldest_is_probed_long_before_its_slot(agent, sandb
 
     first = queue_an_edit(CONSUMER_REF, agent, sandbox)
     first.refresh_from_db()
+    assert first.queued_at is not None
+    assert first.woken_at is not None
+    assert first.next_attempt_at is not None
     assert first.queued_at + timedelta(seconds=5) <= first.woken_at < first.next_attempt_at
 
     second = queue_an_edit(seed.make_ref("consumer", 1), agent, sandbox)
@@ -165,7 +169,7 @@ def test_duplicated_tasks_never_send_an_edit_twice(agent, sandbox, settings):
     queued = Push.objects.get()
     sandbox.clear_faults()
     for _ in range(3):
-        deliver_push.enqueue(queued.pk)
+        push_deliver_task.enqueue(queued.pk)
     pushes.push_queue_wake()
 
     run_worker()
@@ -177,7 +181,7 @@ def test_duplicated_tasks_never_send_an_edit_twice(agent, sandbox, settings):
 def test_a_task_that_comes_early_does_nothing_before_the_edits_slot(agent, sandbox):
     queued = queue_an_edit(CONSUMER_REF, agent, sandbox)
     sandbox.clear_faults()
-    deliver_push.enqueue(queued.pk)  # a stray task, due now; the edit's slot is an hour away
+    push_deliver_task.enqueue(queued.pk)  # a stray task, due now; the edit's slot is an hour away
 
     run_worker()
 
@@ -200,6 +204,7 @@ def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_l
     )
     assert result.outcome == pushes.Outcome.PENDING
     queued = result.push
+    assert queued is not None
 
     pushes.push_queue_wake()
     pushes.push_queue_wake(everyone=True)
@@ -207,6 +212,7 @@ def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_l
 
     queued.refresh_from_db()
     assert queued.not_before is not None
+    assert queued.next_try_at is not None
     assert queued.next_try_at >= queued.not_before  # not woken before the straggler could land
 
 
