@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -19,7 +20,7 @@ can_read = permission_required("audit.view_auditentry", raise_exception=True)
 
 
 def _page(
-    entries, *, before: int | None, after: int | None
+    entries: QuerySet[AuditEntry], *, before: int | None, after: int | None
 ) -> tuple[list[AuditEntry], int | None, int | None]:
     """Return one page of entries, newest first, and the cursors of the older and newer pages.
 
@@ -43,7 +44,7 @@ def _page(
 @require_GET
 @login_required
 @can_read
-def entry_list(request, status: int = 200):
+def entry_list(request: HttpRequest, status: int = 200) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     pages = AuditPageForm(request.GET)
     before, after = pages.cursors()
@@ -108,7 +109,7 @@ class _Echo:
 @require_GET
 @login_required
 @can_read
-def entry_export(request):
+def entry_export(request: HttpRequest) -> HttpResponseBase:
     form = AuditFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
         # The list shows what is wrong with the filters; an export of everything would not.
@@ -128,7 +129,7 @@ def entry_export(request):
 @require_GET
 @login_required
 @can_read
-def entry_detail(request, pk: int):
+def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
         AuditEntry.objects.select_related("reverts").prefetch_related("changes"), pk=pk
     )

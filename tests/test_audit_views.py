@@ -126,7 +126,7 @@ def test_it_pages_by_sequence_without_counting_the_table(
         audit_entry_create(
             user=agent, meta=META, action="edit", outcome="succeeded", object_repr=f"n{number}"
         )
-    newest = AuditEntry.objects.order_by("-sequence").first().sequence
+    newest = AuditEntry.objects.latest("sequence").sequence
 
     first = supervisor_client.get(reverse("audit:list"), {"action": "edit"})
     second = supervisor_client.get(

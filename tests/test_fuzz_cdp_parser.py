@@ -171,7 +171,7 @@ def _strings(value):
 def assert_storable(fields: dict) -> None:
     """What the parser accepts fits the cache's columns on every database, PostgreSQL included."""
     for name, value in fields.items():
-        max_length = OrderConsumer._meta.get_field(name).max_length
+        max_length = getattr(OrderConsumer._meta.get_field(name), "max_length", None)
         assert max_length is None or len(value) <= max_length, name
     json.dumps(fields["raw"], allow_nan=False).encode("utf-8")
     assert not any("\x00" in text for text in _strings(fields))

@@ -24,14 +24,14 @@ def sources(package: str) -> list[Path]:
     return sorted(path for path in (ROOT / package).rglob("*.py") if "migrations" not in path.parts)
 
 
-def our_imports(path: Path) -> list[tuple[ast.stmt, str, bool]]:
+def our_imports(path: Path) -> list[tuple[ast.Import | ast.ImportFrom, str, bool]]:
     """Return (statement, module, at the top) for each import of one of our packages."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    top = set()
-    for node in tree.body:
-        top.add(node)
-        if isinstance(node, ast.If):  # `if TYPE_CHECKING:` imports are the module's own
-            top.update(node.body)
+    top: set[ast.AST] = set()
+    for statement in tree.body:
+        top.add(statement)
+        if isinstance(statement, ast.If):  # `if TYPE_CHECKING:` imports are the module's own
+            top.update(statement.body)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -91,7 +91,7 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
     for fault in FAULTS:
         sandbox.inject(copy.copy(fault))
     outcomes: dict[str, str] = {}  # the new last name of each edit → the agent's immediate outcome
-    load_failures = Counter()
+    load_failures: Counter[int] = Counter()
     started = time.monotonic()
 
     def agent_work(number: int):
@@ -145,7 +145,7 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
     assert all(push.error for push in edits.values() if push.status == Push.Status.FAILED)
 
     # The audit log has one final entry per edit and never two successes for one edit.
-    final_entries = Counter()
+    final_entries: Counter[str] = Counter()
     last_success: dict[str, tuple[int, str]] = {}
     for entry in (
         AuditEntry.objects.filter(action="edit")
