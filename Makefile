@@ -27,15 +27,16 @@ run: $(VENV)/.runtime
 serve: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.serve
 
-## test: lint, then the whole test suite (browser tests need Debian's chromium, see README)
+## test: lint, type-check, then the whole test suite (browser tests need Debian's chromium, see README)
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
 	$(PY) -m pytest
 
 ## soak: 1,000 edits under injected faults (needs DATABASE_URL pointing at PostgreSQL)
 soak: $(VENV)/.dev
-	$(PY) -m pytest -m soak -s -rs tests/test_soak.py
+	$(PY) -m pytest -m soak -s -rs tests/system/test_soak.py
 
 ## bench: every benchmark, results in bench/results.md (PostgreSQL; see docs/benchmarks.md)
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
@@ -52,6 +53,7 @@ screenshots: $(VENV)/.dev
 ## lint / format: ruff
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy .
 format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .

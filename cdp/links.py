@@ -52,7 +52,7 @@ def parse_link(value: str) -> tuple[str, str] | None:
         return None
     try:
         link_path = urlsplit(value).path
-    except ValueError:  # e.g. "http://[", found by tests/test_fuzz_edit_form.py
+    except ValueError:  # e.g. "http://[", found by tests/consumers/test_fuzz_edit_form.py
         return None
     match = _LINK_PATH.fullmatch(link_path)
     if not match:
@@ -68,7 +68,7 @@ def ref_from_link(value: object) -> str:
         return ""
     try:
         link_path = urlsplit(value["href"]).path
-    except ValueError:  # not a URL at all, e.g. "http://[" (found by tests/test_fuzz_cdp_parser.py)
+    except ValueError:  # not a URL, e.g. "http://[" (tests/system/test_fuzz_cdp_parser.py)
         return ""
     ref = unquote(link_path.rstrip("/").rsplit("/", 1)[-1])
     # A crafted answer linking to "<base>/v2/guests/.." must not send the next call to /v2/.

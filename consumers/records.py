@@ -257,7 +257,8 @@ def _read(editable: Field, record: dict) -> str | list[str]:
 
 def consumer_fields(record: object) -> dict[str, Any]:
     """Map a CDP order-consumer record onto the cache's fields, or raise CDPBadResponse."""
-    # Every check here was asked for by tests/test_fuzz_cdp_parser.py: what passes can be cached.
+    # Every check here was asked for by tests/system/test_fuzz_cdp_parser.py: what passes can be
+    # cached.
     if not isinstance(record, dict):
         raise CDPBadResponse("CDP sent an order consumer that is not a JSON object.")
     if any(not isinstance(record.get(f.attribute), str) for f in FIELDS if f.required):

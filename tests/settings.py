@@ -4,8 +4,8 @@ import base64
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
-# The test client and the browser tests speak plain HTTP; tests/test_security_headers.py checks
-# the HTTPS settings, and tests/test_deploy_check.py the production settings as a whole.
+# The test client and the browser tests speak plain HTTP; tests/system/test_security_headers.py
+# checks the HTTPS settings, and tests/backoffice/test_deploy_check.py the production settings.
 os.environ.setdefault("HTTPS", "false")
 
 from backoffice.settings import *

@@ -16,8 +16,8 @@ from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
+from tests.dashboard.test_services import save
 from tests.e2e.test_edit_flow import sign_in
-from tests.test_dashboard import save
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

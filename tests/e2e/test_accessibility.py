@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.conftest import CONSUMER_REF
 from tests.e2e.conftest import accessibility_violations
 from tests.e2e.test_edit_flow import sign_in
-from tests.test_permission_matrix import APP_RULES, URL_NAMES, rule, url_for, world  # noqa: F401
+from tests.system.test_permission_matrix import APP_RULES, URL_NAMES, rule, url_for, world  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

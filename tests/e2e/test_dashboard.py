@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from tests.dashboard.test_services import save
 from tests.e2e.test_edit_flow import sign_in
-from tests.test_dashboard import save
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -447,7 +447,7 @@ def test_the_command_line_injects_faults_from_the_start():
     fault = {"path": "/v2/orderConsumers/.*", "status": 503, "retry_after": 3, "times": None}
     process = subprocess.Popen(
         [sys.executable, "-m", "cdp_sandbox", "--port", "0", "--fault", json.dumps(fault)],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
         text=True,
     )

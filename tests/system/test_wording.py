@@ -7,7 +7,7 @@ import pytest
 
 from audit.services import RequestMeta
 from consumers import pushes
-from tests.test_permission_matrix import URL_NAMES, rule, url_for, world  # noqa: F401
+from tests.system.test_permission_matrix import URL_NAMES, rule, url_for, world  # noqa: F401
 
 MISSPELT = re.compile(r"\b(?:cdp|Cdp|cDP|CdP)\b")
 NOT_HTML = {"audit:export", "consumers:bulk_failures", "admin:jsi18n"}

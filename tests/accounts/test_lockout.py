@@ -104,7 +104,7 @@ def test_a_lockout_is_audited_once_and_the_failed_attempts_counted(client, agent
     assert (entry.username, entry.ip_address, entry.outcome) == ("agent", "127.0.0.1", "failed")
     assert entry.user_agent == "Firefox"
     assert entry.reason == "5 failed sign-ins: signing in is locked for 15 minutes."
-    # The first failure is an entry; the six after it are counted (tests/test_audit_repeats.py).
+    # The first failure is an entry; the six after it are counted (tests/audit/test_repeats.py).
     failed = AuditEntry.objects.get(action=AuditEntry.Action.SIGN_IN_FAILED)
     assert (failed.username, failed.user_agent) == ("agent", "Firefox")
     assert RepeatedEvent.objects.get(username="agent").repeats == 6
