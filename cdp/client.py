@@ -134,26 +134,3 @@ def check_credentials(connection: Connection) -> dict[str, Any]:
         connection=connection,
         guarded=False,
     )
-
-
-# --- Transitional re-exports: remove once consumers/ imports from the owning modules -------------
-# consumers/ still reads these names from cdp.client; they belong to cdp.errors, cdp.links and
-# cdp.connection (`current_connection`, which the endpoints use, is imported above). Nothing
-# else may use them.
-from cdp.connection import connection_scope as connection_scope  # noqa: E402
-from cdp.errors import CDPBadResponse as CDPBadResponse  # noqa: E402
-from cdp.errors import CDPCircuitOpen as CDPCircuitOpen  # noqa: E402
-from cdp.errors import CDPError as CDPError  # noqa: E402
-from cdp.errors import CDPNotFound as CDPNotFound  # noqa: E402
-from cdp.errors import CDPUnavailable as CDPUnavailable  # noqa: E402
-from cdp.links import is_ref as is_ref  # noqa: E402
-from cdp.links import is_valid_ref as is_valid_ref  # noqa: E402
-from cdp.links import parse_link as parse_link  # noqa: E402
-from cdp.links import ref_from_link as ref_from_link  # noqa: E402
-
-
-def link(collection: str, ref: str, connection: Connection | None = None) -> dict[str, str]:
-    """Return CDP's link object for a resource under `connection`, else the current one."""
-    # The old signature consumers/ calls; cdp.links.link builds it from a base URL.
-    path = links.path(collection, ref)  # a bad ref is refused before the connection is looked up
-    return {"href": f"{(connection or current_connection()).base_url}{path}"}

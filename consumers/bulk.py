@@ -22,8 +22,8 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from cdp import client
-from cdp.client import CDPError
+from cdp.errors import CDPError
+from cdp.links import is_ref, parse_link
 from consumers.models import BulkRefresh, BulkRefreshItem, sees_everyones_work
 from consumers.services import consumers_refresh
 from consumers.tasks import bulk_refresh_run_task
@@ -51,8 +51,8 @@ def refs_parse(text: str) -> list[str]:
         token = token.strip().strip("\"'")
         if not token:
             continue
-        collection, ref = client.parse_link(token) or ("orderConsumers", token)
-        if collection == "orderConsumers" and client.is_ref(ref):
+        collection, ref = parse_link(token) or ("orderConsumers", token)
+        if collection == "orderConsumers" and is_ref(ref):
             refs.append(ref)
         else:
             bad.append(token[:80])
@@ -87,8 +87,8 @@ def refs_from_csv(data: bytes) -> list[str]:
         for row in reader:
             for cell in row:
                 cell = cell.strip()
-                collection, ref = client.parse_link(cell) or ("orderConsumers", cell)
-                if collection == "orderConsumers" and client.is_ref(ref):
+                collection, ref = parse_link(cell) or ("orderConsumers", cell)
+                if collection == "orderConsumers" and is_ref(ref):
                     refs.append(ref)
     except csv.Error:
         # A NUL character, or a cell over the csv module's field limit (128 KB, far longer than

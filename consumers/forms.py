@@ -10,7 +10,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.urls import reverse_lazy
 
-from cdp import client
+from cdp.links import is_ref, parse_link
 from consumers import bulk, records
 from consumers.models import OrderConsumer
 
@@ -29,7 +29,7 @@ def parse_ref(value: str, collection: str) -> str:
     """Return the ref in `value`, a bare ref or a CDP link such as https://.../v2/guests/<ref>."""
     value = value.strip()
     if value.lower().startswith(("http://", "https://")):
-        link = client.parse_link(value)
+        link = parse_link(value)
         if not link:
             raise ValidationError(f"{value} is not a CDP link ending in /v2/{collection}/<ref>.")
         if link[0] != collection:
@@ -38,7 +38,7 @@ def parse_ref(value: str, collection: str) -> str:
                 f"{value} is a link to {kind}, not to {_COLLECTION_NAMES[collection]}."
             )
         value = link[1]
-    if not client.is_ref(value):
+    if not is_ref(value):
         raise ValidationError(
             f"{value[:80]} is not a CDP ref (a UUID such as 9b2f…-…) or a link to one."
         )

@@ -27,8 +27,8 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp import client
-from cdp.client import CDPError, CDPNotFound
-from cdp.resilience import Failure
+from cdp.connection import current_connection
+from cdp.errors import CDPCircuitOpen, CDPError, CDPNotFound, CDPUnavailable, Failure
 from consumers import records
 from consumers.models import OrderConsumer, Push
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
@@ -241,7 +241,7 @@ def _queue(
         push.queued_at = push.queued_at or now
         push.woken_at = None
         if may_have_landed:
-            wait = 2 * client.current_connection().read_timeout
+            wait = 2 * current_connection().read_timeout
             push.not_before = now + timedelta(seconds=wait)
         slot = push.next_attempt_at
         if not free:
@@ -361,7 +361,7 @@ def _attempt(
     """
     token = _lock(push.consumer_ref, wait=lock_wait)
     if token is None:
-        busy = client.CDPUnavailable("Another save of this consumer is still in progress.")
+        busy = CDPUnavailable("Another save of this consumer is still in progress.")
         return _queue(push, busy, free=free)
     update_sent = False
     try:
@@ -380,7 +380,7 @@ def _attempt(
                     return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
-            body = records.push_body(fresh, push.changes, connection=client.current_connection())
+            body = records.push_body(fresh, push.changes, connection=current_connection())
             reply = client.update_order_consumer(push.consumer_ref, body)
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
@@ -405,7 +405,7 @@ def queued_message(result: PushResult, *, what: str = "your edit") -> str:
     push, error = result.push, result.error
     if push is None:
         raise ValueError("Only the result of a queued edit, which has its push, says this.")
-    if isinstance(error, client.CDPCircuitOpen):
+    if isinstance(error, CDPCircuitOpen):
         happened, why = "CDP is paused after failing again and again", "Why"
     elif error is not None and error.status:
         # CDP answered (429, 5xx): it was there, but did not take the edit.
@@ -505,7 +505,7 @@ def consumer_push_update(
         guest_name, links_checked = None, False
     if not links_checked:
         push.save()
-        return _queue(push, client.CDPUnavailable("CDP could not be reached to check the links."))
+        return _queue(push, CDPUnavailable("CDP could not be reached to check the links."))
     # Committed before the first write call, so a crash mid-push leaves a trace; it counts this
     # first try already.
     push.attempts, push.attempt_started_at = 1, timezone.now()

@@ -16,8 +16,9 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from cdp import client
-from cdp.client import CDPBadResponse
+from cdp.errors import CDPBadResponse
+from cdp.links import link, ref_from_link
+from cdp.transport import Connection
 
 
 class Kind(StrEnum):
@@ -200,7 +201,7 @@ def read_text(record: dict, name: str, max_length: int | None = None) -> str:
 
 def _ref(link: object, name: str) -> str:
     """Return the ref in a link object, or raise CDPBadResponse if it is not a usable link."""
-    ref = client.ref_from_link(link)
+    ref = ref_from_link(link)
     if not ref or len(ref) > REF_MAX_LENGTH:
         raise CDPBadResponse(
             f'CDP sent a {name} that is not a link such as {{"href": ".../<ref>"}}.'
@@ -275,7 +276,7 @@ def consumer_fields(record: object) -> dict[str, Any]:
 # --- writing CDP records ----------------------------------------------------------------------
 
 
-def push_body(fresh: dict, changes: dict, *, connection: client.Connection) -> dict:
+def push_body(fresh: dict, changes: dict, *, connection: Connection) -> dict:
     """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body.
 
     `changes` is {field: (old, new)}; links point at `connection`'s CDP.
@@ -287,10 +288,10 @@ def push_body(fresh: dict, changes: dict, *, connection: client.Connection) -> d
             # Leaving an attribute out of a v2 update is how it is cleared.
             body.pop(editable.attribute, None)
         elif editable.kind is Kind.LINK:
-            body[editable.attribute] = client.link(editable.collection, new, connection)
+            body[editable.attribute] = link(connection.base_url, editable.collection, new)
         elif editable.kind is Kind.LINK_LIST:
-            links = [client.link(editable.collection, ref, connection) for ref in new]
-            body[editable.attribute] = {"items": links}
+            items = [link(connection.base_url, editable.collection, ref) for ref in new]
+            body[editable.attribute] = {"items": items}
         else:
             body[editable.attribute] = new
     return body

@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from cdp import client
-from cdp.client import CDPBadResponse, CDPError, CDPNotFound
+from cdp.connection import connection_scope, current_connection
+from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
+from cdp.links import is_ref, is_valid_ref, parse_link
 from consumers import receivers, records
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
 from core.logging import error_summary
@@ -239,8 +241,8 @@ def _cdp_in_parallel[T](
             finally:
                 noted.extend(seen)
 
-    with client.connection_scope():
-        client.current_connection()  # looked up once here, so the threads need no database
+    with connection_scope():
+        current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each call runs in a copy of this context: the page's deadline, the request id and
             # the connection looked up above all go with it.
@@ -290,7 +292,7 @@ def consumers_refresh(
 def order_find(*, reference: str) -> list[str]:
     """Return the refs of the orders matching an order ref or a booking reference id."""
     # Text that cannot be a ref ("..") is not put into a path; it may still be a booking reference.
-    if client.is_valid_ref(reference):
+    if is_valid_ref(reference):
         try:
             client.get_order(reference)
             return [reference]
@@ -483,8 +485,8 @@ def _guest_names(refs: list[str]) -> list[tuple[str, str]]:
 
 def _ref_and_kind(query: str) -> tuple[str, str]:
     """Return (ref, kind) for a bare ref (kind "") or a CDP link (kind from its path)."""
-    kind, ref = client.parse_link(query) or ("", query)
-    return (ref, kind) if client.is_ref(ref) else ("", "")
+    kind, ref = parse_link(query) or ("", query)
+    return (ref, kind) if is_ref(ref) else ("", "")
 
 
 def _find_ref(ref: str, kind: str) -> Found:

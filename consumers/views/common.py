@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from cdp.client import CDPError, CDPNotFound
+from cdp.errors import CDPError, CDPNotFound
 from consumers import pushes, records
 from consumers.models import OrderConsumer, Push
 from consumers.pushes import Outcome

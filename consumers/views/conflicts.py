@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import RequestMeta
-from cdp.client import CDPError
+from cdp.errors import CDPError
 from consumers import pushes, records
 from consumers.models import OrderConsumer
 from consumers.views.common import after_save, can_edit, change_rows, signed_in_user

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from audit.services import RequestMeta
-from cdp.client import CDPError, CDPNotFound
+from cdp.errors import CDPError, CDPNotFound
 from consumers import pushes, services
 from consumers.forms import ConsumerForm
 from consumers.models import OrderConsumer

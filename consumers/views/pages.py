@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from cdp.client import CDPError, CDPNotFound
+from cdp.errors import CDPError, CDPNotFound
 from consumers import services
 from consumers.forms import FindForm, SearchForm, parse_ref
 from consumers.views.common import can_edit, can_view, cdp_error_page, signed_in_user

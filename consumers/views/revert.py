@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta
-from cdp.client import CDPError
+from cdp.errors import CDPError
 from consumers import pushes
 from consumers.forms import RevertForm
 from consumers.pushes import Outcome, RevertRefused

@@ -3,8 +3,8 @@
 import pytest
 from django.db import models
 
-from cdp import client
-from cdp.client import CDPBadResponse
+from cdp.errors import CDPBadResponse
+from cdp.transport import Connection
 from consumers import records
 from consumers.models import OrderConsumer
 from consumers.records import Kind
@@ -12,7 +12,7 @@ from consumers.records import Kind
 GUEST = "3f9a1c2e-8b7d-4e6f-a5b4-c3d2e1f0a9b8"
 ITEM_A = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 ITEM_B = "fecbb7ed-1234-4abc-9def-0123456789ab"
-CDP = client.Connection(
+CDP = Connection(
     base_url="https://cdp.example",
     client_key="key",
     api_token="token",

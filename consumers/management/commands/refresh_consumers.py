@@ -8,7 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from cdp import client
+from cdp.connection import connection_scope
+from cdp.errors import CDPError
+from cdp.links import is_ref
 from consumers.models import OrderConsumer
 from consumers.services import consumers_refresh
 
@@ -57,13 +59,13 @@ class Command(BaseCommand):
         total, done, failures = len(refs), 0, 0
         started = time.monotonic()
 
-        def progress(ref: str, error: client.CDPError | None) -> None:
+        def progress(ref: str, error: CDPError | None) -> None:
             nonlocal done, failures
             done += 1
             failures += error is not None
             self._bar(done, total, failures, time.monotonic() - started)
 
-        with client.connection_scope():
+        with connection_scope():
             refreshed, failed = consumers_refresh(
                 refs=refs, concurrency=concurrency or settings.CDP_CONCURRENCY, on_progress=progress
             )
@@ -88,7 +90,7 @@ class Command(BaseCommand):
             except OSError as error:
                 raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
             wanted = [line.strip() for line in lines if line.strip()]
-            bad = [line for line in wanted if not client.is_ref(line)]
+            bad = [line for line in wanted if not is_ref(line)]
             if bad:
                 raise CommandError(f"{file} holds lines that are not consumer refs: {bad[0]!r}.")
             refs += wanted
