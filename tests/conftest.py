@@ -133,11 +133,12 @@ def queued_tasks() -> list[str]:
         from rq.job import Job
         from rq.registry import ScheduledJobRegistry
 
-        paths = []
+        paths: list[str] = []
         for name in settings.TASKS_QUEUES:
             queue = django_rq.get_queue(name)
             ids = queue.job_ids + ScheduledJobRegistry(queue=queue).get_job_ids()
-            paths += [job.func_name for job in Job.fetch_many(ids, connection=queue.connection)]
+            jobs = Job.fetch_many(ids, connection=queue.connection)
+            paths += [str(job.func_name) for job in jobs if job is not None]
         return paths
     from django_tasks_db.models import DBTaskResult
 
