@@ -287,7 +287,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             # Short socket timeouts: a Redis that stops answering costs a request a second, not
             # a hung worker (the breaker then stays closed, cdp/resilience.py).

@@ -29,3 +29,6 @@ access_log_format = (
     '%({core.client_ip}e)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms '
     "%({x-request-id}o)s via %(h)s"
 )
+# gunicorn's control socket sits at one path per user: two nodes on one machine (a try-out,
+# `make soak-cluster`) would take it from each other, and nothing here uses it.
+control_socket_disable = True
