@@ -39,6 +39,8 @@ def task_enqueue(task: Task[Any, Any], *args: Any, run_after: datetime | None = 
         (task.using(run_after=due) if due is not None else task).enqueue(*args)
 
     if settings.TASKS_ENQUEUE_ON_COMMIT:
-        transaction.on_commit(enqueue)
+        # robust: a queue that cannot be reached (Redis restarting) must not fail the request
+        # whose row is committed already; the error is logged and requeue_pushes queues it.
+        transaction.on_commit(enqueue, robust=True)
     else:
         enqueue()

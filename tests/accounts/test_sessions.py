@@ -53,7 +53,7 @@ def test_the_defaults_are_30_idle_minutes_and_12_hours_in_all():
     assert django_settings.SESSION_ABSOLUTE_HOURS == 12
     # The database unless the run chose another (CI's third run: cached_db, through Redis).
     default = "django.contrib.sessions.backends.db"
-    assert django_settings.SESSION_ENGINE == os.environ.get("SESSION_ENGINE", default)
+    assert os.environ.get("SESSION_ENGINE", default) == django_settings.SESSION_ENGINE
 
 
 def test_signing_in_gives_a_new_session_id_and_drops_the_old_one(client, agent):

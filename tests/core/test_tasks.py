@@ -54,3 +54,16 @@ def test_a_due_time_is_rounded_up_to_what_the_backend_keeps(settings):
     assert tasks._due_time(later) == later
     settings.TASKS_SCHEDULE_RESOLUTION = 1.0
     assert tasks._due_time(later) == datetime(2030, 1, 1, 12, 0, 1, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_cannot_be_reached_after_the_commit_fails_nothing(settings, monkeypatch):
+    settings.TASKS_ENQUEUE_ON_COMMIT = True
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(type(push_deliver_task), "enqueue", unreachable)
+
+    with transaction.atomic():
+        tasks.task_enqueue(push_deliver_task, 1)  # the row it is about commits all the same
