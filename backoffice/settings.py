@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_tasks_db",
+    "core",
     "cdp",
     "audit",
     "consumers",
@@ -107,9 +108,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# One process: memory. Several app servers: a shared Redis, e.g. CACHE_URL=redis://host:6379/1,
-# so they share the CDP circuit breaker (and sessions, with SESSION_ENGINE=...cache).
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# CACHES: in the shared-state section below (REDIS_URL).
 
 # Request bodies (core/uploads.py): form fields up to this many bytes (the largest form, the
 # bulk refresh's 10,000 pasted links, is about 1 MB), plus the files a page takes, which only the
@@ -212,8 +211,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "core.proxies.client_ip"
 
 # Sessions live on the server, so they can be ended there (sign-out, deactivation, an
-# administrator): the database by default, or the cache with a shared CACHE_URL
-# (SESSION_ENGINE=django.contrib.sessions.backends.cache or ...cached_db).
+# administrator): the database by default, or with REDIS_URL set ...backends.cached_db (read
+# from Redis, written through to the database, so a Redis restart signs nobody out).
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
 if SESSION_ENGINE.endswith("signed_cookies"):
     raise ImproperlyConfigured("SESSION_ENGINE must keep sessions on the server, not in cookies.")
@@ -280,15 +279,69 @@ CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
 # a DEBUG run falls back to a development key and production fails when a token is used.
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
-# Background work (django.tasks): the pending-push queue. The database backend needs no other
-# service and is run by `python manage.py db_worker`; a deployment that outgrows one machine can
-# point TASKS_BACKEND at another backend (RQ, Celery) without code changes.
-TASKS = {
-    "default": {
-        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
+# --- Shared state and background work: one switch per engine (docs/operations.md) -----------
+# REDIS_URL set (redis://host:6379/0): Redis is the cache, so every process shares one CDP circuit
+# breaker, the queue's wake-up flags and, with SESSION_ENGINE=...cached_db, the session cache.
+# Unset: each process keeps its own in memory (one machine), or CACHE_URL names another cache.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            # Short socket timeouts: a Redis that stops answering costs a request a second, not
+            # a hung worker (the breaker then stays closed, cdp/resilience.py).
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+            "KEY_PREFIX": "backoffice",
+        }
     }
-}
+else:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background work (django.tasks). Two queues, each with its own workers, so that a bulk refresh
+# of 10,000 consumers never delays an agent's queued edit: `pushes` (latency) and `bulk`
+# (throughput). `python manage.py tasks_worker pushes` runs the worker of the backend chosen here;
+# nothing outside this section names a backend.
+#   TASKS_BACKEND=database (default): django-tasks-db, tasks are rows in the database; no other
+#     service needed. The task's row commits together with the push that queued it.
+#   TASKS_BACKEND=rq: Redis Queue through django-tasks-rq (needs REDIS_URL); tasks are queued
+#     once the push's transaction commits, so a worker never sees a task before its push.
+TASKS_QUEUES = ["pushes", "bulk"]
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND in ("database", "django_tasks_db.DatabaseBackend"):
+    TASKS_BACKEND = "database"
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASKS_QUEUES}}
+    # {queues}: the queues a worker serves, comma-separated.
+    TASKS_WORKER_COMMAND = ["db_worker", "--queue-name", "{queues}", "--interval", "0.5"]
+    TASKS_WORKER_BURST = ["--batch", "--no-startup-delay"]
+    TASKS_ENQUEUE_ON_COMMIT = False
+    TASKS_SCHEDULE_RESOLUTION = 0.0
+elif TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/0).")
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASKS_QUEUES}}
+    # A bulk refresh of BULK_REFRESH_MAX_REFS consumers runs for minutes: RQ's default job
+    # timeout (3 minutes) would kill it halfway. An edit's try ends within CDP's call budget.
+    RQ_QUEUES = {
+        "pushes": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+        "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
+    }
+    # --with-scheduler: a task queued for later (an edit's next try) is moved onto its queue when
+    # due by whichever worker holds the queue's scheduler lock.
+    TASKS_WORKER_COMMAND = [
+        "rqworker", "{queue_args}", "--job-class", "django_tasks_rq.Job", "--with-scheduler",
+        "--worker-class", "backoffice.launch.rq_worker.Worker",
+    ]  # fmt: skip
+    TASKS_WORKER_BURST = ["--burst"]
+    TASKS_ENQUEUE_ON_COMMIT = True
+    # RQ keeps a task's due time in whole seconds (core/tasks.py rounds up to it).
+    TASKS_SCHEDULE_RESOLUTION = 1.0
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND must be database or rq.")
+# /readyz fails when no worker of a queue has been seen for this long (seconds); each worker
+# says it is alive every 10 seconds.
+TASKS_WORKER_SEEN_SECONDS = env.int("TASKS_WORKER_SEEN_SECONDS", default=60)
 # How many CDP calls one page or one bulk refresh makes at once (an order's consumers).
 CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
 # The most consumers one bulk refresh takes (a pasted list or an uploaded CSV).

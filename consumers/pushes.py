@@ -34,6 +34,7 @@ from consumers.models import OrderConsumer, Push
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
 from consumers.tasks import push_deliver_task
 from core.logging import error_summary
+from core.tasks import task_enqueue
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
@@ -270,8 +271,8 @@ def _queue(
             error_summary(error),
         )
         if enqueue:
-            # With the database task backend this row commits together with the push.
-            push_deliver_task.using(run_after=slot).enqueue(push.pk)
+            # Commits together with the push, or is queued once it has (core/tasks.py).
+            task_enqueue(push_deliver_task, push.pk, run_after=slot)
         probe = _probe_the_oldest(now)
         if probe and probe[0] == push.pk:
             push.woken_at = probe[1]
@@ -310,7 +311,7 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     if oldest.next_try_at and oldest.next_try_at <= at:
         return None  # tried by then anyway
     Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
-    push_deliver_task.using(run_after=at).enqueue(oldest.pk)
+    task_enqueue(push_deliver_task, oldest.pk, run_after=at)
     return oldest.pk, at
 
 
@@ -338,7 +339,7 @@ def push_queue_wake(*, everyone: bool = False) -> int:
         for push_id, not_before in chosen:
             at = max(now, not_before or now)
             Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
-            push_deliver_task.using(run_after=at).enqueue(push_id)
+            task_enqueue(push_deliver_task, push_id, run_after=at)
     if chosen:
         logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
     return len(chosen)
@@ -582,7 +583,7 @@ def push_retry_now(*, push: Push) -> bool:
         at = max(now, not_before or now)
         moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            push_deliver_task.using(run_after=at).enqueue(push.pk)
+            task_enqueue(push_deliver_task, push.pk, run_after=at)
             push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
@@ -624,7 +625,7 @@ def push_requeue_stuck() -> int:
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
             )
-            push_deliver_task.enqueue(push_id)
+            task_enqueue(push_deliver_task, push_id)
     return len(stuck)
 
 

@@ -1,8 +1,8 @@
-"""Run the whole product locally: the CDP sandbox, the app pointed at it, and the worker.
+"""Run the whole product locally: the CDP sandbox, the app pointed at it, and the workers.
 
-Migrates the database, creates the demo users (printing their passwords), starts the sandbox
-on loopback, Django's development server and the tasks worker that sends queued edits, and stops
-them all on Ctrl-C.
+Migrates the database, creates the demo users (printing their passwords), starts the sandbox on
+loopback, Django's development server and the tasks workers (one for queued edits, one for bulk
+refreshes, on the backend the settings choose), and stops them all on Ctrl-C.
 """
 
 import os
@@ -17,6 +17,7 @@ from backoffice.launch.processes import (
     stop_on_signals,
     supervise,
     wait_for_port,
+    workers,
 )
 from cdp_sandbox import seed
 
@@ -59,8 +60,7 @@ def main() -> None:
         flush=True,
     )
     app = subprocess.Popen([*MANAGE, "runserver", f"127.0.0.1:{port}"], env=env, cwd=ROOT)
-    worker = subprocess.Popen([*MANAGE, "db_worker", "--interval", "1"], env=env, cwd=ROOT)
-    supervise([app, worker, sandbox])
+    supervise([app, *workers(env), sandbox])
 
 
 if __name__ == "__main__":

@@ -41,6 +41,19 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: floa
     sys.exit(f"The {name} did not start listening on port {port}.")
 
 
+def workers(env: dict[str, str]) -> list[subprocess.Popen]:
+    """Start one tasks worker per queue (pushes, bulk), on whichever backend the settings choose.
+
+    TASKS_WORKERS_PUSHES / TASKS_WORKERS_BULK: how many of each (default one).
+    """
+    started = []
+    for queue in ("pushes", "bulk"):
+        for _ in range(int(env.get(f"TASKS_WORKERS_{queue.upper()}", "1"))):
+            command = [*MANAGE, "tasks_worker", queue]
+            started.append(subprocess.Popen(command, env=env, cwd=ROOT))
+    return started
+
+
 def supervise(processes: list[subprocess.Popen]) -> None:
     """Wait until one process stops or a signal comes, then stop the others."""
     try:

@@ -501,7 +501,7 @@ def test_a_queued_edit_survives_a_restart_and_a_new_worker_process_sends_it(agen
 
     database = connection.settings_dict
     worker = subprocess.run(
-        [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay"],
+        [sys.executable, "manage.py", "tasks_worker", "pushes", "--burst"],
         cwd=settings.BASE_DIR,
         env={
             **os.environ,

@@ -15,7 +15,7 @@ from cdp.models import CDPConnection
 from consumers import bulk, pushes, services
 from consumers.models import Push
 from consumers.tasks import push_deliver_task
-from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF, workers_alive
 
 # "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
 # role but owns none of them, and must not even learn that they exist (404).
@@ -147,6 +147,7 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
         http_accept="", path_info="/accounts/login/", failures_since_start=1,
     )  # fmt: skip
     bulk_refresh = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
+    workers_alive()  # for /readyz
     return {
         "bulk_refresh": bulk_refresh,
         "entry": result.entry,
