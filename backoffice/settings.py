@@ -88,6 +88,7 @@ TEMPLATES = [
                 "backoffice.context_processors.roles",
                 "backoffice.context_processors.cdp_status",
                 "backoffice.context_processors.search_box",
+                "backoffice.context_processors.notifications",
             ],
         },
     },

@@ -292,3 +292,52 @@ class BulkRefreshItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer_ref}: {self.result}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> Self:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """Something the back office tells one person on the next page they open.
+
+    A queued edit that finally landed or failed, an approval waiting: whatever happened while
+    the person was elsewhere. Shown once as a message (`shown_at`), counted in the navigation
+    bar's badge until read (`read_at`). Written by `consumers.notifications.notification_create`.
+    """
+
+    class Level(models.TextChoices):
+        INFO = "info", "Information"
+        SUCCESS = "success", "Done"
+        WARNING = "warning", "Needs a look"
+        ERROR = "error", "Failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=16, choices=Level, default=Level.INFO)
+    # Plain text: the message shown; never a secret (it is kept until the person reads it).
+    message = models.TextField()
+    # Where to look (a page of this site), or "".
+    url = models.CharField(max_length=500, blank=True)
+    # A short label grouping notifications ("push", "approval"), for filtering and tests.
+    kind = models.CharField(max_length=32, blank=True)
+    shown_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notification {self.pk} for {self.user_id} ({self.level})"
