@@ -89,6 +89,7 @@ TEMPLATES = [
                 "backoffice.context_processors.roles",
                 "backoffice.context_processors.cdp_status",
                 "backoffice.context_processors.search_box",
+                "backoffice.context_processors.notifications",
             ],
         },
     },
@@ -344,6 +345,9 @@ else:
 TASKS_WORKER_SEEN_SECONDS = env.int("TASKS_WORKER_SEEN_SECONDS", default=60)
 # How many CDP calls one page or one bulk refresh makes at once (an order's consumers).
 CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
+# The identifier providers (guests' `identifiers[].provider`) a loyalty or member id typed in the
+# search box is looked up under, in CDP's guest search.
+CDP_IDENTIFIER_PROVIDERS = env.list("CDP_IDENTIFIER_PROVIDERS", default=["loyalty"])
 # The most consumers one bulk refresh takes (a pasted list or an uploaded CSV).
 BULK_REFRESH_MAX_REFS = env.int("BULK_REFRESH_MAX_REFS", default=10_000)
 # A bulk refresh that has not moved for this long lost its worker; requeue_pushes restarts it.

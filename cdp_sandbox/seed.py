@@ -110,6 +110,13 @@ def build() -> SeedData:
                 "nationality": nationality,
                 "country": country,
                 "language": "en",
+                "identifiers": [
+                    {
+                        "provider": "loyalty",
+                        "id": f"FF{900_000 + person}",
+                        "expiryDate": "2028-12-31T00:00Z",
+                    }
+                ],
             }
             consumer: dict[str, object] = {
                 "ref": consumer_ref,

@@ -325,14 +325,36 @@ class Store:
 
     def _find_guests(self, path: str, query: dict) -> dict:
         def fold(name: str, value: object) -> str:
+            if name == "phoneNumber":
+                # Undocumented: the sandbox compares a phone number's digits (and a leading +),
+                # so "+353 1 555 1000" and "+35315551000" are one number.
+                text = str(value).strip()
+                return ("+" if text.startswith("+") else "") + "".join(filter(str.isdigit, text))
             exact = self.config.case_sensitive_guest_search and name != "email"
             return str(value) if exact else str(value).casefold()
 
         asked = {name: fold(name, query[name]) for name in self.GUEST_SEARCH if name in query}
-        if not asked:
-            raise SandboxError(400, f"{', '.join(self.GUEST_SEARCH)}: one of them is required.")
+        identifier = (query.get("identifiers.provider"), query.get("identifiers.id"))
+        if any(identifier) and not all(identifier):
+            raise SandboxError(
+                400, "identifiers.provider and identifiers.id: give both, or neither."
+            )
+        if not asked and not any(identifier):
+            names = [*self.GUEST_SEARCH, "identifiers.provider+identifiers.id"]
+            raise SandboxError(400, f"{', '.join(names)}: one of them is required.")
+
+        def has_identifier(guest: dict) -> bool:
+            held = guest.get("identifiers")
+            return any(
+                isinstance(item, dict)
+                and item.get("provider") == identifier[0]
+                and item.get("id") == identifier[1]
+                for item in (held if isinstance(held, list) else [])
+            )
 
         def matches(guest: dict) -> bool:
+            if all(identifier) and not has_identifier(guest):
+                return False
             for name, wanted in asked.items():
                 value = guest.get(self.GUEST_SEARCH[name])
                 values = value if isinstance(value, list) else [value]

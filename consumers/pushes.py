@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -30,7 +31,8 @@ from cdp import client
 from cdp.connection import current_connection
 from cdp.errors import CDPCircuitOpen, CDPError, CDPNotFound, CDPUnavailable, Failure
 from consumers import records
-from consumers.models import OrderConsumer, Push
+from consumers.models import Notification, OrderConsumer, Push
+from consumers.notifications import notification_create
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
 from consumers.tasks import push_deliver_task
 from core.logging import error_summary
@@ -160,6 +162,30 @@ def _audit(
     )
 
 
+def _notify_settled(push: Push, status: str) -> None:
+    """Tell the agent, on their next page, what became of an edit of theirs the queue settled."""
+    if not push.queued_at:
+        return  # settled while they watched: the page told them
+    what = "revert" if push.reverts_id else "edit"
+    name = push.object_repr or push.consumer_ref
+    url = reverse("consumers:detail", args=[push.consumer_ref])
+    if status == Push.Status.SUCCEEDED:
+        message, level = f"Your queued {what} of {name} reached CDP.", Notification.Level.SUCCESS
+    elif status == Push.Status.CONFLICT:
+        message = (
+            f"Your queued {what} of {name} was not sent: someone changed the consumer in CDP "
+            "meanwhile. Compare the versions and re-apply or discard it."
+        )
+        level = Notification.Level.WARNING
+        url = reverse("consumers:conflict", args=[push.consumer_ref, push.pk])
+    else:
+        message, level = (
+            f"Your queued {what} of {name} failed: {push.error}",
+            Notification.Level.ERROR,
+        )
+    notification_create(user=push.user, message=message, url=url, level=level, kind="push")
+
+
 def _finish(push: Push, status: str, error: str = "") -> None:
     push.status, push.error, push.finished_at = status, error, timezone.now()
     push.next_attempt_at = push.woken_at = None
@@ -177,6 +203,7 @@ def _record_success(
         saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name, cached=cached)
         _finish(push, Push.Status.SUCCEEDED)
         entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
+        _notify_settled(push, Push.Status.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
     if push.queued_at:
         # A queued edit got through: CDP takes updates again, so the rest go now too.
@@ -195,6 +222,7 @@ def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str 
         _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
         entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
+        _notify_settled(push, Push.Status.FAILED)
         if push.queued_at:
             _probe_the_oldest()  # it may have been the queue's probe: another takes over
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
@@ -211,6 +239,7 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         push.save(update_fields=["cdp_values", "cdp_modified_at"])
         _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
         entry = _audit(push, AuditEntry.Outcome.CONFLICT)
+        _notify_settled(push, Push.Status.CONFLICT)
         if push.queued_at:
             _probe_the_oldest()
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
@@ -599,6 +628,15 @@ def push_cancel(*, push: Push, user: User, meta: RequestMeta) -> bool:
         )
         if cancelled:
             _audit_resolution(push, AuditEntry.Action.CANCEL, user=user, meta=meta)
+            if push.user_id != user.pk:  # a supervisor cancelled it: its agent should know
+                notification_create(
+                    user=push.user,
+                    message=f"{user.get_username()} cancelled your queued edit of "
+                    f"{push.object_repr or push.consumer_ref}; it was not sent to CDP.",
+                    url=reverse("consumers:detail", args=[push.consumer_ref]),
+                    level=Notification.Level.WARNING,
+                    kind="push",
+                )
             _probe_the_oldest()  # it may have been the queue's probe: another takes over
     return bool(cancelled)
 

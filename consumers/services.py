@@ -27,6 +27,7 @@ from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
 from cdp.links import is_ref, is_valid_ref, parse_link
 from consumers import receivers, records
 from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
+from consumers.search import name_keys, search_key
 from core.logging import error_summary
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
@@ -105,7 +106,9 @@ def _consumers_save(downloaded: dict[str, tuple[dict, str]]) -> dict[str, OrderC
     if not downloaded:
         return {}
     now = timezone.now()
-    parsed = {ref: records.consumer_fields(record) for ref, (record, _) in downloaded.items()}
+    parsed = {
+        ref: _with_keys(records.consumer_fields(record)) for ref, (record, _) in downloaded.items()
+    }
     rows = [
         OrderConsumer(ref=ref, **fields, guest_name=downloaded[ref][1], fetched_at=now, **_CHECKED)
         for ref, fields in parsed.items()
@@ -135,12 +138,17 @@ def consumers_mark_unchecked(*, failed: dict[str, CDPError]) -> None:
         OrderConsumer.objects.filter(ref__in=refs).update(fetch_failed_at=now, fetch_error=reason)
 
 
+def _with_keys(fields: dict) -> dict:
+    """The cache's fields of a consumer with its names' search keys."""
+    return {**fields, **name_keys(fields["first_name"], fields["last_name"])}
+
+
 def consumer_save(
     ref: str, record: dict, *, guest_name: str, cached: OrderConsumer | None = None
 ) -> OrderConsumer:
     """Cache CDP's copy of a consumer; `cached` is its row when the caller has it already."""
     fields = {
-        **records.consumer_fields(record),
+        **_with_keys(records.consumer_fields(record)),
         "guest_name": guest_name,
         "fetched_at": timezone.now(),
         **_CHECKED,
@@ -301,17 +309,42 @@ def order_find(*, reference: str) -> list[str]:
     return client.find_order_refs(reference)
 
 
+# A title typed before a name ("Mrs Byrne", "dr. hughes"): by its key, the title CDP documents
+# (and Mx, which CDP does not list but agents type).
+_TITLES_BY_KEY = {search_key(title): title for title in (*records.TITLES, "Mx")}
+
+
+def split_title(query: str) -> tuple[str, str]:
+    """Return (title, rest) when the query starts with a title and goes on, else ("", query)."""
+    first, _, rest = query.strip().partition(" ")
+    title = _TITLES_BY_KEY.get(search_key(first), "")
+    return (title, rest.strip()) if title and search_key(rest) else ("", query)
+
+
 def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
-    """Find cached consumers whose first or last name starts with each word of the query."""
-    words = query.split()
-    if not words:
+    """Find cached consumers by name, as people type it (see consumers.search).
+
+    The query's key is a prefix of the first name's, the last name's or the whole name's key
+    ("aoife byrne", "O’Sullivan", "fernandez"), or each word's key is a prefix of the first or
+    last name's ("byrne aoife", "ao by"). A title before the name ("Mrs Byrne") must match too.
+    """
+    title, query = split_title(query)
+    key = search_key(query)
+    if not key:
         return OrderConsumer.objects.none()
-    matches = OrderConsumer.objects.all()
-    for word in words[:5]:
-        matches = matches.filter(Q(first_name__istartswith=word) | Q(last_name__istartswith=word))
+    whole = Q(last_key__startswith=key) | Q(first_key__startswith=key) | Q(name_key__startswith=key)
+    words = [word_key for word_key in map(search_key, query.split()[:5]) if word_key]
+    if len(words) > 1:
+        each = Q()
+        for word_key in words:
+            each &= Q(first_key__startswith=word_key) | Q(last_key__startswith=word_key)
+        whole |= each
+    matches = OrderConsumer.objects.filter(whole)
+    if title:
+        matches = matches.filter(title__iexact=title)
     # Only what a results list shows: never the raw record with contact details.
-    shown = ("ref", "title", "first_name", "last_name", "gender", "fetched_at")
-    return matches.only(*shown).order_by("last_name", "first_name", "ref")
+    shown = ("ref", "order_ref", "title", "first_name", "last_name", "gender", "fetched_at")
+    return matches.only(*shown).order_by("last_key", "first_key", "ref")
 
 
 def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
@@ -415,55 +448,141 @@ class Found:
 
 # A booking reference (PNR): letters and digits, perhaps a dash, no spaces.
 _BOOKING_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$")
+# Its "-N" suffix: B94TXY-1 is the first order under the PNR B94TXY.
+_SUFFIX = re.compile(r"-\d{1,3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A phone number: digits with the usual separators, at least seven digits, perhaps a leading +.
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,30}$")
+# An identifier named with its provider: "loyalty:FF900005".
+_IDENTIFIER = re.compile(r"^(?P<provider>[A-Za-z][\w.-]{0,49}):(?P<id>\S{1,100})$")
 # The most guests one search lists (a common name matches thousands in CDP).
 GUEST_RESULTS = 20
 
 
 def consumer_find(*, query: str) -> Found:
     """Find what a query names: a consumer, order or guest ref (or link), a booking reference, a
-    guest's e-mail address, or a name: cached consumers first, else CDP's guests of that name.
-    CDP is asked only for what the cache does not know."""
+    guest's e-mail address, phone number or loyalty id, or a name: cached consumers first, else
+    CDP's guests of that name. CDP is asked only for what the cache does not know; when nothing
+    matches, the message says what was tried."""
     query = query.strip()
     ref, kind = _ref_and_kind(query)
     if ref:
         return _find_ref(ref, kind)
     if _EMAIL.match(query):
-        return _find_guests({"email": query}, query)
+        return _find_guests([{"email": query}], query, tried=["CDP's guests by e-mail address"])
+    if _PHONE.match(query) and sum(c.isdigit() for c in query) >= 7:
+        compact = ("+" if query.startswith("+") else "") + "".join(filter(str.isdigit, query))
+        asks = [{"phoneNumber": query}, {"phoneNumber": compact}]
+        return _find_guests(asks, query, tried=["CDP's guests by phone number"])
+    identifier = _IDENTIFIER.match(query)
+    if identifier:
+        asks = [
+            {"identifiers.provider": identifier["provider"], "identifiers.id": identifier["id"]}
+        ]
+        by_identifier = [f"CDP's guests by identifier ({identifier['provider']})"]
+        return _find_guests(asks, query, tried=by_identifier)
+    tried: list[str] = []
     if any(character.isdigit() for character in query) and _BOOKING_REFERENCE.match(query):
-        order_refs = client.find_order_refs(query)
-        if len(order_refs) == 1:
-            return Found(url=reverse("consumers:order", args=[order_refs[0]]))
-        if order_refs:
-            return Found(order_refs=order_refs)
+        found = _find_booking(query, tried)
+        if found:
+            return found
+        providers = settings.CDP_IDENTIFIER_PROVIDERS
+        asks = [{"identifiers.provider": p, "identifiers.id": query} for p in providers]
+        if asks:
+            tried.append(f"CDP's guests by loyalty id ({', '.join(providers)})")
+            refs, more = _guest_refs(asks)
+            if refs:
+                return _found_guests(refs, more)
     matches = list(consumer_search(query=query)[:51])
+    title, name = split_title(query)
+    tried.append("cached consumers by name" + (f" with the title {title}" if title else ""))
     if len(matches) == 1:
         return Found(url=reverse("consumers:detail", args=[matches[0].ref]))
     if matches:
         return Found(consumers=matches[:50])
     # CDP cannot list consumers by name, but it can list guests (the people behind them).
-    words = query.split()
+    words = name.split()
+    if not words:
+        return Found(message=_nothing(query, tried))
     if len(words) == 1:
-        return _find_guests({"lastName": words[0]}, query)
-    return _find_guests({"firstName": words[0], "lastName": " ".join(words[1:])}, query)
+        asks = [{"lastName": words[0]}]
+        tried.append("CDP's guests by last name")
+    else:
+        asks = [{"firstName": words[0], "lastName": " ".join(words[1:])}]
+        tried.append("CDP's guests by first and last name")
+    return _find_guests(asks, query, tried=tried)
 
 
-def _find_guests(params: dict[str, str], query: str) -> Found:
-    """The guests CDP lists for a name or an e-mail address; straight to the one if unique."""
-    refs, more = client.find_guest_refs(params, limit=GUEST_RESULTS)
+def _nothing(query: str, tried: list[str]) -> str:
+    return (
+        f"Nothing matches “{query}”. Tried: {'; '.join(tried)}. CDP is asked for a guest's whole "
+        "last name, or first and last name (“Byrne”, “Aoife Byrne”); a booking reference, an "
+        "e-mail address, a phone number, a loyalty id or a ref finds the rest."
+    )
+
+
+def booking_variants(reference: str) -> list[str]:
+    """The booking references worth asking CDP for: as typed, in capitals, with and without the
+    "-N" suffix (CDP's referenceId search matches whole values, in case as far as is known)."""
+    upper = reference.upper()
+    base = _SUFFIX.sub("", upper)
+    suffixed = [base] if base != upper else [f"{upper}-1"]
+    return list(dict.fromkeys([reference, upper, *suffixed]))
+
+
+def orders_by_booking(reference: str) -> list[Order]:
+    """Return the cached orders under a booking reference in any case, with or without -N."""
+    base = _SUFFIX.sub("", reference.upper())
+    same = re.compile(rf"^{re.escape(base)}(-\d{{1,3}})?$", re.IGNORECASE)
+    candidates = Order.objects.filter(
+        Q(reference_id__iexact=base) | Q(reference_id__istartswith=f"{base}-")
+    ).only("ref", "reference_id")[:50]
+    return [order for order in candidates if same.match(order.reference_id)]
+
+
+def _find_booking(query: str, tried: list[str]) -> Found | None:
+    """The order(s) under a booking reference: cached first, else CDP asked for its variants."""
+    cached = orders_by_booking(query)
+    tried.append("cached orders by booking reference, in any case, with or without its -N")
+    order_refs = [order.ref for order in cached]
+    if not order_refs:
+        variants = booking_variants(query)
+        tried.append(f"CDP's orders with the booking reference {', '.join(variants)}")
+        for variant in variants:
+            order_refs += [r for r in client.find_order_refs(variant) if r not in order_refs]
+    if len(order_refs) == 1:
+        return Found(url=reverse("consumers:order", args=[order_refs[0]]))
+    if order_refs:
+        return Found(order_refs=order_refs)
+    return None
+
+
+def _guest_refs(asks: list[dict[str, str]]) -> tuple[list[str], bool]:
+    """Ask CDP's guest search each set of parameters in turn; the first that finds any wins."""
+    for params in asks:
+        refs, more = client.find_guest_refs(params, limit=GUEST_RESULTS)
+        if refs:
+            return refs, more
+    return [], False
+
+
+def _find_guests(asks: list[dict[str, str]], query: str, *, tried: list[str]) -> Found:
+    """The guests CDP lists for a name, e-mail address, phone number or identifier; straight to
+    the one if unique."""
     # Whether CDP's name search minds case is not documented: a name typed all in one case is
     # asked for again in title case (as CDP recommends names be kept) before giving up.
-    titled = {key: value.title() for key, value in params.items() if key != "email"}
-    if not refs and titled and {**params, **titled} != params:
-        refs, more = client.find_guest_refs({**params, **titled}, limit=GUEST_RESULTS)
+    names = {"firstName", "lastName"}
+    for params in list(asks):
+        titled = {key: value.title() if key in names else value for key, value in params.items()}
+        if titled != params:
+            asks.append(titled)
+    refs, more = _guest_refs(asks)
     if not refs:
-        searched = "e-mail address" if "email" in params else "name"
-        return Found(
-            message=f"Nothing matches “{query}”: no cached consumer has that name, and CDP has "
-            f"no guest with that {searched}. CDP is asked for a guest's whole last name, or "
-            "first and last name (“Byrne”, “Aoife Byrne”); a booking reference or a ref finds "
-            "the rest."
-        )
+        return Found(message=_nothing(query, tried))
+    return _found_guests(refs, more)
+
+
+def _found_guests(refs: list[str], more: bool) -> Found:
     if len(refs) == 1:
         found = _find_ref(refs[0], "guests")
         if found.url or found.consumers or found.order_refs:

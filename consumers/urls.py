@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from consumers.converters import RefConverter
-from consumers.views import bulk, conflicts, edit, pages, queue, revert
+from consumers.views import bulk, conflicts, edit, notifications, pages, queue, revert
 
 # A ref that is "." or ".." would make the CDP client call another path: a 404 before any view.
 register_converter(RefConverter, "ref")
@@ -47,6 +47,8 @@ urlpatterns = [
     path("bulk/<int:job_id>/cancel/", bulk.bulk_refresh_cancel, name="bulk_cancel"),
     path("bulk/<int:job_id>/failures.csv", bulk.bulk_refresh_failures, name="bulk_failures"),
     path("queue/", queue.push_queue, name="queue"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/read/", notifications.notification_mark_read, name="notifications_read"),
     # Reverting an audited change is this app's use case; its page stays under the audit log's
     # address, where supervisors find it (audit/urls.py has nothing there).
     path("audit/<int:pk>/revert/", revert.entry_revert, name="revert"),

@@ -139,7 +139,7 @@ def test_when_cdp_has_more_guests_than_one_page_the_list_says_how_to_narrow_it(
 def test_a_name_cdp_has_no_guest_of_either_is_explained(agent_client):
     content = agent_client.get(FIND, {"q": "Aoife Nobody"}).content.decode()
 
-    assert "no cached consumer has that name, and CDP has no guest with that name" in content
+    assert "Tried: cached consumers by name; CDP&#x27;s guests by first and last name." in content
 
 
 def test_when_cdp_cannot_search_its_guests_the_query_is_kept(agent_client, sandbox):

@@ -61,6 +61,9 @@ APP_RULES = {
     # The agent who started it cancels it; supervisors find it over (both back to its page).
     "consumers:bulk_cancel": ("POST", owners_and_supervisors(302)),
     "consumers:queue": ("GET", SUPERVISORS_ONLY),
+    # Everyone signed in has notifications of their own (and only sees those).
+    "consumers:notifications": ("GET", SIGNED_IN_ONLY),
+    "consumers:notifications_read": ("POST", dict.fromkeys(PERSONAS, 302)),
     "audit:list": ("GET", SUPERVISORS_ONLY),
     "dashboard:dashboard": ("GET", SUPERVISORS_ONLY),
     "audit:export": ("GET", SUPERVISORS_ONLY),
@@ -172,7 +175,14 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"pk": world["entry"].pk})
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
-    unparametrized = ("consumers:home", "consumers:queue", "consumers:find", "consumers:bulk_new")
+    unparametrized = (
+        "consumers:home",
+        "consumers:queue",
+        "consumers:find",
+        "consumers:bulk_new",
+        "consumers:notifications",
+        "consumers:notifications_read",
+    )
     if name.startswith("consumers:") and name not in unparametrized:
         return reverse(name, kwargs={"ref": CONSUMER_REF})
     if name == "admin:app_list":
