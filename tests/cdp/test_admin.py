@@ -60,6 +60,7 @@ def form_data(connection, **overrides):
         "custom_url": connection.custom_url,
         "client_key": connection.client_key,
         "api_token": "",
+        "api_version": connection.api_version,
         "timeout": connection.timeout,
         "is_active": "on" if connection.is_active else "",
     }
@@ -135,6 +136,7 @@ def test_it_adds_a_connection_from_the_admin(sandbox, administrator_client):
         "region": CDPConnection.Region.EU,
         "client_key": "client-key-1",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": "8",
     }
 
@@ -149,7 +151,13 @@ def test_it_adds_a_connection_from_the_admin(sandbox, administrator_client):
 
 
 def test_it_requires_a_token_when_adding(sandbox, administrator_client):
-    data = {"name": "No token", "region": CDPConnection.Region.US, "client_key": "k", "timeout": 5}
+    data = {
+        "name": "No token",
+        "region": CDPConnection.Region.US,
+        "client_key": "k",
+        "timeout": 5,
+        "api_version": "v2",
+    }
 
     response = administrator_client.post(ADD_URL, data)
 
@@ -178,6 +186,7 @@ def test_it_refuses_a_custom_region_without_a_url(sandbox, administrator_client)
         "region": CDPConnection.Region.CUSTOM,
         "client_key": "k",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": 5,
     }
 
@@ -284,7 +293,13 @@ def test_a_fingerprint_is_keyed_by_a_key_that_is_not_in_the_database(
 def test_it_stores_and_shows_at_most_the_last_four_characters_and_fewer_of_a_short_token(
     administrator_client, token, shown
 ):
-    data = {"name": "EU", "region": CDPConnection.Region.EU, "client_key": "k", "timeout": 5}
+    data = {
+        "name": "EU",
+        "region": CDPConnection.Region.EU,
+        "client_key": "k",
+        "timeout": 5,
+        "api_version": "v2",
+    }
 
     administrator_client.post(ADD_URL, {**data, "api_token": token})
 
@@ -598,6 +613,7 @@ def test_adding_an_active_connection_tests_it_first(sandbox, administrator_clien
         "custom_url": nowhere,
         "client_key": "k",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": 2,
         "is_active": "on",
     }

@@ -106,11 +106,11 @@ def test_it_pages_a_collection_by_offset_and_limit(sandbox):
     assert first["items"][1] != second["items"][0]
 
 
-def test_it_refuses_a_limit_above_the_documented_maximum(sandbox):
+def test_it_caps_a_limit_above_the_documented_maximum_rather_than_refusing_it(sandbox):
     status, _, body = call(sandbox, "GET", f"/v2/orders/{ORDER_REF}/consumers?limit=101")
 
-    assert status == 400
-    assert "limit" in body["message"]
+    assert status == 200
+    assert body["limit"] == 100
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,7 @@ def test_it_reads_the_record_back_when_cdps_reply_to_an_update_is_not_the_record
     monkeypatch.setattr(
         sandbox.store,
         "_update_consumer",
-        lambda record, body: {"ref": original(record, body)["ref"]},
+        lambda record, body, version: {"ref": original(record, body, version)["ref"]},
     )
 
     result = push(consumer, agent, last_name="Beirne")
