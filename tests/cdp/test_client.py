@@ -9,12 +9,12 @@ from cdp.connection import current_connection
 from cdp.errors import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path
 
 # The client looks up the active CDP connection in the database before each call.
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_version")]
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
 def test_it_retrieves_an_order_consumer(sandbox):
@@ -40,7 +40,7 @@ def test_it_lists_all_of_an_orders_consumers_across_pages(sandbox):
 
     assert len(refs) == 3
     assert CONSUMER_REF in refs
-    pages = sandbox.requests_to("GET", f"/v2/orders/{ORDER_REF}/consumers")
+    pages = sandbox.requests_to("GET", cdp_path("orders", ORDER_REF, "consumers"))
     assert [page.query["offset"] for page in pages] == ["0", "2"]
 
 
@@ -49,7 +49,7 @@ def test_a_guest_search_reads_one_page_and_says_whether_cdp_may_have_more(sandbo
         [seed.make_ref("guest", 0), seed.make_ref("guest", 1)],
         True,
     )
-    assert len(sandbox.requests_to("GET", "/v2/guests")) == 1
+    assert len(sandbox.requests_to("GET", cdp_path("guests"))) == 1
     refs, more = client.find_guest_refs({"lastName": "Byrne"}, limit=20)
     assert (len(refs), more) == (3, False)
 
