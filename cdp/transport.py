@@ -464,7 +464,8 @@ def collection_pages(
     path: str, *, connection: Connection, params: Params | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield the pages of a collection, following `next.href` when CDP gives one (v2.1), else
-    `offset`/`limit`, until a page brings nothing new or is the last.
+    `offset`/`limit`, until a page brings nothing new or is the last (its offset is the `last`
+    link's, or it holds fewer items than its limit).
 
     A `next` link is followed only to this collection on this connection's host: it comes from
     CDP's answer, and the call carries the credentials.
@@ -480,10 +481,14 @@ def collection_pages(
         yield page
         if not new:
             return
-        following = _next_page(page, path, connection)
+        following = _link_query(page, "next", path, connection)
         if following is not None:
             query = {**query, **following}
             continue
+        # No `next`: the `last` link (v2 lists carry one too) says whether this is the last page.
+        last = _link_query(page, "last", path, connection) or {}
+        if str(last.get("offset", "")) == str(query.get("offset")):
+            return
         # CDP may cap the page below what was asked, so the page's own limit says when it is last.
         limit = page.get("limit")
         page_limit = limit if isinstance(limit, int) else PAGE_LIMIT
@@ -492,9 +497,12 @@ def collection_pages(
         query = {**query, "offset": int(query.get("offset", 0)) + len(items)}
 
 
-def _next_page(page: dict[str, Any], path: str, connection: Connection) -> dict[str, str] | None:
-    """Return the query of the page's `next` link, if it names this collection on this host."""
-    following = page.get("next")
+def _link_query(
+    page: dict[str, Any], name: str, path: str, connection: Connection
+) -> dict[str, str] | None:
+    """Return the query of a page's link (`next`, `last`), if it names this collection on this
+    connection's host; else None."""
+    following = page.get(name)
     href = following.get("href") if isinstance(following, dict) else None
     if not isinstance(href, str):
         return None
