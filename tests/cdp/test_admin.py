@@ -919,4 +919,4 @@ def test_the_system_check_refuses_an_api_version_it_does_not_speak(settings):
     [error] = check_cdp_api_version(None)
 
     assert error.id == "cdp.E006"
-    assert "v2, v2.1" in error.hint
+    assert "v2, v2.1" in str(error.hint)
