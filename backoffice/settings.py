@@ -256,6 +256,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 CDP_BASE_URL = env.str("CDP_BASE_URL", default="http://127.0.0.1:8100")
 CDP_CLIENT_KEY = env.str("CDP_CLIENT_KEY", default="")
 CDP_API_TOKEN = env.str("CDP_API_TOKEN", default="")
+# Which of CDP's REST APIs the CDP_* settings speak: v2 (legacy, every instance) or v2.1 (the 2.1
+# data model); a connection in the admin says its own (docs/cdp-versions.md).
+CDP_API_VERSION = env.str("CDP_API_VERSION", default="v2")
 # The only hosts the client sends CDP credentials to (host names, no scheme or port): the four
 # regional hosts by default; `make run` and the tests add the sandbox's 127.0.0.1.
 CDP_ALLOWED_HOSTS = env.list("CDP_ALLOWED_HOSTS", default=list(REGIONAL_HOSTS))

@@ -22,6 +22,9 @@ class SeedData:
     consumers: dict[str, dict] = field(default_factory=dict)
     guests: dict[str, dict] = field(default_factory=dict)
     order_items: dict[str, dict] = field(default_factory=dict)
+    # {order ref: guest ref} of each order's contact, its owner in CDP's model: the first
+    # traveller of the order (a `customer` guest; the others are `traveller` guests).
+    order_contacts: dict[str, str] = field(default_factory=dict)
 
 
 # (title, first name, last name, gender, nationality, country, date of birth) per traveller.
@@ -148,6 +151,7 @@ def build() -> SeedData:
                 # Undocumented attribute: proves a save keeps what the form never shows.
                 consumer["specialAssistance"] = {"wheelchair": False, "meal": "VGML"}
             data.consumers[consumer_ref] = consumer
+        data.order_contacts[order_ref] = make_ref("guest", people[0])
         data.orders[order_ref] = {
             "ref": order_ref,
             "createdAt": created,

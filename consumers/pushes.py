@@ -3,8 +3,9 @@
 An edit becomes a `Push` row before the first call to CDP. One attempt takes the consumer's push
 lock (so two saves of one consumer never race each other), re-reads the record, refuses to
 overwrite a newer version (conflict), lays the changed fields over the fresh copy and sends the
-whole record. When CDP cannot take it (unreachable, timing out, failing, circuit open) the push is
-queued, in the same transaction as its audit entry and the task that will try it again.
+whole record (v2), or sends only the changed attributes (v2.1). When CDP cannot take it
+(unreachable, timing out, failing, circuit open) the push is queued, in the same transaction as
+its audit entry and the task that will try it again.
 """
 
 import logging
@@ -410,8 +411,14 @@ def _attempt(
                     return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
-            body = records.push_body(fresh, push.changes, connection=current_connection())
-            reply = client.update_order_consumer(push.consumer_ref, body)
+            connection = current_connection()
+            # The whole record and only its changes: the connection's API version picks the one
+            # it sends (v2 replaces the record, v2.1 patches it; cdp.client.update_order_consumer).
+            reply = client.update_order_consumer(
+                push.consumer_ref,
+                records.push_body(fresh, push.changes, connection=connection),
+                changed=records.patch_body(push.changes, connection=connection),
+            )
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
                 reply = client.get_order_consumer(push.consumer_ref)

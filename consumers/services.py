@@ -193,12 +193,15 @@ def consumer_get(*, ref: str) -> OrderConsumer:
     return consumer or consumer_fetch(ref=ref)
 
 
-def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
+def _download(
+    ref: str, known_guests: dict[str, str], given: dict[str, dict] | None = None
+) -> tuple[dict, str]:
     """Read a consumer and its guest's name from CDP: HTTP only, so it may run in a thread.
 
-    `known_guests` ({guest ref: name}) spares the guest's call when the link has not changed.
+    `known_guests` ({guest ref: name}) spares the guest's call when the link has not changed;
+    `given` ({ref: record}) the consumer's own call when CDP handed the record over already.
     """
-    record = client.get_order_consumer(ref)
+    record = (given or {}).get(ref) or client.get_order_consumer(ref)
     guest_ref = records.consumer_fields(record)["guest_ref"]
     if known_guests.get(guest_ref):
         return record, known_guests[guest_ref]
@@ -206,12 +209,17 @@ def _download(ref: str, known_guests: dict[str, str]) -> tuple[dict, str]:
 
 
 def consumers_download(
-    refs: list[str], *, concurrency: int | None = None, on_done: Progress | None = None
+    refs: list[str],
+    *,
+    concurrency: int | None = None,
+    on_done: Progress | None = None,
+    given: dict[str, dict] | None = None,
 ) -> tuple[dict[str, tuple[dict, str]], dict[str, CDPError]]:
     """Read many consumers from CDP at once, with at most `concurrency` calls in flight.
 
     Returns {ref: (record, guest name)} and {ref: error}. `on_done(ref, error)` is called in the
-    calling thread as each one finishes. Nothing is written to the database here (one read: the
+    calling thread as each one finishes. Records in `given` (an order's consumers as CDP
+    expanded them) are not read again. Nothing is written to the database here (one read: the
     guest names already cached).
     """
     downloaded: dict[str, tuple[dict, str]] = {}
@@ -222,7 +230,7 @@ def consumers_download(
         .exclude(guest_name="")
         .values_list("guest_ref", "guest_name")
     )
-    download = partial(_download, known_guests=known_guests)
+    download = partial(_download, known_guests=known_guests, given=given)
     for ref, future in _cdp_in_parallel(download, refs, concurrency=concurrency):
         try:
             downloaded[ref] = future.result()
@@ -273,10 +281,11 @@ class OrderPage:
 def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
     """Fetch an order and its consumer refs from CDP, and the consumers not cached yet (or all)."""
     order = _order_save(client.get_order(ref), ref)
-    refs = client.list_order_consumer_refs(ref)
+    # In v2.1 the list may bring the records along (expand), sparing a call per consumer.
+    refs, expanded = client.list_order_consumers(ref)
     cached = {c.ref: c for c in OrderConsumer.objects.filter(ref__in=refs)}
     wanted = refs if refresh else [r for r in refs if r not in cached]
-    downloaded, failed = consumers_download(wanted)
+    downloaded, failed = consumers_download(wanted, given=expanded)
     cached.update(_consumers_save(downloaded))
     consumers_mark_unchecked(failed={r: e for r, e in failed.items() if r in cached})
     for ref, error in failed.items():
@@ -589,7 +598,12 @@ def _found_guests(refs: list[str], more: bool) -> Found:
             return found
     guests = _guest_names(refs)
     if len(refs) == 1:  # a guest without orders: nothing to open but the guest
-        return Found(guests=guests, message="This guest has no orders in CDP.")
+        return Found(
+            guests=guests,
+            message="CDP lists no order this guest booked (it lists a guest's orders by the "
+            "order's contact). If they travel on someone else's booking, find it by its booking "
+            "reference or the booker's name.",
+        )
     return Found(guests=guests, more_guests=more)
 
 
@@ -634,12 +648,41 @@ def _find_ref(ref: str, kind: str) -> Found:
             except CDPNotFound:
                 pass
     if kind in ("", "guests"):
-        order_refs = client.find_order_refs_of_guest(ref)
-        if len(order_refs) == 1:
-            return Found(url=reverse("consumers:order", args=[order_refs[0]]))
-        if order_refs:
-            return Found(order_refs=order_refs)
+        trips = guest_orders(guest_ref=ref)
+        if len(trips.order_refs) == 1:
+            return Found(url=reverse("consumers:order", args=[trips.order_refs[0]]))
+        if trips.order_refs:
+            return Found(order_refs=trips.order_refs, message=trips.note)
     return Found(message=f"CDP has no consumer, order or guest with the ref {ref}.")
+
+
+@dataclass
+class GuestOrders:
+    """The orders a guest is on, as far as can be told, and why the list may miss some."""
+
+    order_refs: list[str]
+    note: str
+
+
+# CDP's model: the order contact owns the order, a consumer travels on it (cdp-api.md §9).
+GUEST_ORDERS_NOTE = (
+    "These are the orders this guest booked (CDP lists a guest's orders by the order's contact) "
+    "and those a consumer cached here links to them. A booking they only travel on is listed "
+    "once one of its consumers has been fetched, so this list may be incomplete."
+)
+
+
+def guest_orders(*, guest_ref: str) -> GuestOrders:
+    """Return a guest's orders: those CDP lists as theirs (as contact) and those they travel on
+    as a cached consumer; CDP cannot list the second kind, so the note says so."""
+    owned = client.find_order_refs_of_guest(guest_ref)
+    travelled = (
+        OrderConsumer.objects.filter(guest_ref=guest_ref)
+        .exclude(order_ref="")
+        .order_by("order_ref")
+        .values_list("order_ref", flat=True)
+    )
+    return GuestOrders(list(dict.fromkeys([*owned, *travelled])), GUEST_ORDERS_NOTE)
 
 
 def guest_lookup(*, ref: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
+"""Shared fixtures: the CDP sandbox over real HTTP, the API version spoken, one persona per role."""
 
 from unittest import mock
 
@@ -20,6 +20,22 @@ CONSUMER_REF = seed.make_ref("consumer", 0)
 GUEST_REF = seed.make_ref("guest", 0)  # consumer 0's guest
 OTHER_ORDER_REF = seed.make_ref("order", 1)
 OTHER_CONSUMER_REF = seed.make_ref("consumer", 3)
+
+# The versions of CDP's REST API the client speaks; `api_version` runs a test in each.
+API_VERSIONS = ("v2", "v2.1")
+
+
+def cdp_path(*segments: str) -> str:
+    """Return the path of a resource in either API version, as a pattern for
+    `Sandbox.requests_to` and `Fault.path` (e.g. `cdp_path("orderConsumers", ".*")`)."""
+    return r"/v2(?:\.1)?/" + "/".join(segments)
+
+
+def update_method() -> str:
+    """Return the method a consumer's save is sent with in the API version under test."""
+    from django.conf import settings
+
+    return "PATCH" if settings.CDP_API_VERSION == "v2.1" else "POST"
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +61,14 @@ def sandbox(sandbox_server, settings):
     # The circuit breaker keeps its state in the cache: every test starts with it closed.
     caches["default"].clear()
     return sandbox_server
+
+
+@pytest.fixture(params=API_VERSIONS)
+def api_version(request, settings):
+    """Speak each of CDP's API versions in turn (through the CDP_* settings): a module asks for
+    it with `pytestmark = pytest.mark.usefixtures("api_version")`."""
+    settings.CDP_API_VERSION = request.param
+    return request.param
 
 
 def _role(name: str) -> Group:

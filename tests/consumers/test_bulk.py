@@ -163,7 +163,8 @@ def test_failures_are_listed_with_cdps_reason_and_downloadable_as_csv(agent, age
     reasons = dict(rows[1:])
     assert "CDP is unavailable (HTTP 503 Service Unavailable)" in reasons[REFS[1]]
     assert reasons[unknown] == (
-        f"Not found in CDP (HTTP 404 Not Found): No order consumer found with ref {unknown}."
+        "Not found in CDP (HTTP 404 Not Found): The specified resource does not exist. "
+        f"No order consumer found with ref {unknown}."
     )
 
 

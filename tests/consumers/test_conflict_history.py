@@ -11,9 +11,12 @@ from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
 from consumers import pushes
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, cdp_path
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 EDIT = reverse("consumers:edit", kwargs={"ref": CONSUMER_REF})
 
 

@@ -111,18 +111,52 @@ def test_a_name_typed_in_one_case_is_asked_again_in_title_case_if_cdp_minds_case
     assert [search.query["lastName"] for search in searches] == ["BYRNE", "Byrne"]
 
 
-def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_their_order(agent_client, sandbox):
-    response = agent_client.get(FIND, {"q": "Aoife Byrne"})
+def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_the_order_they_booked(
+    agent_client, sandbox
+):
+    response = agent_client.get(FIND, {"q": "Liam Byrne"})
 
     assert response["Location"] == ORDER_URL
-    assert sandbox.requests_to("GET", "/v2/guests")[0].query["firstName"] == "Aoife"
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["firstName"] == "Liam"
 
 
 def test_an_email_address_finds_its_guest(agent_client, sandbox):
-    response = agent_client.get(FIND, {"q": "Aoife.Byrne@example.com"})
+    response = agent_client.get(FIND, {"q": "Liam.Byrne@example.com"})
 
     assert response["Location"] == ORDER_URL
-    assert sandbox.requests_to("GET", "/v2/guests")[0].query["email"] == "Aoife.Byrne@example.com"
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["email"] == "Liam.Byrne@example.com"
+
+
+def test_a_guest_who_only_travels_on_someone_elses_booking_is_told_why_no_order_is_listed(
+    agent_client, sandbox
+):
+    # CDP lists a guest's orders by the order's contact: Aoife travels on Liam's booking.
+    content = agent_client.get(FIND, {"q": "Aoife Byrne"}).content.decode()
+
+    assert "CDP lists no order this guest booked" in content
+    assert "find it by its booking reference" in content
+
+
+def test_a_travellers_bookings_are_found_through_the_cached_consumers_too(agent_client, sandbox):
+    from cdp_sandbox import seed
+    from consumers import services
+
+    traveller = seed.make_ref("guest", 1)  # Aoife, a consumer on order 0, booked nothing
+    services.order_fetch(ref=ORDER_REF)
+
+    trips = services.guest_orders(guest_ref=traveller)
+
+    assert trips.order_refs == [ORDER_REF]
+    assert "may be incomplete" in trips.note
+    assert sandbox.requests_to("GET", "/v2/orders")[-1].query["guestRef"] == traveller
+
+
+def test_the_sandbox_can_list_a_guests_orders_by_traveller_instead(agent_client, sandbox):
+    sandbox.config.guest_orders_by = "consumer"
+
+    response = agent_client.get(FIND, {"q": "Aoife Byrne"})
+
+    assert response["Location"] == ORDER_URL
 
 
 def test_when_cdp_has_more_guests_than_one_page_the_list_says_how_to_narrow_it(

@@ -1,5 +1,6 @@
 """The worker's tasks: named after the services they run, and still found by their old names."""
 
+import pytest
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
@@ -8,9 +9,12 @@ from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from consumers.models import BulkRefresh, Push
 from consumers.tasks import bulk_refresh_run_task, push_deliver_task
-from tests.conftest import CONSUMER_REF, database_tasks_only, queued_tasks, run_worker
+from tests.conftest import CONSUMER_REF, cdp_path, database_tasks_only, queued_tasks, run_worker
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
 def test_the_services_queue_the_tasks_named_after_them(agent, settings):
