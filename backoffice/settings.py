@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "axes",
     # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
     "accounts",
+    "approvals",
     "dashboard",
 ]
 
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "backoffice.context_processors.roles",
                 "backoffice.context_processors.cdp_status",
                 "backoffice.context_processors.search_box",
+                "backoffice.context_processors.approvals",
             ],
         },
     },

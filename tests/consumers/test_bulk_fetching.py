@@ -75,7 +75,8 @@ def test_the_order_page_runs_the_same_queries_for_3_or_23_consumers(agent_client
     many = queries_for_a_first_view(agent_client, sandbox, 20)
 
     assert len(many) == len(few)
-    assert len(many) <= 20
+    # 21: the navigation's approval badges are one query of their own.
+    assert len(many) <= 21
     assert sum("cdp_cdpconnection" in q["sql"] for q in many) == 1  # looked up once per page
 
 
