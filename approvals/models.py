@@ -96,8 +96,9 @@ def describe_policy(snapshot: dict[str, Any]) -> str:
         if snapshot.get("supervisors_exempt")
         else "a supervisor's own change needs another supervisor"
     )
+    sentence = " and ".join(parts)
     return (
-        f"{' and '.join(parts).capitalize()} need a supervisor's approval ({exempt}); a request "
+        f"{sentence[0].upper()}{sentence[1:]} need a supervisor's approval ({exempt}); a request "
         f"expires after {snapshot.get('expiry_hours', DEFAULT_EXPIRY_HOURS)} hours."
     )
 

@@ -321,7 +321,7 @@ class Approval:
     """What approving did: the decision's audit entry, and the push that carried it to CDP."""
 
     request: ApprovalRequest
-    entry: AuditEntry
+    entry: AuditEntry | None
     result: PushResult | None = None
     # Why nothing was sent although it was approved (a link CDP no longer resolves).
     error: str = ""
@@ -359,7 +359,7 @@ def approval_approve(
 
 
 def _send(
-    request: ApprovalRequest, *, entry: AuditEntry, user: User, meta: RequestMeta
+    request: ApprovalRequest, *, entry: AuditEntry | None, user: User, meta: RequestMeta
 ) -> Approval:
     """Push an approved request to CDP, as an edit by the approver of the version the agent saw."""
     error = ""
@@ -461,8 +461,8 @@ def approvals_resume_stuck() -> int:
         else:
             entry = AuditEntry.objects.filter(pk=request.decided_entry_id or 0).first()
             user = request.decided_by
-            if user is None or entry is None:
-                continue
+            if user is None:
+                continue  # the approver's account is gone: it waits for a person (admin)
             _send(request, entry=entry, user=user, meta=RequestMeta())
         resumed += 1
     return resumed
