@@ -591,14 +591,24 @@ def approval_figures(*, date_from: date, date_to: date) -> dict:
     durations = sorted(
         (decided_at - created).total_seconds() for created, decided_at in decided if decided_at
     )
+    median = timedelta(seconds=statistics.median(durations)) if durations else None
     return {
         "waiting": waiting["n"],
         "oldest": waiting["oldest"],
         "decided": len(durations),
-        "median_to_decision": timedelta(seconds=statistics.median(durations))
-        if durations
-        else None,
+        "median_to_decision": median,
+        "median_text": duration_text(median) if median is not None else "—",
     }
+
+
+def duration_text(duration: timedelta) -> str:
+    """Say how long something took, to the minute past an hour: "45 s", "12 min", "2 h 05 min"."""
+    seconds = int(duration.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 # --- what the agent is told ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from audit.services import RequestMeta
 from cdp.links import ref_from_link
 from consumers.models import OrderConsumer, Push
 from consumers.pushes import Outcome
+from dashboard.services import dashboard_figures
 from tests.approvals.conftest import OTHER_GUEST_REF, save, updates_sent
 from tests.conftest import CONSUMER_REF, GUEST_REF, run_worker
 
@@ -431,3 +432,31 @@ def test_an_approval_a_crash_left_unsent_is_sent_by_the_periodic_job(
     assert request.status == ApprovalRequest.Status.APPROVED
     assert guest_in_cdp(sandbox) == OTHER_GUEST_REF
     assert services.approvals_resume_stuck() == 0
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_counts_requests_waiting_and_the_median_time_to_a_decision(
+    consumer, agent, supervisor, sandbox
+):
+    quick, slow, waiting = (
+        submitted(consumer, agent, guest_ref=OTHER_GUEST_REF),
+        submitted(consumer, agent, order_item_refs=consumer.order_item_refs[:1]),
+        submitted(consumer, agent, guest_ref=OTHER_GUEST_REF),
+    )
+    services.approval_reject(request=quick, user=supervisor, meta=META, comment="No.")
+    services.approval_reject(request=slow, user=supervisor, meta=META, comment="No.")
+    now = timezone.now()
+    ApprovalRequest.objects.filter(pk__in=[quick.pk, slow.pk]).update(decided_at=now)
+    ApprovalRequest.objects.filter(pk=quick.pk).update(created_at=now - timedelta(minutes=10))
+    ApprovalRequest.objects.filter(pk=slow.pk).update(created_at=now - timedelta(hours=3))
+    # Withdrawn and expired requests were never decided by a supervisor: not in the median.
+    services.approval_withdraw(request=waiting, user=agent, meta=META)
+    submitted(consumer, agent, guest_ref=OTHER_GUEST_REF)
+
+    figures = dashboard_figures(date_from=now.date(), date_to=now.date()).approvals
+
+    assert figures["waiting"] == 1
+    assert figures["decided"] == 2
+    assert figures["median_text"] == "1 h 35 min"
