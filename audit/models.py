@@ -72,6 +72,13 @@ class AuditEntry(AppendOnlyModel):
         LOCKED_OUT = "locked_out", "Locked out"
         UNLOCKED = "unlocked", "Unlocked sign-in"
         SESSIONS_ENDED = "sessions_ended", "Sessions ended"
+        # Four-eyes approval (the approvals app): each step of a request is an entry of its own.
+        APPROVAL_SUBMITTED = "approval_submitted", "Submitted for approval"
+        APPROVAL_WITHDRAWN = "approval_withdrawn", "Approval request withdrawn"
+        APPROVAL_APPROVED = "approval_approved", "Approved"
+        APPROVAL_REJECTED = "approval_rejected", "Rejected"
+        APPROVAL_EXPIRED = "approval_expired", "Approval request expired"
+        APPROVAL_POLICY = "approval_policy", "Approval policy change"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"

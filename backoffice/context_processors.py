@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 
 from accounts.roles import is_administrator, role_names
+from approvals.services import approvals_badges
 from cdp import transport
 from cdp.connection import current_connection
 from cdp.errors import CDPError
@@ -42,3 +43,12 @@ def notifications(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"notifications": notifications_for_page(user=user)}
+
+
+def approvals(request: HttpRequest) -> dict:
+    """The navigation's badges: changes waiting for a supervisor, and news of one's requests."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    badges = approvals_badges(user=user)
+    return {"approvals_waiting": badges["waiting"], "approvals_news": badges["news"]}

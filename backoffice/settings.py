@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
     "accounts",
+    "approvals",
     "dashboard",
 ]
 
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "backoffice.context_processors.cdp_status",
                 "backoffice.context_processors.search_box",
                 "backoffice.context_processors.notifications",
+                "backoffice.context_processors.approvals",
             ],
         },
     },

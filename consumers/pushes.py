@@ -90,6 +90,11 @@ def _check_links(order_ref: str, changes: dict) -> str | None:
     return guest_name
 
 
+def push_links_check(*, order_ref: str, changes: dict) -> None:
+    """Refuse new links CDP would not resolve (ValidationError); CDPError if it cannot be asked."""
+    _check_links(order_ref, changes)
+
+
 # --- the consumer's push lock -------------------------------------------------------------------
 
 

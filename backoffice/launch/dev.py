@@ -43,6 +43,7 @@ def main() -> None:
     subprocess.run([*MANAGE, "migrate", "--no-input", "-v", "0"], env=env, check=True)
     subprocess.run([*MANAGE, "create_demo_users"], env=env, check=True)
     subprocess.run([*MANAGE, "requeue_pushes"], env=env, check=True)
+    subprocess.run([*MANAGE, "expire_approvals"], env=env, check=True)
 
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "cdp_sandbox", "--port", str(sandbox_port),

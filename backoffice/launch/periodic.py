@@ -4,6 +4,7 @@
 | job                                   | every      |
 |---------------------------------------|------------|
 | requeue_pushes                        | 5 minutes  |
+| expire_approvals                      | 5 minutes  |
 | verify_audit --checkpoint             | hour       |
 | purge_cache                           | day        |
 | prune_db_task_results (database tasks)| day        |
@@ -34,6 +35,7 @@ def jobs(env: dict[str, str]) -> list[Job]:
         verify += ["--checkpoints-file", env["AUDIT_CHECKPOINTS_FILE"]]
     scheduled = [
         Job(["requeue_pushes"], every=float(env.get("REQUEUE_PUSHES_EVERY", 300))),
+        Job(["expire_approvals"], every=300),
         Job(verify, every=3600),
         Job(["purge_cache"], every=86400),
     ]

@@ -54,6 +54,7 @@ def main() -> None:
     subprocess.run([*MANAGE, "migrate", "--no-input", "-v", "0"], env=env, check=True)
     subprocess.run([*MANAGE, "collectstatic", "--no-input", "-v", "0"], env=env, check=True)
     subprocess.run([*MANAGE, "requeue_pushes"], env=env, check=True)
+    subprocess.run([*MANAGE, "expire_approvals"], env=env, check=True)
     bind = env.get("BIND") or f"{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
     gunicorn = [
         sys.executable, "-m", "gunicorn", "backoffice.wsgi",

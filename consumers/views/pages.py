@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cdp.errors import CDPError, CDPNotFound
-from consumers import services
+from consumers import edits, services
 from consumers.forms import FindForm, SearchForm, parse_ref
 from consumers.views.common import can_edit, can_view, cdp_error_page, signed_in_user
 
@@ -157,6 +157,7 @@ def consumer_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "history": page.history,
         "pushes": page.pushes,
         "sync_state": page.sync_state,
+        "awaiting_approval": edits.edits_awaiting_approval(ref=ref, user=signed_in_user(request)),
     }
     return render(request, "consumers/consumer_detail.html", context)
 

@@ -23,6 +23,8 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
         "audit.revert_auditentry",
         "consumers.view_push",
         "consumers.manage_push",
+        "approvals.view_approvalrequest",
+        "approvals.approve_approvalrequest",
     }
     assert {"auth.change_user", "auth.add_group", "audit.view_auditentry"} <= codenames(
         roles.ADMINISTRATOR

@@ -10,11 +10,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from approvals.services import approval_policy_get
 from audit.services import RequestMeta
 from cdp.models import CDPConnection
-from consumers import bulk, pushes, services
+from consumers import bulk, edits, pushes, services
 from consumers.models import Push
 from consumers.tasks import push_deliver_task
+from tests.approvals.conftest import OTHER_GUEST_REF
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF, workers_alive
 
 # "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
@@ -70,6 +72,16 @@ APP_RULES = {
     "audit:detail": ("GET", SUPERVISORS_ONLY),
     # GET shows what the revert would send (read from CDP); the POST reverts.
     "consumers:revert": ("GET", SUPERVISORS_ONLY),
+    # Four-eyes approval: "agent" asked for the world's request.
+    "approvals:list": ("GET", SUPERVISORS_ONLY),
+    "approvals:mine": ("GET", SIGNED_IN_ONLY),
+    "approvals:detail": ("GET", owners_and_supervisors(200)),
+    # Supervisors decide (the first approves: back to the request; the next is told it was).
+    "approvals:approve": ("POST", SUPERVISORS_ONLY | {"supervisor": 302, "administrator": 302}),
+    # Without the comment a rejection needs: the request's page again, with the error.
+    "approvals:reject": ("POST", SUPERVISORS_ONLY),
+    # Who asked withdraws; a supervisor is told only who asked may (back to the request).
+    "approvals:withdraw": ("POST", owners_and_supervisors(302)),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -89,6 +101,12 @@ ADMINISTRATOR_STATUS = {
     "admin:cdp_cdpconnection_test": 302,  # back to the connection with the result
     "admin:django_tasks_database_dbtaskresult_add": 403,
     "admin:django_tasks_database_dbtaskresult_delete": 403,
+    # One approval policy: its list opens it, and it is never added twice or deleted.
+    "admin:approvals_approvalpolicy_changelist": 302,
+    "admin:approvals_approvalpolicy_add": 403,
+    "admin:approvals_approvalpolicy_delete": 403,
+    "admin:approvals_approvalrequest_add": 403,
+    "admin:approvals_approvalrequest_delete": 403,
 }
 ADMIN_POSTS = {"admin:logout", "admin:cdp_cdpconnection_test"}
 
@@ -151,7 +169,17 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
     )  # fmt: skip
     bulk_refresh = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
     workers_alive()  # for /readyz
+    # A guest re-link by the agent, waiting for approval (the policy's defaults).
+    approval_policy_get()
+    loaded = consumer.editable_values()
+    held = edits.consumer_edit_save(
+        consumer=consumer, data={**loaded, "guest_ref": OTHER_GUEST_REF}, loaded_values=loaded,
+        loaded_modified_at=consumer.cdp_modified_at, user=agent, meta=RequestMeta(),
+        reason="The customer asked.",
+    ).held  # fmt: skip
+    assert held is not None
     return {
+        "approval": held,
         "bulk_refresh": bulk_refresh,
         "entry": result.entry,
         "connection": connection,
@@ -163,6 +191,8 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
 
 def url_for(name: str, world) -> str:
     """Reverse a URL name with arguments that point at real records."""
+    if name.startswith("approvals:") and name not in ("approvals:list", "approvals:mine"):
+        return reverse(name, kwargs={"pk": world["approval"].pk})
     if name.startswith("consumers:conflict"):
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["conflict"].pk})
     if name.startswith("consumers:queued_"):

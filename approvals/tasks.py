@@ -1,0 +1,16 @@
+"""Background work of approvals, run by the tasks worker (`python manage.py db_worker`)."""
+
+from django.tasks import task
+
+
+@task()
+def approval_expire_task(request_id: int) -> str:
+    """Close an approval request at its expiry if nobody decided on it; say what became of it."""
+    # cycle-breaker: services queue this task, so it imports them only when it runs.
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_expire
+
+    request = ApprovalRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        return "no such request"
+    return "expired" if approval_expire(request=request) else f"not expired: {request.status}"
