@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from audit.services import audit_entries_reveal
 from cdp import client
 from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
@@ -370,7 +371,7 @@ class ConsumerPage:
 
     consumer: OrderConsumer
     order: Order | None
-    history: QuerySet[AuditEntry]
+    history: list[AuditEntry]
     # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
     pushes: list[Push]
     sync_state: str
@@ -387,7 +388,9 @@ def consumer_page(*, ref: str, user: User) -> ConsumerPage:
     return ConsumerPage(
         consumer=consumer,
         order=Order.objects.filter(ref=consumer.order_ref).first(),
-        history=AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
+        history=audit_entries_reveal(
+            AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20]
+        ),
         pushes=pushes,
         sync_state=sync_state((push.status for push in pushes), consumer),
     )
