@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
     "accounts",
     "dashboard",
+    "privacy",
 ]
 
 MIDDLEWARE = [

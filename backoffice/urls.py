@@ -17,6 +17,7 @@ urlpatterns = [
     # /audit/<pk>/revert/ is the consumers app's (consumers/urls.py): it reverts the change in CDP.
     path("audit/", include("audit.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("privacy/", include("privacy.urls")),
     path("", include("consumers.urls")),
 ]
 

@@ -7,7 +7,7 @@ into a `CDPError` whose text can be shown to an agent as it is.
 
 from typing import Any
 
-from cdp import links, transport
+from cdp import erasures, links, transport
 from cdp.connection import current_connection
 from cdp.transport import Connection
 
@@ -17,8 +17,9 @@ def get_order_consumer(ref: str) -> dict[str, Any]:
 
     https://doc.sitecore.com/cdp/developers/api/en/retrieve-an-order-consumer--legacy-.html
     """
-    return transport.request(
-        "GET", links.path("orderConsumers", ref), connection=current_connection()
+    path = links.path("orderConsumers", ref)
+    return erasures.guard(
+        lambda: transport.request("GET", path, connection=current_connection()), ref=ref
     )
 
 
@@ -33,12 +34,13 @@ def update_order_consumer(ref: str, record: dict[str, Any]) -> dict[str, Any]:
 
     https://doc.sitecore.com/cdp/developers/api/en/update-an-order-consumer--legacy-.html
     """
-    return transport.request(
-        "POST",
-        links.path("orderConsumers", ref),
+    path = links.path("orderConsumers", ref)
+    return erasures.guard(
+        lambda: transport.request(
+            "POST", path, body=record, expected=(200, 201), connection=current_connection()
+        ),
+        ref=ref,
         body=record,
-        expected=(200, 201),
-        connection=current_connection(),
     )
 
 
@@ -85,9 +87,17 @@ def find_order_refs_of_guest(guest_ref: str) -> list[str]:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-orders--legacy-.html
     """
-    return transport.collection_refs(
-        links.path("orders"), params={"guestRef": guest_ref}, connection=current_connection()
-    )
+    return erasures.guard(
+        lambda: {
+            "refs": transport.collection_refs(
+                links.path("orders"),
+                params={"guestRef": guest_ref},
+                connection=current_connection(),
+            )
+        },
+        ref=guest_ref,
+        confirm=False,
+    )["refs"]
 
 
 def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], bool]:
@@ -116,7 +126,10 @@ def get_guest(ref: str) -> dict[str, Any]:
 
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-a-guest--legacy-.html
     """
-    return transport.request("GET", links.path("guests", ref), connection=current_connection())
+    path = links.path("guests", ref)
+    return erasures.guard(
+        lambda: transport.request("GET", path, connection=current_connection()), ref=ref
+    )
 
 
 def check_credentials(connection: Connection) -> dict[str, Any]:

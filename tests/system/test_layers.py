@@ -19,6 +19,7 @@ OUR_PACKAGES = {
     "consumers",
     "core",
     "dashboard",
+    "privacy",
 }
 
 
@@ -166,6 +167,7 @@ LAYERS = {
     "accounts": {"core", "audit"},
     "consumers": {"core", "audit", "cdp", "accounts"},
     "dashboard": {"core", "audit", "consumers"},
+    "privacy": {"core", "audit", "cdp", "accounts", "consumers"},
 }
 
 

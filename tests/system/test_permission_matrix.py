@@ -3,6 +3,8 @@
 A new URL without a rule here fails `test_every_url_has_a_rule`, so no page ships unguarded.
 """
 
+from datetime import date
+
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
@@ -15,6 +17,8 @@ from cdp.models import CDPConnection
 from consumers import bulk, pushes, services
 from consumers.models import Push
 from consumers.tasks import push_deliver_task
+from privacy import rectify
+from privacy.models import ErasureRequest
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
 # "agent" owns the world's bulk refresh, conflict and queued edit; "another_agent" holds the same
@@ -26,6 +30,8 @@ SUPERVISORS_ONLY = dict.fromkeys(PERSONAS, 200) | {
     "agent": 403,
     "another_agent": 403,
 }
+
+ADMINISTRATORS_ONLY = dict.fromkeys(PERSONAS, 403) | {"anonymous": 302, "administrator": 200}
 
 
 def owners_and_supervisors(status: int) -> dict[str, int]:
@@ -67,6 +73,16 @@ APP_RULES = {
     "audit:detail": ("GET", SUPERVISORS_ONLY),
     # GET shows what the revert would send (read from CDP); the POST reverts.
     "consumers:revert": ("GET", SUPERVISORS_ONLY),
+    # Correcting a person everywhere: whoever may edit; a correction is its agent's and the
+    # supervisors', like a bulk refresh.
+    "privacy:rectify_new": ("GET", SIGNED_IN_ONLY),
+    "privacy:rectify": ("GET", owners_and_supervisors(200)),
+    "privacy:rectify_start": ("POST", owners_and_supervisors(302)),
+    "privacy:rectify_progress": ("GET", owners_and_supervisors(200)),
+    "privacy:rectify_cancel": ("POST", owners_and_supervisors(302)),
+    # Forgetting a person is for administrators alone.
+    "privacy:erasures": ("GET", ADMINISTRATORS_ONLY),
+    "privacy:erasure": ("GET", ADMINISTRATORS_ONLY),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -147,7 +163,19 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
         http_accept="", path_info="/accounts/login/", failures_since_start=1,
     )  # fmt: skip
     bulk_refresh = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
+    correction = rectify.rectification_prepare(
+        person=rectify.person_records(consumer_ref=CONSUMER_REF),
+        wanted={**consumer.editable_values(), "title": "Dr"},
+        reason="permission matrix",
+        user=agent,
+        meta=RequestMeta(),
+    )
+    erasure = ErasureRequest.objects.create(
+        guest_ref="another-guest", ticket="DSR-1", cdp_confirmed_on=date(2026, 1, 2)
+    )
     return {
+        "correction": correction,
+        "erasure": erasure,
         "bulk_refresh": bulk_refresh,
         "entry": result.entry,
         "connection": connection,
@@ -165,6 +193,12 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["queued"].pk})
     if name.startswith("consumers:bulk") and name != "consumers:bulk_new":
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
+    if name.startswith("privacy:rectify") and name != "privacy:rectify_new":
+        return reverse(name, kwargs={"job_id": world["correction"].pk})
+    if name == "privacy:rectify_new":
+        return reverse(name) + f"?consumer={CONSUMER_REF}"
+    if name == "privacy:erasure":
+        return reverse(name, kwargs={"pk": world["erasure"].pk})
     if name == "consumers:guest_summary":
         return reverse(name) + f"?ref={GUEST_REF}"
     if name in ("audit:detail", "consumers:revert"):

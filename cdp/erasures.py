@@ -1,0 +1,75 @@
+"""The do-not-send list: no call sends an erased person's data to CDP, nor keeps its answer.
+
+`cdp.client` asks `guard` before each call about one person's record (a consumer, a guest, a
+guest's orders). A write that names an erased ref (the record, or a guest it links to) is
+refused before anything is sent. A read of an erased ref is made only to confirm that CDP no
+longer holds the record: its answer is dropped and `CDPErased` raised either way, so the caller
+has nothing to show or store.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cdp.errors import CDPErased, CDPError, CDPNotFound
+from cdp.links import ref_from_link
+from cdp.models import ErasedRef
+
+
+def erased(refs: Iterable[str]) -> dict[str, ErasedRef]:
+    """Return the erased refs among `refs`, with when and under which ticket."""
+    wanted = {ref for ref in refs if ref}
+    if not wanted:
+        return {}
+    return {row.ref: row for row in ErasedRef.objects.filter(ref__in=wanted)}
+
+
+def _linked_guest(body: dict[str, Any] | None) -> str:
+    guest = (body or {}).get("guest")
+    return (ref_from_link(guest) or "") if isinstance(guest, dict) else ""
+
+
+def _said(row: ErasedRef) -> str:
+    kind = row.get_kind_display().lower()
+    return (
+        f"This {kind} ({row.ref}) belongs to a person who was erased on "
+        f"{row.erased_at:%Y-%m-%d} (ticket {row.ticket})"
+    )
+
+
+def guard(
+    call: Callable[[], dict[str, Any]],
+    *,
+    ref: str,
+    body: dict[str, Any] | None = None,
+    confirm: bool = True,
+) -> dict[str, Any]:
+    """Make `call` about `ref`, unless it concerns an erased person; then raise CDPErased.
+
+    A write (`body`) is never sent. A read is sent only when `confirm`, to learn whether CDP
+    still holds the record; what it answers is not returned.
+    """
+    found = erased([ref, _linked_guest(body)])
+    if not found:
+        return call()
+    row = found.get(ref) or next(iter(found.values()))
+    error: CDPError
+    if body is not None:
+        error = CDPErased(f"{_said(row)}: nothing of theirs is sent to CDP.")
+    elif not confirm:
+        error = CDPErased(f"{_said(row)}: CDP was not asked.")
+    else:
+        try:
+            call()
+        except CDPNotFound:
+            error = CDPErased(f"{_said(row)}; CDP confirms that it no longer holds the record.")
+        except CDPError as failure:
+            error = CDPErased(
+                f"{_said(row)}; whether CDP still holds the record is unknown ({failure})."
+            )
+        else:
+            error = CDPErased(
+                f"{_said(row)}; CDP still holds the record (a deletion can take up to 24 hours "
+                "to show), but nothing of it was shown or kept."
+            )
+    error.attempts = 0 if body is not None or not confirm else 1
+    raise error
