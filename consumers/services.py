@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import audit_entries_reveal
-from cdp import client
+from cdp import client, erasures
 from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
 from cdp.links import is_ref, is_valid_ref, parse_link
@@ -242,7 +242,7 @@ def _cdp_in_parallel[T](
             finally:
                 noted.extend(seen)
 
-    with connection_scope():
+    with connection_scope(), erasures.preloaded():
         current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each call runs in a copy of this context: the page's deadline, the request id and
