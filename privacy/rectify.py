@@ -13,7 +13,7 @@ push and audit entry, every entry carrying the job's correlation id as its reque
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -330,3 +330,14 @@ def rectification_cancel(*, job: Rectification) -> bool:
             status__in=[Rectification.Status.QUEUED, Rectification.Status.RUNNING],
         ).update(cancel_requested=True)
     )
+
+
+def rectifications_purge(*, older_than: timedelta) -> int:
+    """Delete the corrections over (or left as drafts) for `older_than`; return how many.
+
+    They hold the person's values as the preview showed them; the audit log keeps what was done.
+    """
+    cutoff = timezone.now() - older_than
+    over = Q(finished_at__lt=cutoff) | Q(status=Rectification.Status.DRAFT, created_at__lt=cutoff)
+    deleted, _ = Rectification.objects.filter(over).delete()
+    return deleted

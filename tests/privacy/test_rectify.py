@@ -1,7 +1,11 @@
 """Correcting a person everywhere: every record found, a preview per record, a background job in
 which each record is its own conflict-checked save and audit entry under one correlation id."""
 
+import io
+from datetime import timedelta
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import AuditEntry
@@ -172,3 +176,15 @@ def test_a_correction_without_a_reason_is_refused_with_the_input_kept(agent_clie
     assert "Say why the person is corrected" in response.content.decode()
     assert 'value="Beirne"' in response.content.decode()
     assert not Rectification.objects.exists()
+
+
+def test_old_corrections_are_purged_with_the_cache(agent, three_bookings, settings):
+    job = prepare(agent)
+    Rectification.objects.filter(pk=job.pk).update(
+        created_at=job.created_at - timedelta(days=settings.CACHE_RETENTION_DAYS + 1)
+    )
+    recent = prepare(agent)
+
+    call_command("purge_corrections", stdout=io.StringIO())
+
+    assert list(Rectification.objects.values_list("pk", flat=True)) == [recent.pk]
