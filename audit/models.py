@@ -352,15 +352,15 @@ class RepeatedEvent(models.Model):
 class SubjectKeyQuerySet(models.QuerySet):
     def data_key(self, subject: str) -> bytes | None:
         """Return the subject's data key, made on first use; None once it was shredded."""
-        row = self.filter(subject=subject).first()
+        row = AuditSubjectKey.objects.filter(subject=subject).first()
         if row is None:
             try:
                 with transaction.atomic():
-                    row = self.create(
+                    row = AuditSubjectKey.objects.create(
                         subject=subject, wrapped_key=personal.wrap(personal.new_data_key(), subject)
                     )
             except IntegrityError:  # another writer made it a moment ago
-                row = self.get(subject=subject)
+                row = AuditSubjectKey.objects.get(subject=subject)
         if row.shredded_at is not None:
             return None
         key = personal.unwrap(row.wrapped_key, subject)
@@ -399,7 +399,7 @@ class SubjectKeyQuerySet(models.QuerySet):
             wrapped_key="", shredded_at=now
         )
         known = set(self.filter(subject__in=wanted).values_list("subject", flat=True))
-        self.bulk_create(
+        AuditSubjectKey.objects.bulk_create(
             [AuditSubjectKey(subject=s, wrapped_key="", shredded_at=now) for s in wanted - known],
             ignore_conflicts=True,
         )

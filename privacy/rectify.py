@@ -98,8 +98,8 @@ def person_records(*, consumer_ref: str = "", guest_ref: str = "") -> PersonReco
                 person.failures[order_ref] = str(error)
                 continue
             read += 1
-            for ref, error in page.failed.items():
-                person.failures[ref] = str(error)
+            for ref, failure in page.failed.items():
+                person.failures[ref] = str(failure)
             for consumer in page.consumers:
                 if consumer.guest_ref == guest_ref and consumer.ref not in seen:
                     seen.add(consumer.ref)
@@ -117,8 +117,8 @@ def person_records(*, consumer_ref: str = "", guest_ref: str = "") -> PersonReco
         cached.append(start.ref)
     if cached:
         _, failed = consumers_refresh(refs=cached)
-        for ref, error in failed.items():
-            person.failures[ref] = str(error)
+        for ref, failure in failed.items():
+            person.failures[ref] = str(failure)
         extra = 0
         for consumer in OrderConsumer.objects.filter(ref__in=cached, guest_ref=guest_ref):
             if consumer.ref in failed:
