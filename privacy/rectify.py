@@ -300,7 +300,10 @@ def rectification_run(*, job_id: int) -> Rectification | None:
         return None
     job = Rectification.objects.select_related("user").get(pk=job_id)
     for item in list(job.items.filter(result=Result.WAITING).order_by("id")):
-        if Rectification.objects.filter(pk=job_id, cancel_requested=True).exists():
+        cancel = Rectification.objects.filter(pk=job_id).values_list("cancel_requested", flat=True)
+        if not cancel.exists():
+            return None  # the person was erased meanwhile, and the correction with them
+        if cancel.first():
             job.items.filter(result=Result.WAITING).update(result=Result.SKIPPED)
             Rectification.objects.filter(pk=job_id).update(
                 status=Rectification.Status.CANCELLED, finished_at=timezone.now(), **_counts(job_id)
@@ -308,7 +311,10 @@ def rectification_run(*, job_id: int) -> Rectification | None:
             return Rectification.objects.get(pk=job_id)
         _apply(job, item, job.user)
         with transaction.atomic():
-            item.save(update_fields=["result", "error", "push_id", "entry_id"])
+            # An update, not save(): an erasure may have deleted the item meanwhile.
+            RectificationItem.objects.filter(pk=item.pk).update(
+                result=item.result, error=item.error, push_id=item.push_id, entry_id=item.entry_id
+            )
             Rectification.objects.filter(pk=job_id).update(
                 progressed_at=timezone.now(), **_counts(job_id)
             )
@@ -319,7 +325,7 @@ def rectification_run(*, job_id: int) -> Rectification | None:
     Rectification.objects.filter(pk=job_id, status=Rectification.Status.RUNNING).update(
         status=Rectification.Status.FINISHED, finished_at=timezone.now(), **_counts(job_id)
     )
-    return Rectification.objects.get(pk=job_id)
+    return Rectification.objects.filter(pk=job_id).first()
 
 
 def rectification_cancel(*, job: Rectification) -> bool:

@@ -17,8 +17,9 @@ from cdp.models import ErasedRef
 from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from consumers.models import BulkRefreshItem, ConsumerView, Order, OrderConsumer, Push
+from privacy import rectify
 from privacy import services as privacy
-from privacy.models import ErasureRequest
+from privacy.models import ErasureRequest, Rectification
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF, run_worker
 from tests.privacy.conftest import SECOND_REF
 
@@ -248,3 +249,25 @@ def test_a_bad_erasure_request_is_refused_with_a_clear_message(client, administr
     assert "is not a CDP ref" in content
     assert "cannot be in the future" in content
     assert not ErasedRef.objects.exists()
+
+
+def test_a_correction_waiting_for_the_worker_is_dropped_with_the_person(
+    agent, administrator, sandbox
+):
+    person = rectify.person_records(consumer_ref=CONSUMER_REF)
+    job = rectify.rectification_prepare(
+        person=person,
+        wanted={"title": "Dr", "first_name": "Liam", "last_name": "Beirne", "gender": "male"},
+        reason="call",
+        user=agent,
+        meta=META,
+    )
+    rectify.rectification_start(job=job, item_ids=list(job.items.values_list("pk", flat=True)))
+
+    erasure = erase(administrator)
+    sandbox.requests.clear()
+    run_worker()
+
+    assert erasure.counts["corrections_deleted"] == 1
+    assert not Rectification.objects.exists()
+    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
