@@ -30,6 +30,7 @@ from consumers import pushes, records
 from consumers.models import OrderConsumer, Push
 from consumers.pushes import PushResult
 from consumers.services import consumer_fetch, consumer_get
+from core.tasks import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def approval_submit(
         request.save(update_fields=["submitted_entry_id"])
         # The worker closes it at its expiry; the periodic job (expire_approvals) catches any
         # whose task was lost.
-        approval_expire_task.using(run_after=request.expires_at).enqueue(request.pk)
+        task_enqueue(approval_expire_task, request.pk, run_after=request.expires_at)
     logger.info("approval request %s for consumer %s submitted", request.pk, consumer.ref)
     return request
 

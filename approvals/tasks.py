@@ -1,9 +1,14 @@
-"""Background work of approvals, run by the tasks worker (`python manage.py db_worker`)."""
+"""Background work of approvals, run by the workers of the `pushes` queue (`tasks_worker pushes`).
+
+An expiry is a few queries, and an agent waits on its outcome like on a queued edit.
+"""
 
 from django.tasks import task
 
+from consumers.tasks import PUSHES_QUEUE
 
-@task()
+
+@task(queue_name=PUSHES_QUEUE)
 def approval_expire_task(request_id: int) -> str:
     """Close an approval request at its expiry if nobody decided on it; say what became of it."""
     # cycle-breaker: services queue this task, so it imports them only when it runs.

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "approvals",
     "dashboard",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -378,6 +379,10 @@ CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+# The key-encryption keys of the per-person keys that encrypt personal values in audit entries
+# (docs/privacy.md): base64 of 32 random bytes each, comma-separated; the first wraps, all unwrap.
+# Unset, keys derived from FIELD_ENCRYPTION_KEY serve. Kept outside the database, like both.
+AUDIT_KEY = env.list("AUDIT_KEY", default=[])
 # Failed sign-ins and refused pages, which anyone can repeat at will: the first per user name and
 # address in a window of this many minutes is an entry, the rest one summary entry after the
 # window (appended by the next such event or by verify_audit). 0: every one is an entry.

@@ -18,6 +18,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("approvals/", include("approvals.urls")),
+    path("privacy/", include("privacy.urls")),
     path("", include("consumers.urls")),
 ]
 

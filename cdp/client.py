@@ -10,7 +10,7 @@ follow from it; what differs between the versions is in docs/cdp-versions.md.
 from collections.abc import Mapping
 from typing import Any
 
-from cdp import links, transport
+from cdp import erasures, links, transport
 from cdp.connection import current_connection
 from cdp.errors import CDPRejected
 from cdp.transport import Connection
@@ -25,7 +25,8 @@ def get_order_consumer(ref: str) -> dict[str, Any]:
     v2.1: https://api-docs.sitecore.com/cdp/order-rest-api/order-consumer/retrieveorderconsumer
     """
     connection = current_connection()
-    return transport.request("GET", connection.path("orderConsumers", ref), connection=connection)
+    path = connection.path("orderConsumers", ref)
+    return erasures.guard(lambda: transport.request("GET", path, connection=connection), ref=ref)
 
 
 def update_order_consumer(
@@ -53,20 +54,27 @@ def update_order_consumer(
     """
     connection = current_connection()
     path = connection.path("orderConsumers", ref)
-    if connection.api_version != V2_1:
-        return transport.request(
-            "POST", path, body=record, expected=(200, 201), connection=connection
-        )
-    if changed is not None:
-        try:
+
+    def send() -> dict[str, Any]:
+        if connection.api_version != V2_1:
             return transport.request(
-                "PATCH", path, body=changed, expected=(200, 201), connection=connection
+                "POST", path, body=record, expected=(200, 201), connection=connection
             )
-        except CDPRejected as error:
-            if not _refuses_a_null(error, changed):
-                raise
-            # CDP will not clear by null: replace the record, leaving the cleared ones out.
-    return transport.request("PUT", path, body=record, expected=(200, 201), connection=connection)
+        if changed is not None:
+            try:
+                return transport.request(
+                    "PATCH", path, body=changed, expected=(200, 201), connection=connection
+                )
+            except CDPRejected as error:
+                if not _refuses_a_null(error, changed):
+                    raise
+                # CDP will not clear by null: replace the record, leaving the cleared ones out.
+        return transport.request(
+            "PUT", path, body=record, expected=(200, 201), connection=connection
+        )
+
+    # The whole record names every link it keeps, so the guard sees an erased guest in either.
+    return erasures.guard(send, ref=ref, body=dict(record))
 
 
 def _refuses_a_null(error: CDPRejected, changed: Mapping[str, Any]) -> bool:
@@ -155,9 +163,15 @@ def find_order_refs_of_guest(guest_ref: str) -> list[str]:
     params: dict[str, str] = {"guestRef": guest_ref}
     if connection.api_version == V2_1:
         params["sort"] = "orderedAt"
-    return transport.collection_refs(
-        connection.path("orders"), params=params, connection=connection
-    )
+    return erasures.guard(
+        lambda: {
+            "refs": transport.collection_refs(
+                connection.path("orders"), params=params, connection=connection
+            )
+        },
+        ref=guest_ref,
+        confirm=False,
+    )["refs"]
 
 
 def find_guest_refs(params: dict[str, str], *, limit: int) -> tuple[list[str], bool]:
@@ -189,7 +203,8 @@ def get_guest(ref: str) -> dict[str, Any]:
     https://doc.sitecore.com/cdp/en/developers/api/retrieve-a-guest--legacy-.html
     """
     connection = current_connection()
-    return transport.request("GET", connection.path("guests", ref), connection=connection)
+    path = connection.path("guests", ref)
+    return erasures.guard(lambda: transport.request("GET", path, connection=connection), ref=ref)
 
 
 def check_credentials(connection: Connection) -> dict[str, Any]:

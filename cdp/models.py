@@ -198,3 +198,27 @@ class CDPConnection(models.Model):
             read_timeout=self.timeout,
             api_version=self.api_version,
         )
+
+
+class ErasedRef(models.Model):
+    """A guest or order consumer of a person who was erased: the do-not-send list.
+
+    CDP's duty on the controller after an erasure is to "ensure that none of your systems send
+    any of [the guest's] personal data" again; `cdp.erasures` holds every call to it.
+    """
+
+    class Kind(models.TextChoices):
+        GUEST = "guest", "Guest"
+        CONSUMER = "consumer", "Order consumer"
+
+    ref = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind)
+    # When the back office forgot the person, and the ticket of the erasure request.
+    erased_at = models.DateTimeField()
+    ticket = models.CharField(max_length=100)
+
+    class Meta:
+        verbose_name = "erased ref"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.ref} (erased)"

@@ -132,6 +132,16 @@ def _unlock(ref: str, token: str) -> None:
 # --- recording outcomes ---------------------------------------------------------------------------
 
 
+def audit_subject(push: Push) -> str:
+    """The person an edit's audit entries are about, whose key encrypts their personal values.
+
+    The consumer's guest as the agent loaded it (one person, one key, across all their bookings),
+    or the consumer itself when it has no guest. Erasing a person shreds both their guest's key
+    and each of their consumers' (privacy.services), so a link changed since loses nothing.
+    """
+    return str(push.loaded.get("guest_ref") or push.consumer_ref)
+
+
 def _meta(push: Push) -> RequestMeta:
     return RequestMeta(
         ip_address=push.ip_address, user_agent=push.user_agent, request_id=push.request_id
@@ -165,6 +175,7 @@ def _audit(
         reason=push.reason,
         reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
         supersedes=_settled_entry(push) if outcome != AuditEntry.Outcome.PENDING else None,
+        subject=audit_subject(push),
     )
 
 
@@ -744,6 +755,7 @@ def _audit_resolution(push: Push, action: str, *, user: User, meta: RequestMeta)
         },
         reason=push.reason,
         supersedes=_settled_entry(push),
+        subject=audit_subject(push),
     )
 
 
@@ -815,6 +827,8 @@ def revert_refusal(*, entry: AuditEntry) -> str:
     """Say why the audited change cannot be reverted, without asking CDP; "" if it may be."""
     if not entry.is_revertible:
         return "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+    if entry.is_erased:
+        return "The person this change was about was erased: its values are gone, by design."
     done = (
         AuditEntry.objects.filter(reverts=entry, outcome=AuditEntry.Outcome.SUCCEEDED)
         .order_by("sequence")
@@ -853,20 +867,20 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
     rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
-        new = records.from_audit_text(change.field, change.new_value)
+        new = records.from_audit_text(change.field, change.new_text)
         if not records.same_value(change.field, now, new):
             raise RevertRefused(
                 f"{records.label(change.field)} was changed again since this "
                 f"change: CDP now holds “{records.audit_text(now) or '(empty)'}”, not "
-                f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
+                f"“{change.new_text or '(empty)'}”. Edit the consumer instead."
             )
-        data[change.field] = records.from_audit_text(change.field, change.old_value)
+        data[change.field] = records.from_audit_text(change.field, change.old_text)
         rows.append(
             {
                 "field": change.field,
                 "label": records.label(change.field),
                 "now": records.audit_text(now),
-                "sends": change.old_value,
+                "sends": change.old_text,
             }
         )
     return RevertPreview(consumer=consumer, rows=rows, data=data)

@@ -21,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from cdp import client
+from audit.services import audit_entries_reveal
+from cdp import client, erasures
 from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
 from cdp.links import is_ref, is_valid_ref, parse_link
@@ -257,7 +258,7 @@ def _cdp_in_parallel[T](
             finally:
                 noted.extend(seen)
 
-    with connection_scope():
+    with connection_scope(), erasures.preloaded():
         current_connection()  # looked up once here, so the threads need no database
         with ThreadPoolExecutor(max_workers=workers) as pool:
             # Each call runs in a copy of this context: the page's deadline, the request id and
@@ -412,7 +413,7 @@ class ConsumerPage:
 
     consumer: OrderConsumer
     order: Order | None
-    history: QuerySet[AuditEntry]
+    history: list[AuditEntry]
     # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
     pushes: list[Push]
     sync_state: str
@@ -429,7 +430,9 @@ def consumer_page(*, ref: str, user: User) -> ConsumerPage:
     return ConsumerPage(
         consumer=consumer,
         order=Order.objects.filter(ref=consumer.order_ref).first(),
-        history=AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
+        history=audit_entries_reveal(
+            AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20]
+        ),
         pushes=pushes,
         sync_state=sync_state((push.status for push in pushes), consumer),
     )

@@ -134,8 +134,8 @@ def test_a_supervisor_reverts_a_change_through_cdp(supervisor_client, agent, san
     assert sandbox.consumer(CONSUMER_REF)["emails"] == ["liam.byrne@example.com"]
     revert = AuditEntry.objects.get(action=AuditEntry.Action.REVERT)
     assert revert.reverts == result.entry
-    assert revert.reason == "agent error"
-    assert [(c.field, c.old_value, c.new_value) for c in revert.changes.all()] == [
+    assert revert.reason_text == "agent error"
+    assert [(c.field, c.old_text, c.new_text) for c in revert.changes.all()] == [
         ("last_name", "Beirne", "Byrne")
     ]
     assert OrderConsumer.objects.get(ref=CONSUMER_REF).last_name == "Byrne"

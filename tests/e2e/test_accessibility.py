@@ -21,6 +21,7 @@ NOT_HTML = {
     "consumers:bulk_progress",
     "consumers:bulk_failures",
     "consumers:guest_summary",
+    "privacy:rectify_progress",
 }
 HTML_PAGES = sorted(
     name

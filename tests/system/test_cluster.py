@@ -26,8 +26,9 @@ from django.db import connection
 
 from audit.services import RequestMeta
 from cdp import transport
-from cdp.client import CDPCircuitOpen, get_order_consumer
+from cdp.client import get_order_consumer
 from cdp.connection import current_connection
+from cdp.errors import CDPCircuitOpen
 from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from consumers.models import BulkRefresh, Push
@@ -111,7 +112,7 @@ def test_the_circuit_breaker_is_shared_by_every_process(shared_redis, sandbox, t
     sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=None))
     env = nodes.node_env(sandbox, CDP_RETRY_ATTEMPTS="1", CDP_BREAKER_THRESHOLD="3")
     script = (
-        "from cdp.client import get_order_consumer, CDPError\n"
+        "from cdp.client import get_order_consumer\nfrom cdp.errors import CDPError\n"
         "for _ in range(3):\n"
         f"    try: get_order_consumer('{CONSUMER_REF}')\n"
         "    except CDPError: pass\n"

@@ -20,6 +20,7 @@ OUR_PACKAGES = {
     "consumers",
     "core",
     "dashboard",
+    "privacy",
 }
 
 
@@ -169,6 +170,7 @@ LAYERS = {
     "approvals": {"core", "audit", "cdp", "accounts", "consumers"},
     # The dashboard shows the approvals' figures too, so it sits above them.
     "dashboard": {"core", "audit", "consumers", "approvals"},
+    "privacy": {"core", "audit", "cdp", "accounts", "consumers"},
 }
 
 

@@ -3,6 +3,8 @@
 A new URL without a rule here fails `test_every_url_has_a_rule`, so no page ships unguarded.
 """
 
+from datetime import date
+
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
@@ -16,6 +18,8 @@ from cdp.models import CDPConnection
 from consumers import bulk, edits, pushes, services
 from consumers.models import Push
 from consumers.tasks import push_deliver_task
+from privacy import rectify
+from privacy.models import ErasureRequest
 from tests.approvals.conftest import OTHER_GUEST_REF
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF, workers_alive
 
@@ -28,6 +32,8 @@ SUPERVISORS_ONLY = dict.fromkeys(PERSONAS, 200) | {
     "agent": 403,
     "another_agent": 403,
 }
+
+ADMINISTRATORS_ONLY = dict.fromkeys(PERSONAS, 403) | {"anonymous": 302, "administrator": 200}
 
 
 def owners_and_supervisors(status: int) -> dict[str, int]:
@@ -82,6 +88,16 @@ APP_RULES = {
     "approvals:reject": ("POST", SUPERVISORS_ONLY),
     # Who asked withdraws; a supervisor is told only who asked may (back to the request).
     "approvals:withdraw": ("POST", owners_and_supervisors(302)),
+    # Correcting a person everywhere: whoever may edit; a correction is its agent's and the
+    # supervisors', like a bulk refresh.
+    "privacy:rectify_new": ("GET", SIGNED_IN_ONLY),
+    "privacy:rectify": ("GET", owners_and_supervisors(200)),
+    "privacy:rectify_start": ("POST", owners_and_supervisors(302)),
+    "privacy:rectify_progress": ("GET", owners_and_supervisors(200)),
+    "privacy:rectify_cancel": ("POST", owners_and_supervisors(302)),
+    # Forgetting a person is for administrators alone.
+    "privacy:erasures": ("GET", ADMINISTRATORS_ONLY),
+    "privacy:erasure": ("GET", ADMINISTRATORS_ONLY),
 }
 
 # The Django admin is for administrators: everyone else is sent to its sign-in page (302).
@@ -178,8 +194,20 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
         reason="The customer asked.",
     ).held  # fmt: skip
     assert held is not None
+    correction = rectify.rectification_prepare(
+        person=rectify.person_records(consumer_ref=CONSUMER_REF),
+        wanted={**consumer.editable_values(), "title": "Dr"},
+        reason="permission matrix",
+        user=agent,
+        meta=RequestMeta(),
+    )
+    erasure = ErasureRequest.objects.create(
+        guest_ref="another-guest", ticket="DSR-1", cdp_confirmed_on=date(2026, 1, 2)
+    )
     return {
         "approval": held,
+        "correction": correction,
+        "erasure": erasure,
         "bulk_refresh": bulk_refresh,
         "entry": result.entry,
         "connection": connection,
@@ -199,6 +227,12 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"ref": CONSUMER_REF, "push_id": world["queued"].pk})
     if name.startswith("consumers:bulk") and name != "consumers:bulk_new":
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
+    if name.startswith("privacy:rectify") and name != "privacy:rectify_new":
+        return reverse(name, kwargs={"job_id": world["correction"].pk})
+    if name == "privacy:rectify_new":
+        return reverse(name) + f"?consumer={CONSUMER_REF}"
+    if name == "privacy:erasure":
+        return reverse(name, kwargs={"pk": world["erasure"].pk})
     if name == "consumers:guest_summary":
         return reverse(name) + f"?ref={GUEST_REF}"
     if name in ("audit:detail", "consumers:revert"):

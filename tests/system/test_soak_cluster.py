@@ -101,6 +101,7 @@ class OwnRedis:
             f"REDIS_URL={url}: the soak restarts its Redis, so it must be one of its own "
             "(make soak-cluster uses 127.0.0.1:18660), never the machine's shared 6379"
         )
+        assert parts.port is not None
         self.port, self.folder = parts.port, folder
         self.process: subprocess.Popen | None = None
         self.client = redis.Redis(port=self.port, socket_connect_timeout=1)
