@@ -4,7 +4,8 @@
 
 Creates the database if it is missing and seeds it (100,000 consumers, 1,000,000 audit entries)
 unless it already holds them, then runs the list, save, order, export, audit chain, queue and
-load benchmarks one after the other, each in its own process. `--quick` makes everything smaller, to try it out.
+load benchmarks one after the other, each in its own process. `--quick` makes everything
+smaller, to try it out.
 """
 
 import argparse
