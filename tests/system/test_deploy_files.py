@@ -82,7 +82,8 @@ def test_the_periodic_process_runs_the_scheduled_jobs_with_real_commands():
 
 def compose_commands() -> dict[str, list[str]]:
     text = (DEPLOY / "compose.yaml").read_text()
-    found, service = {}, None
+    found: dict[str, list[str]] = {}
+    service = ""
     for line in text.splitlines():
         if match := re.fullmatch(r"  ([a-z0-9-]+):", line):
             service = match.group(1)

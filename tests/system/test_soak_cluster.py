@@ -99,12 +99,13 @@ class OwnRedis:
 
     def __init__(self, url: str, folder: Path):
         parts = urlsplit(url)
-        own = parts.hostname == "127.0.0.1" and parts.port not in (None, 6379)
-        assert own, (
+        port = parts.port or 6379
+        assert parts.hostname == "127.0.0.1", f"REDIS_URL={url}: the soak's Redis runs here"
+        assert port != 6379, (
             f"REDIS_URL={url}: the soak restarts its Redis, so it must be one of its own "
             "(make soak-cluster uses 127.0.0.1:18660), never the machine's shared 6379"
         )
-        self.port, self.folder = parts.port, folder
+        self.port, self.folder = port, folder
         self.process: subprocess.Popen | None = None
         self.client = redis.Redis(port=self.port, socket_connect_timeout=1)
 
