@@ -67,6 +67,9 @@ FAULTS = [
 # as cron would every 5 minutes) takes over an attempt older than twice PUSH_LOCK_SECONDS.
 APP_SETTINGS = {
     "CDP_TIMEOUT": "0.5",
+    # One call, its retries included, ends well within the push lock (PUSH_LOCK_SECONDS).
+    "CDP_CALL_BUDGET": "2",
+    "CDP_PAGE_BUDGET": "8",
     "CDP_RETRY_ATTEMPTS": "3",
     "CDP_RETRY_BACKOFF": "0.01",
     "CDP_RETRY_BACKOFF_MAX": "0.05",
