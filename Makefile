@@ -23,7 +23,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.dev
 
-## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, the worker
+## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, a worker per queue
 serve: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.serve
 

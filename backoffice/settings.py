@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "django_tasks_db",
     "core",
     "cdp",
     "audit",
@@ -317,6 +316,7 @@ TASKS_QUEUES = ["pushes", "bulk"]
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
 if TASKS_BACKEND in ("database", "django_tasks_db.DatabaseBackend"):
     TASKS_BACKEND = "database"
+    INSTALLED_APPS.append("django_tasks_db")
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASKS_QUEUES}}
     # {queues}: the queues a worker serves, comma-separated.
     TASKS_WORKER_COMMAND = ["db_worker", "--queue-name", "{queues}", "--interval", "0.5"]
@@ -342,6 +342,9 @@ elif TASKS_BACKEND == "rq":
     ]  # fmt: skip
     TASKS_WORKER_BURST = ["--burst"]
     TASKS_ENQUEUE_ON_COMMIT = True
+    # No django-rq dashboard in the admin: its pages (requeue, delete jobs) would sit outside the
+    # roles, the permission matrix and the audit log. `manage.py rqstats` shows the queues.
+    RQ_SHOW_ADMIN_LINK = False
     # RQ keeps a task's due time in whole seconds (core/tasks.py rounds up to it).
     TASKS_SCHEDULE_RESOLUTION = 1.0
 else:

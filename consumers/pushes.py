@@ -582,10 +582,12 @@ def push_deliver(*, push_id: int) -> PushResult | None:
     """
     now = timezone.now()
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now) | Q(woken_at__lte=now)
+    # The attempt starts with the claim: requeue_pushes, which takes over an attempt that began
+    # long ago, must not read the previous try's start and send this live one a second worker.
     claimed = (
         Push.objects.filter(due, pk=push_id, status=Push.Status.PENDING)
         .exclude(not_before__gt=now)
-        .update(status=Push.Status.SENDING)
+        .update(status=Push.Status.SENDING, attempt_started_at=now)
     )
     if not claimed:
         return None

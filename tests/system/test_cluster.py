@@ -12,9 +12,11 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from audit.services import RequestMeta
 from cdp import transport
@@ -222,3 +225,29 @@ def test_a_worker_killed_mid_edit_loses_nothing_and_sends_nothing_twice(
     assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Beirne"
     assert applied_updates(sandbox, "Beirne") == 1
     assert Push.objects.get(pk=edit.pk).attempts >= 2
+
+
+def test_requeue_pushes_leaves_an_attempt_in_progress_alone(sandbox, agent, settings):
+    settings.PUSH_RETRY_DELAY = 0
+    edit = queue_an_edit(agent, sandbox, "Beirne")
+    # Its previous try began long ago; this one is about to begin.
+    long_ago = timezone.now() - timedelta(hours=1)
+    Push.objects.filter(pk=edit.pk).update(attempt_started_at=long_ago)
+    sandbox.inject(Fault(method="GET", path=CONSUMER_PATH, latency=1.0))
+
+    def deliver():
+        pushes.push_deliver(push_id=edit.pk)
+        connection.close()
+
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    nodes.wait_for(
+        lambda: Push.objects.filter(pk=edit.pk, status=Push.Status.SENDING).exists(),
+        10, "the attempt to begin", step=0.01,
+    )  # fmt: skip
+    requeued = pushes.push_requeue_stuck()
+    worker.join()
+
+    assert requeued == 0
+    assert Push.objects.get(pk=edit.pk).status == Push.Status.SUCCEEDED
+    assert applied_updates(sandbox, "Beirne") == 1

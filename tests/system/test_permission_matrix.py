@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
@@ -115,8 +116,6 @@ ADMINISTRATOR_STATUS = {
     "admin:consumers_push_delete": 403,
     "admin:axes_accessattempt_add": 403,
     "admin:cdp_cdpconnection_test": 302,  # back to the connection with the result
-    "admin:django_tasks_database_dbtaskresult_add": 403,
-    "admin:django_tasks_database_dbtaskresult_delete": 403,
     # One approval policy: its list opens it, and it is never added twice or deleted.
     "admin:approvals_approvalpolicy_changelist": 302,
     "admin:approvals_approvalpolicy_add": 403,
@@ -124,6 +123,9 @@ ADMINISTRATOR_STATUS = {
     "admin:approvals_approvalrequest_add": 403,
     "admin:approvals_approvalrequest_delete": 403,
 }
+if settings.TASKS_BACKEND == "database":  # its tasks are rows, shown in the admin
+    ADMINISTRATOR_STATUS["admin:django_tasks_database_dbtaskresult_add"] = 403
+    ADMINISTRATOR_STATUS["admin:django_tasks_database_dbtaskresult_delete"] = 403
 ADMIN_POSTS = {"admin:logout", "admin:cdp_cdpconnection_test"}
 
 
