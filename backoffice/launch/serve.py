@@ -10,7 +10,15 @@ import subprocess
 import sys
 
 from backoffice.cdp_hosts import with_sandbox
-from backoffice.launch.processes import MANAGE, ROOT, stop_on_signals, supervise, wait_for_port
+from backoffice.launch.processes import (
+    MANAGE,
+    ROOT,
+    sandbox_api_version,
+    sandbox_flags,
+    stop_on_signals,
+    supervise,
+    wait_for_port,
+)
 
 # gunicorn's access log line. The client's address as the app worked it out (core.proxies;
 # `%(h)s`, the TCP peer, is the proxy's behind one, so it comes last, after "via"), the path
@@ -32,6 +40,7 @@ def main() -> None:
             CDP_BASE_URL=f"http://127.0.0.1:{sandbox_port}",
             CDP_CLIENT_KEY="sandbox-client-key",
             CDP_API_TOKEN="sandbox-api-token",
+            CDP_API_VERSION=sandbox_api_version(env),
             CDP_ALLOWED_HOSTS=with_sandbox(env.get("CDP_ALLOWED_HOSTS")),
         )
         latency = env.get("SANDBOX_LATENCY_MS", "0")
@@ -44,6 +53,7 @@ def main() -> None:
                 str(sandbox_port),
                 "--latency-ms",
                 latency,
+                *sandbox_flags(env),
             ],
             env=env,
             cwd=ROOT,
