@@ -26,6 +26,8 @@ MORE_INFO_URL = "https://support.sitecore.com"
 # The versions of the REST API the sandbox serves, each under its own path prefix.
 VERSIONS = ("v2", "v2.1")
 V2, V2_1 = VERSIONS
+# v2.1 order items: "name" is at most 128 characters (updatesorderitem).
+ORDER_ITEM_NAME_MAX = 128
 # CDP's 404 says this in `message`, and which resource in `developerMessage` (deleteguest docs).
 NOT_FOUND_MESSAGE = "The specified resource does not exist."
 UNAUTHORIZED_MESSAGE = (
@@ -419,6 +421,21 @@ class Store:
         item = self._find(self.data.order_items, call.refs[0], "order item")
         return 200, self._render_plain("orderItems", item, call.version)
 
+    def replace_order_item(self, call: "Call") -> tuple[int, dict]:
+        """v2.1 PUT of an order item: replaces it; its `name` is at most 128 characters."""
+        item = self._find(self.data.order_items, call.refs[0], "order item")
+        body = call.body
+        if not isinstance(body, dict):
+            raise SandboxError(400, "The request body must be a JSON object.")
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > ORDER_ITEM_NAME_MAX):
+            raise SandboxError(400, f"name: size must be between 0 and {ORDER_ITEM_NAME_MAX}.")
+        kept = {k: item[k] for k in ("ref", "order", "createdAt")}
+        item.clear()
+        item.update({k: copy.deepcopy(v) for k, v in body.items() if k not in READ_ONLY})
+        item.update(kept, modifiedAt=_later_than(kept["createdAt"]))
+        return self.config.update_status, self._render_plain("orderItems", item, call.version)
+
     def get_guest(self, call: "Call") -> tuple[int, dict]:
         guest = self._find(self.data.guests, call.refs[0], "guest")
         return 200, self._render_plain("guests", guest, call.version)
@@ -643,6 +660,7 @@ ROUTES = [
     Route("GET", "orders/{ref}/consumers", Store.order_consumers, items="orderConsumers"),
     Route("GET", "orders/{ref}/orderItems", Store.order_items, items="orderItems"),
     Route("GET", "orderItems/{ref}", Store.get_order_item),
+    Route("PUT", "orderItems/{ref}", Store.replace_order_item, (V2_1,)),
     Route("GET", "guests", Store.find_guests, items="guests"),
     Route("GET", "guests/{ref}", Store.get_guest),
 ]  # fmt: skip

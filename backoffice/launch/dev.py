@@ -13,6 +13,8 @@ from backoffice.cdp_hosts import with_sandbox
 from backoffice.launch.processes import (
     MANAGE,
     ROOT,
+    sandbox_api_version,
+    sandbox_flags,
     stop,
     stop_on_signals,
     supervise,
@@ -27,6 +29,8 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "8100"))
     client_key, api_token = "sandbox-client-key", "sandbox-api-token"
+    # The sandbox serves v2 and v2.1; the app speaks the one SANDBOX_API_VERSION names (v2.1).
+    api_version = sandbox_api_version(dict(os.environ))
     env = {
         **os.environ,
         "DEBUG": os.environ.get("DEBUG", "true"),
@@ -34,6 +38,7 @@ def main() -> None:
         "CDP_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
         "CDP_CLIENT_KEY": client_key,
         "CDP_API_TOKEN": api_token,
+        "CDP_API_VERSION": api_version,
         # The sandbox is on loopback; the regional hosts (or your own list) stay allowed too.
         "CDP_ALLOWED_HOSTS": with_sandbox(os.environ.get("CDP_ALLOWED_HOSTS")),
         "CDP_DEMO_ORDER_REFS": ",".join(seed.demo_order_refs()),
@@ -47,7 +52,7 @@ def main() -> None:
 
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "cdp_sandbox", "--port", str(sandbox_port),
-         "--client-key", client_key, "--api-token", api_token],
+         "--client-key", client_key, "--api-token", api_token, *sandbox_flags(env)],
         env=env, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -56,8 +61,9 @@ def main() -> None:
         stop([sandbox])
         raise
     print(
-        f"\nOpen http://127.0.0.1:{port}/ and sign in with a demo user above."
-        " Ctrl-C stops everything.\n",
+        f"\nOpen http://127.0.0.1:{port}/ and sign in with a demo user above. The app speaks "
+        f"CDP's REST API {api_version} to the sandbox (SANDBOX_API_VERSION=v2 for the legacy "
+        "one). Ctrl-C stops everything.\n",
         flush=True,
     )
     app = subprocess.Popen([*MANAGE, "runserver", f"127.0.0.1:{port}"], env=env, cwd=ROOT)

@@ -14,6 +14,8 @@ from backoffice.launch import gunicorn_conf
 from backoffice.launch.processes import (
     MANAGE,
     ROOT,
+    sandbox_api_version,
+    sandbox_flags,
     stop_on_signals,
     supervise,
     wait_for_port,
@@ -33,6 +35,7 @@ def main() -> None:
             CDP_BASE_URL=f"http://127.0.0.1:{sandbox_port}",
             CDP_CLIENT_KEY="sandbox-client-key",
             CDP_API_TOKEN="sandbox-api-token",
+            CDP_API_VERSION=sandbox_api_version(env),
             CDP_ALLOWED_HOSTS=with_sandbox(env.get("CDP_ALLOWED_HOSTS")),
         )
         latency = env.get("SANDBOX_LATENCY_MS", "0")
@@ -45,6 +48,7 @@ def main() -> None:
                 str(sandbox_port),
                 "--latency-ms",
                 latency,
+                *sandbox_flags(env),
             ],
             env=env,
             cwd=ROOT,

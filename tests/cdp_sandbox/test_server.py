@@ -632,3 +632,15 @@ def test_the_request_log_shows_method_path_and_body_of_every_call(sandbox, capsy
     assert (logged.method, logged.body, logged.status) == ("PATCH", {"lastName": "Beirne"}, 201)
     printed = capsys.readouterr().out
     assert f'PATCH {V21_CONSUMER} -> 201 {{"lastName": "Beirne"}}' in printed
+
+
+def test_a_v2_1_order_items_name_is_at_most_128_characters(sandbox):
+    item = next(iter(sandbox.data.order_items))
+    path = f"/v2.1/orderItems/{item}"
+
+    too_long, _, body = call(sandbox, "PUT", path, {"name": "x" * 129, "type": "FLIGHT"})
+    status, _, saved = call(sandbox, "PUT", path, {"name": "x" * 128, "type": "FLIGHT"})
+
+    assert (too_long, body["message"]) == (400, "name: size must be between 0 and 128.")
+    assert (status, saved["name"]) == (201, "x" * 128)
+    assert saved["order"]["href"].startswith(f"{sandbox.base_url}/v2.1/orders/")

@@ -1,6 +1,8 @@
 """Soak: 1,000 edits of 50 consumers by 8 concurrent agents while a fifth of CDP's answers fail;
 and 120 guest re-links held for approval while three supervisors race to decide them.
 
+It runs once per API version: v2's whole-record POST and v2.1's PATCH of the change alone.
+
 At the end every edit has succeeded, failed with a reason, or is a conflict; none is lost or sent
 twice; CDP holds each consumer's last succeeded edit; every approval request is decided once, each
 approval is one push that CDP took at most once; the audit chain verifies. The figures are
@@ -34,21 +36,28 @@ from cdp_sandbox.server import Fault
 from consumers import edits, pushes, services
 from consumers.models import Push
 from core.logging import bind_request_id
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, cdp_path, update_method
 
 EDITS, CONSUMERS, AGENTS, SEED = 1_000, 50, 8, 2026
 # A fifth of the answers fail, one way or another (each fault draws from the seeded random).
-CONSUMER = "/v2/orderConsumers/.*"
-FAULTS = [
-    Fault(method="POST", path=CONSUMER, status=503, fraction=0.04, times=None),
-    Fault(method="POST", path=CONSUMER, latency=0.4, fraction=0.03, times=None),
-    Fault(method="POST", path=CONSUMER, reset=True, fraction=0.02, times=None),
-    Fault(method="GET", path=CONSUMER, status=502, fraction=0.03, times=None),
-    Fault(method="GET", path=CONSUMER, status=429, retry_after=0, fraction=0.02, times=None),
-    Fault(method="GET", path=CONSUMER, malformed=True, fraction=0.02, times=None),
-    Fault(method="GET", path=CONSUMER, truncated=True, fraction=0.02, times=None),
-    Fault(method="GET", path=CONSUMER, change={"firstName": "Other"}, fraction=0.02, times=None),
-]
+CONSUMER = cdp_path("orderConsumers", ".*")
+
+
+def faults(update: str) -> list[Fault]:
+    """The faults, the updates' sent with `update` (the API version's method)."""
+    return [
+        Fault(method=update, path=CONSUMER, status=503, fraction=0.04, times=None),
+        Fault(method=update, path=CONSUMER, latency=0.4, fraction=0.03, times=None),
+        Fault(method=update, path=CONSUMER, reset=True, fraction=0.02, times=None),
+        Fault(method="GET", path=CONSUMER, status=502, fraction=0.03, times=None),
+        Fault(method="GET", path=CONSUMER, status=429, retry_after=0, fraction=0.02, times=None),
+        Fault(method="GET", path=CONSUMER, malformed=True, fraction=0.02, times=None),
+        Fault(method="GET", path=CONSUMER, truncated=True, fraction=0.02, times=None),
+        Fault(
+            method="GET", path=CONSUMER, change={"firstName": "Other"}, fraction=0.02, times=None
+        ),
+    ]
+
 
 pytestmark = [
     pytest.mark.soak,
@@ -93,13 +102,13 @@ def run_worker():
 
 
 def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
-    soak_settings, sandbox, django_user_model, monkeypatch
+    soak_settings, sandbox, django_user_model, monkeypatch, api_version
 ):
     monkeypatch.setattr(sandbox, "requests", deque(maxlen=1_000_000))  # keep every request
     refs = add_consumers(sandbox)
     agents = [django_user_model.objects.create_user(username=f"agent{n}") for n in range(AGENTS)]
-    for fault in FAULTS:
-        sandbox.inject(copy.copy(fault))
+    for fault in faults(update_method()):
+        sandbox.inject(fault)
     outcomes: dict[str, str] = {}  # the new last name of each edit → the agent's immediate outcome
     load_failures: Counter[int] = Counter()
     started = time.monotonic()
@@ -175,9 +184,15 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
     # CDP applied each edit at most once, and holds each consumer's last succeeded edit.
     applied = Counter(
         request.body["lastName"]
-        for request in sandbox.requests_to("POST", "/v2/orderConsumers/.*")
+        for method in ("POST", "PUT", "PATCH")
+        for request in sandbox.requests_to(method, CONSUMER)
         if request.status == 201
     )
+    if api_version == "v2.1":
+        # Only the change went out: the last name, never the rest of the record.
+        sent = sandbox.requests_to("PATCH", CONSUMER)
+        assert sent
+        assert all(set(request.body) == {"lastName"} for request in sent)
     assert all(count == 1 for count in applied.values()), applied.most_common(3)
     for ref in refs:
         expected = last_success.get(ref, (0, "Original"))[1]
@@ -191,7 +206,8 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
     attempts = sum(push.attempts for push in edits.values())
     statuses = Counter(request.status for request in sandbox.requests)
     print(
-        f"\nSoak: {EDITS} edits of {CONSUMERS} consumers by {AGENTS} agents in {elapsed:.1f} s "
+        f"\nSoak, API {api_version}: {EDITS} edits of {CONSUMERS} consumers by {AGENTS} agents "
+        f"in {elapsed:.1f} s "
         f"(agents done after {agents_done:.1f} s)\n"
         f"  outcomes at save: {dict(Counter(str(o) for o in outcomes.values()))}\n"
         f"  final: {dict(Counter(str(s) for s in finals.elements()))}; "
