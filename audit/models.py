@@ -72,6 +72,10 @@ class AuditEntry(AppendOnlyModel):
         LOCKED_OUT = "locked_out", "Locked out"
         UNLOCKED = "unlocked", "Unlocked sign-in"
         SESSIONS_ENDED = "sessions_ended", "Sessions ended"
+        MFA_ADDED = "mfa_added", "MFA method added"
+        MFA_REMOVED = "mfa_removed", "MFA method removed"
+        MFA_FAILED = "mfa_failed", "Failed MFA check"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"
