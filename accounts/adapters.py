@@ -54,7 +54,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Read once here; the roles are set and the audit entry written as the user signs in.
-        sso_claims.remember(request, sociallogin)
+        sign_in = sso_claims.remember(request, sociallogin)
+        if not sign_in.roles:
+            # Wherever they were going, there is nothing they can open: say whom to ask.
+            sociallogin.state["next"] = reverse("accounts:no_role")
 
     def on_authentication_error(
         self,

@@ -6,6 +6,7 @@ the project root; variables already set in the environment win). `.env.example` 
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -301,6 +302,10 @@ ACCESS_CONTACT = env.str("ACCESS_CONTACT", default="your team's back-office admi
 SSO_ONLY = env.bool("SSO_ONLY", default=False)
 if SSO_ONLY and not OIDC_ISSUER:
     raise ImproperlyConfigured("SSO_ONLY=true needs OIDC_ISSUER, OIDC_CLIENT_ID, ...")
+# Signing in with SSO posts a form that is redirected to the provider: the CSP must allow it.
+if OIDC_ISSUER:
+    _issuer = urlsplit(OIDC_ISSUER)
+    SECURE_CSP["form-action"] = [CSP.SELF, f"{_issuer.scheme}://{_issuer.netloc}"]
 SOCIALACCOUNT_PROVIDERS = {
     "openid_connect": {
         # The generic provider with the ID token's signature always checked and a nonce.
