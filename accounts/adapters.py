@@ -45,6 +45,10 @@ class MFAAdapter(DefaultMFAAdapter):
     def send_notification_mail(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def _get_site_name(self) -> str:
+        # What passkey prompts call the site (the relying party's name).
+        return "CDP back office"
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """Single sign-on: people are created at first sign-in; every refusal is audited."""

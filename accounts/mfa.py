@@ -45,7 +45,10 @@ def mfa_enrolled(user: Actor) -> bool:
 
 def signed_in_with_password(request: HttpRequest) -> bool:
     """Tell whether this session's sign-in was a password (not SSO, not a passkey alone)."""
-    return any(r.get("method") == "password" for r in get_authentication_records(request))
+    return any(
+        r.get("method") == "password"
+        for r in get_authentication_records(request, getattr(request, "user", None))
+    )
 
 
 def describe_sign_in(request: HttpRequest) -> str:
@@ -54,7 +57,7 @@ def describe_sign_in(request: HttpRequest) -> str:
     if sso is not None:
         return sso.describe()
     steps = []
-    for record in get_authentication_records(request):
+    for record in get_authentication_records(request, getattr(request, "user", None)):
         method = record.get("method")
         if method == "password":
             steps.append("password")
@@ -102,7 +105,9 @@ def audit_recovery_code_used(
 ) -> None:
     if authenticator.type != Authenticator.Type.RECOVERY_CODES:
         return  # the sign-in's own entry says which method was used
-    left = len(authenticator.wrap().get_unused_codes())
+    # The code was marked used on a fresh copy of the row: count from the database.
+    current = Authenticator.objects.filter(pk=authenticator.pk).first() or authenticator
+    left = len(current.wrap().get_unused_codes())
     _audit(
         request,
         user,
