@@ -12,6 +12,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from accounts.mfa import KINDS
 from accounts.models import UserSession
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
@@ -138,7 +139,7 @@ def authenticators_remove(
     removed = 0
     for authenticator in authenticators.select_related("user"):
         user = authenticator.user
-        kind = Authenticator.Type(authenticator.type).label
+        kind = KINDS.get(authenticator.type, authenticator.type)
         authenticator.delete()
         removed += 1
         audit_entry_create(

@@ -255,3 +255,23 @@ def test_a_replayed_callback_is_refused_by_its_state(page, sso):
     page.goto(callbacks[0])
 
     expect_refused(page, "state", "already used")
+
+
+def test_sso_only_refuses_a_password_and_keeps_the_break_glass_form_out_of_the_way(
+    page, sso, settings, agent
+):
+    settings.SSO_ONLY = True
+    page.goto("/accounts/login/")
+
+    expect(page.get_by_role("button", name="Sign in with Test ID")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_have_count(0)
+    assert accessibility_violations(page) == []
+    page.get_by_text("Emergency sign-in with a password").click()
+    page.get_by_label("Username").fill("agent")
+    page.get_by_label("Password").fill("agent-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+    expect(page.get_by_role("alert")).to_contain_text("Passwords are turned off: sign in with Test ID")
+    expect(current_user(page)).to_have_count(0)
+    assert accessibility_violations(page) == []
