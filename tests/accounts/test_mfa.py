@@ -1,4 +1,4 @@
-"""Who must use a second factor after a password, and how sign-ins are described in the audit log."""
+"""Who must use a second factor after a password, and how sign-ins are described when audited."""
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -98,9 +98,7 @@ def test_an_administrator_removes_a_lost_mfa_method_audited(client, agent, admin
     authenticator = Authenticator.objects.get(user=agent)
     client.force_login(administrator)
 
-    client.post(
-        reverse("admin:mfa_authenticator_delete", args=[authenticator.pk]), {"post": "yes"}
-    )
+    client.post(reverse("admin:mfa_authenticator_delete", args=[authenticator.pk]), {"post": "yes"})
 
     assert not Authenticator.objects.filter(user=agent).exists()
     entry = AuditEntry.objects.get(action=AuditEntry.Action.MFA_REMOVED)

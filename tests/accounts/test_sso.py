@@ -28,7 +28,9 @@ def test_the_role_map_reads_group_role_pairs_and_ignores_unknown_roles(settings)
 
 
 def test_groups_map_to_roles_most_powerful_first(mapped):
-    assert roles_for(["cs-agents", "cs-admins", "marketing"]) == ("Administrator", "Customer service")
+    held = roles_for(["cs-agents", "cs-admins", "marketing"])
+
+    assert held == ("Administrator", "Customer service")
     assert roles_for(["marketing"]) == ()
 
 

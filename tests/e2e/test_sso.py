@@ -272,6 +272,7 @@ def test_sso_only_refuses_a_password_and_keeps_the_break_glass_form_out_of_the_w
     page.get_by_label("Password").fill("agent-password")
     page.get_by_role("button", name="Sign in", exact=True).click()
 
-    expect(page.get_by_role("alert")).to_contain_text("Passwords are turned off: sign in with Test ID")
+    refused = page.get_by_role("alert")
+    expect(refused).to_contain_text("Passwords are turned off: sign in with Test ID")
     expect(current_user(page)).to_have_count(0)
     assert accessibility_violations(page) == []
