@@ -14,7 +14,10 @@ register = template.Library()
 def sign_in_options(context: dict[str, Any]) -> dict[str, Any]:
     """Return the configured single sign-on provider (or None) and whether SSO_ONLY is on."""
     request: HttpRequest | None = context.get("request")
-    providers = get_adapter().list_providers(request) if request is not None else []
+    # Identity providers come from the environment only (docs/sso.md): none configured, none
+    # to look up (allauth would also read its database table).
+    configured = settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS")
+    providers = get_adapter().list_providers(request) if request and configured else []
     sso = next((p for p in providers if p.app.provider_id == "sso"), None)
     return {
         "sso": sso,
