@@ -27,8 +27,12 @@ run: $(VENV)/.runtime
 serve: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.serve
 
+# The test identity provider's npm packages (tests/oidc, node-oidc-provider), from its lock file.
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+
 ## test: lint, type-check, then the whole test suite (browser tests need Debian's chromium, see README)
-test: $(VENV)/.dev
+test: $(VENV)/.dev tests/oidc/node_modules/.package-lock.json
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .

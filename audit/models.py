@@ -83,6 +83,10 @@ class AuditEntry(AppendOnlyModel):
         APPROVAL_EXPIRED = "approval_expired", "Approval request expired"
         APPROVAL_POLICY = "approval_policy", "Approval policy change"
         ERASURE = "erasure", "Erasure of a person"
+        MFA_ADDED = "mfa_added", "MFA method added"
+        MFA_REMOVED = "mfa_removed", "MFA method removed"
+        MFA_FAILED = "mfa_failed", "Failed MFA check"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"

@@ -159,6 +159,7 @@ def audit_entry_create(
 _REPEATED: dict[str, str] = {
     AuditEntry.Action.SIGN_IN_FAILED: "failed sign-ins",
     AuditEntry.Action.PERMISSION_DENIED: "refused pages",
+    AuditEntry.Action.MFA_FAILED: "failed MFA checks",
 }
 # One address may have this many user names counted apart in one window; the names it tries
 # beyond them share one count, so inventing user names cannot grow the log either.

@@ -6,6 +6,7 @@ the project root; variables already set in the environment win). `.env.example` 
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # allauth's passkey list shows "last used" with naturaltime.
+    "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
     "core",
@@ -47,7 +50,14 @@ INSTALLED_APPS = [
     "audit",
     "consumers",
     "axes",
-    # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
+    # Sign-in pages, MFA and single sign-on (docs/sso.md); accounts/templates override theirs.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    # After django.contrib.auth, axes and allauth: its admin replaces theirs for users and
+    # lockouts, its templates theirs.
     "accounts",
     "approvals",
     "dashboard",
@@ -68,6 +78,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Ends single sign-on sessions the identity provider no longer vouches for (refresh token).
+    "accounts.middleware.SSORecheckMiddleware",
+    # Sends supervisors and administrators who signed in with a password to enrol an MFA method.
+    "accounts.middleware.MFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a locked-out sign-in into the sign-in page with the lockout (HTTP 429).
     "axes.middleware.AxesMiddleware",
@@ -186,7 +201,8 @@ PASSWORD_HASHERS = [
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out sign-in is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # allauth's backend (user names), refusing passwords of all but superusers when SSO_ONLY.
+    "accounts.backends.PasswordBackend",
 ]
 # django-axes counts failed sign-ins in the database and locks out at AXES_FAILURE_LIMIT, until
 # AXES_COOLOFF_MINUTES pass without another attempt (0: until an administrator unlocks it).
@@ -229,6 +245,93 @@ SESSION_ABSOLUTE_HOURS = env.float("SESSION_ABSOLUTE_HOURS", default=12.0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "consumers:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in pages and MFA: django-allauth (docs/security.md V6, docs/sso.md) ----------------
+# Local accounts sign in with a user name; administrators create them (no sign-up, no e-mail).
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.SignInForm"}
+# Sessions end after the idle timeout whatever the browser says: no "remember me".
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# Lockout: passwords are counted by django-axes (per user name and per address, an audited
+# lockout an administrator can lift, see AXES_* above); allauth's own password counter is
+# switched off in accounts/adapters.py so there is one lock, not two. allauth's "login_failed"
+# limit still guards MFA codes, which axes never sees: AXES_FAILURE_LIMIT wrong codes per user in
+# AXES_COOLOFF_MINUTES (at least one minute). allauth's flood limit on the sign-in page itself
+# (30 posts a minute per address) is left to axes' per-address lock too, so every failed try is
+# a counted failure in the audit log rather than a request refused unseen.
+ACCOUNT_RATE_LIMITS = {
+    "login": None,
+    "login_failed": f"{10 * AXES_FAILURE_LIMIT}/m/ip,"
+    f"{AXES_FAILURE_LIMIT}/{max(AXES_COOLOFF_MINUTES, 1) * 60}s/key",
+}
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="CDP back office")
+# Passkeys need a secure origin; http://localhost counts as one for browsers, and DEBUG runs and
+# tests on plain HTTP are let through by allauth too.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
+# Supervisors and administrators who sign in with a password must use a second factor (they are
+# sent to enrol one); MFA_REQUIRED_FOR_ALL=true asks it of every local account.
+MFA_REQUIRED_FOR_ALL = env.bool("MFA_REQUIRED_FOR_ALL", default=False)
+
+# --- Single sign-on over OpenID Connect (docs/sso.md) ----------------------------------------
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# New people are created at their first sign-in, their user name from the provider's claim.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# The refresh token is kept, so the session can be re-checked with the provider.
+SOCIALACCOUNT_STORE_TOKENS = True
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your company account")
+OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "profile", "email", "offline_access"])
+OIDC_ROLES_CLAIM = env.str("OIDC_ROLES_CLAIM", default="groups")
+# "provider group=role" pairs, comma-separated, e.g. cs-agents=Customer service.
+OIDC_ROLE_MAP = env.str("OIDC_ROLE_MAP", default="")
+OIDC_RECHECK_MINUTES = env.int("OIDC_RECHECK_MINUTES", default=15)
+# Who people without a role should ask, shown on the "no role" page.
+ACCESS_CONTACT = env.str("ACCESS_CONTACT", default="your team's back-office administrator")
+# Local passwords refused for all but superusers (the break-glass account, docs/sso.md).
+SSO_ONLY = env.bool("SSO_ONLY", default=False)
+if SSO_ONLY and not OIDC_ISSUER:
+    raise ImproperlyConfigured("SSO_ONLY=true needs OIDC_ISSUER, OIDC_CLIENT_ID, ...")
+# Signing in with SSO posts a form that is redirected to the provider: the CSP must allow it.
+if OIDC_ISSUER:
+    _issuer = urlsplit(OIDC_ISSUER)
+    SECURE_CSP["form-action"] = [CSP.SELF, f"{_issuer.scheme}://{_issuer.netloc}"]
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        # The generic provider with the ID token's signature always checked and a nonce.
+        "provider_class": "accounts.sso.provider.CheckedOpenIDConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "sso",
+                    "name": OIDC_PROVIDER_NAME,
+                    "client_id": OIDC_CLIENT_ID,
+                    "secret": OIDC_CLIENT_SECRET,
+                    "settings": {
+                        "server_url": OIDC_ISSUER,
+                        "scope": OIDC_SCOPES,
+                        "token_auth_method": "client_secret_post",
+                    },
+                }
+            ]
+            if OIDC_ISSUER
+            else []
+        ),
+    }
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
