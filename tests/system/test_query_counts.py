@@ -16,8 +16,9 @@ from tests.conftest import CONSUMER_REF, ORDER_REF
 
 META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="counts")
 # The most queries any page may run: session, user, permissions, roles, the CDP connection,
-# the page's own queries, and the session's idle-timeout refresh.
-BOUND = 16
+# the navigation's approval badges, the page's own queries (the consumer's page: its changes
+# awaiting approval too), and the session's idle-timeout refresh.
+BOUND = 18
 
 
 def make_rows(user, count: int) -> None:
