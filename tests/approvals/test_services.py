@@ -68,6 +68,7 @@ def test_a_guest_relink_waits_for_approval_and_nothing_goes_to_cdp(consumer, age
         "supervisors_exempt": False,
     }
     assert request.expires_at == request.created_at + timedelta(hours=24)
+    assert request.submitted_entry_id is not None
     entry = AuditEntry.objects.get(pk=request.submitted_entry_id)
     assert (entry.action, entry.username, entry.outcome) == (
         "approval_submitted",
