@@ -211,6 +211,7 @@ def approval_withdraw(*, request: ApprovalRequest, user: User, meta: RequestMeta
     """Withdraw a request that waits: only the agent who asked may."""
     if not request.asked_by(user):
         raise ApprovalRefused("Only the person who asked for a change may withdraw it.")
+    _refuse_if_expired(request)
     with transaction.atomic():
         entry = _close(
             request,
@@ -237,6 +238,8 @@ def _refusal_for_closed(request: ApprovalRequest) -> str:
         ApprovalRequest.Status.REJECTED: f"It was already rejected{by}{when}.",
         ApprovalRequest.Status.WITHDRAWN: f"It was withdrawn{when}.",
         ApprovalRequest.Status.EXPIRED: f"It expired at {request.expires_at:%Y-%m-%d %H:%M} UTC.",
+        # Past its expiry a moment ago; the worker or the periodic job closes it.
+        ApprovalRequest.Status.WAITING: f"It expired at {request.expires_at:%Y-%m-%d %H:%M} UTC.",
     }
     return f"Request {request.pk} is not waiting any more: " + texts.get(
         request.status, request.get_status_display()
@@ -250,8 +253,6 @@ def _claim(request: ApprovalRequest, status: str, *, user: User | None, comment:
         pk=request.pk, status=ApprovalRequest.Status.WAITING, expires_at__gt=now
     ).update(status=status, decided_by=user, decided_at=now, comment=comment)
     if not claimed:
-        if request.expires_at <= now:
-            approval_expire(request=request)
         raise ApprovalRefused(_refusal_for_closed(request))
     request.status, request.decided_by, request.decided_at, request.comment = (
         status,
@@ -288,11 +289,16 @@ def _refuse_to_decide(request: ApprovalRequest, user: User) -> None:
         raise ApprovalRefused(
             "You asked for this change yourself: another supervisor approves or rejects it."
         )
+    _refuse_if_expired(request)
+
+
+def _refuse_if_expired(request: ApprovalRequest) -> None:
+    """Close a request found past its expiry, and refuse the step; call it outside a transaction."""
     if request.status == ApprovalRequest.Status.WAITING and request.expires_at <= timezone.now():
         approval_expire(request=request)
         raise ApprovalRefused(
             f"Request {request.pk} expired at {request.expires_at:%Y-%m-%d %H:%M} UTC, so it "
-            "can no longer be approved; the agent may ask again."
+            "can no longer be approved or withdrawn; the agent may ask again."
         )
 
 

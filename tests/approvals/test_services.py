@@ -462,3 +462,16 @@ def test_the_dashboard_counts_requests_waiting_and_the_median_time_to_a_decision
     assert figures["waiting"] == 1
     assert figures["decided"] == 2
     assert figures["median_text"] == "1 h 35 min"
+
+
+def test_an_expired_request_cannot_be_withdrawn_and_stays_closed(consumer, agent, sandbox):
+    request = submitted(consumer, agent, guest_ref=OTHER_GUEST_REF)
+    ApprovalRequest.objects.filter(pk=request.pk).update(expires_at=timezone.now())
+    request.refresh_from_db()
+
+    with pytest.raises(ApprovalRefused, match="expired"):
+        services.approval_withdraw(request=request, user=agent, meta=META)
+
+    request.refresh_from_db()
+    assert request.status == ApprovalRequest.Status.EXPIRED
+    assert steps(request)[-1] == ("approval_expired", "(expiry)")
