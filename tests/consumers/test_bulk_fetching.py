@@ -75,7 +75,7 @@ def test_the_order_page_runs_the_same_queries_for_3_or_23_consumers(agent_client
     many = queries_for_a_first_view(agent_client, sandbox, 20)
 
     assert len(many) == len(few)
-    assert len(many) <= 20
+    assert len(many) <= 21  # one of them reads the do-not-send list, once (cdp.erasures)
     assert sum("cdp_cdpconnection" in q["sql"] for q in many) == 1  # looked up once per page
 
 
