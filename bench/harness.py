@@ -13,6 +13,10 @@ def setup_django() -> None:
     os.environ.setdefault("HTTPS", "false")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The benchmarks talk to the local sandbox, which credentials may reach only when allowed.
+    from backoffice.cdp_hosts import with_sandbox
+
+    os.environ["CDP_ALLOWED_HOSTS"] = with_sandbox(os.environ.get("CDP_ALLOWED_HOSTS"))
     import warnings
 
     import django
