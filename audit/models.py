@@ -168,8 +168,8 @@ class AuditEntry(AppendOnlyModel):
         permissions = [("revert_auditentry", "Can revert an audited change")]
 
     def __str__(self) -> str:
-        # The name as it was is stored sealed (audit.personal): show it readable, or "erased".
-        record = self.record_text if self.object_repr else self.consumer_ref
+        # An entry about a person names the record by its ref: its name is encrypted.
+        record = self.consumer_ref if self.subject else (self.object_repr or self.consumer_ref)
         return f"{self.get_action_display()} of {record} by {self.username}"
 
     def canonical_content(self, changes: list[tuple[str, str, str]]) -> bytes:
