@@ -26,7 +26,15 @@ from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
 from cdp.links import is_ref, is_valid_ref, parse_link
 from consumers import receivers, records
-from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
+from consumers.items import items_of_order
+from consumers.models import (
+    BulkRefresh,
+    ConsumerView,
+    Order,
+    OrderConsumer,
+    Push,
+    ReasonTemplate,
+)
 from consumers.search import name_keys, search_key
 from core.logging import error_summary
 
@@ -84,11 +92,25 @@ def guest_name_of(guest: dict) -> str:
     return name[: _max_length(OrderConsumer, "guest_name")]
 
 
+def _order_read(ref: str) -> dict:
+    """Read an order from CDP with its items (expanded, or else one by one)."""
+    record = client.get_order_with_items(ref)
+    record["_items"] = items_of_order(
+        record,
+        list_refs=partial(client.list_order_item_refs, ref),
+        get_item=client.get_order_item,
+    )
+    return record
+
+
 def _order_save(record: dict, ref: str) -> Order:
+    summaries = record.pop("_items", None)
     records.check_storable(record, "an order")
+    extra = {} if summaries is None else {"items": summaries}
     order, _ = Order.objects.update_or_create(
         ref=ref,
         defaults={
+            **extra,
             "reference_id": records.read_text(
                 record, "referenceId", _max_length(Order, "reference_id")
             ),
@@ -180,7 +202,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
     guest_name = _guest_name(fields["guest_ref"])
     if with_order and fields["order_ref"]:
         try:
-            _order_save(client.get_order(fields["order_ref"]), fields["order_ref"])
+            _order_save(_order_read(fields["order_ref"]), fields["order_ref"])
         except CDPError as error:
             # The consumer is still worth showing; the order's details stay as last fetched.
             logger.info("order %s not fetched: %s", fields["order_ref"], error_summary(error))
@@ -272,8 +294,11 @@ class OrderPage:
 
 def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
     """Fetch an order and its consumer refs from CDP, and the consumers not cached yet (or all)."""
-    order = _order_save(client.get_order(ref), ref)
+    order = _order_save(_order_read(ref), ref)
     refs = client.list_order_consumer_refs(ref)
+    if order.consumer_refs != refs:
+        Order.objects.filter(pk=order.pk).update(consumer_refs=refs)
+        order.consumer_refs = refs
     cached = {c.ref: c for c in OrderConsumer.objects.filter(ref__in=refs)}
     wanted = refs if refresh else [r for r in refs if r not in cached]
     downloaded, failed = consumers_download(wanted)
@@ -398,6 +423,36 @@ def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
 
 
 @dataclass
+class Neighbours:
+    """The travellers before and after a consumer on its booking (j and k on its page)."""
+
+    previous: OrderConsumer | None = None
+    next: OrderConsumer | None = None
+    position: int = 0
+    count: int = 0
+
+
+def consumer_neighbours(*, consumer: OrderConsumer, order: Order | None) -> Neighbours:
+    """Return the cached travellers either side of the consumer on its order, in CDP's order
+    (as the order page last listed them; else by ref). One query."""
+    shown = ("ref", "title", "first_name", "last_name")
+    travellers = {
+        c.ref: c for c in OrderConsumer.objects.filter(order_ref=consumer.order_ref).only(*shown)
+    }
+    listed = [r for r in (order.consumer_refs if order else []) if r in travellers]
+    refs = listed + sorted(r for r in travellers if r not in listed)
+    if consumer.ref not in refs:
+        return Neighbours()
+    at = refs.index(consumer.ref)
+    return Neighbours(
+        previous=travellers[refs[at - 1]] if at > 0 else None,
+        next=travellers[refs[at + 1]] if at + 1 < len(refs) else None,
+        position=at + 1,
+        count=len(refs),
+    )
+
+
+@dataclass
 class ConsumerPage:
     """What the consumer's page shows besides the record: its order, history and open edits."""
 
@@ -407,6 +462,7 @@ class ConsumerPage:
     # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
     pushes: list[Push]
     sync_state: str
+    neighbours: Neighbours
 
 
 def consumer_page(*, ref: str, user: User) -> ConsumerPage:
@@ -417,12 +473,14 @@ def consumer_page(*, ref: str, user: User) -> ConsumerPage:
     consumer = consumer_get(ref=ref)
     consumer_mark_viewed(consumer=consumer, user=user)
     pushes = list(Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"))
+    order = Order.objects.filter(ref=consumer.order_ref).first()
     return ConsumerPage(
         consumer=consumer,
-        order=Order.objects.filter(ref=consumer.order_ref).first(),
+        order=order,
         history=AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20],
         pushes=pushes,
         sync_state=sync_state((push.status for push in pushes), consumer),
+        neighbours=consumer_neighbours(consumer=consumer, order=order),
     )
 
 
@@ -650,6 +708,60 @@ def guest_lookup(*, ref: str) -> dict[str, str]:
         emails = []
     email = next((e for e in emails if isinstance(e, str)), "")
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
+
+
+def reason_templates() -> list[str]:
+    """Return the common reasons administrators keep, in their order, for the reason field."""
+    return list(ReasonTemplate.objects.filter(active=True).values_list("text", flat=True)[:50])
+
+
+def guest_summary_or_none(*, ref: str) -> dict[str, str] | None:
+    """Return the guest's name and first e-mail address, or None if there is no guest or CDP
+    cannot say now (the form then shows the name as cached)."""
+    if not ref:
+        return None
+    try:
+        return guest_lookup(ref=ref)
+    except CDPError as error:
+        logger.info("guest %s not looked up: %s", ref, error_summary(error))
+        return None
+
+
+def order_items_of(*, consumer: OrderConsumer) -> dict[str, dict[str, str]]:
+    """Return {item ref: summary} of the consumer's order as last read (empty if not cached)."""
+    items = Order.objects.filter(ref=consumer.order_ref).values_list("items", flat=True).first()
+    return items if isinstance(items, dict) else {}
+
+
+def guest_search(*, query: str) -> tuple[list[dict[str, str]], bool]:
+    """Search CDP's guests by name or e-mail address for the guest picker: at most
+    GUEST_RESULTS, each with its ref, name and first e-mail address; and whether CDP has more."""
+    query = query.strip()
+    if _EMAIL.match(query):
+        asks = [{"email": query}]
+    else:
+        words = split_title(query)[1].split()
+        if not words:
+            return [], False
+        if len(words) == 1:
+            asks = [{"lastName": words[0]}]
+        else:
+            asks = [{"firstName": words[0], "lastName": " ".join(words[1:])}]
+        asks += [{key: value.title() for key, value in params.items()} for params in asks]
+    refs, more = _guest_refs([dict(frozen) for frozen in dict.fromkeys(map(_frozen, asks))])
+
+    def summary(ref: str) -> dict[str, str]:
+        try:
+            return guest_lookup(ref=ref)
+        except CDPError:
+            return {"ref": ref, "name": "", "email": ""}
+
+    found = {ref: future.result() for ref, future in _cdp_in_parallel(summary, refs)}
+    return [found[ref] for ref in refs], more
+
+
+def _frozen(params: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(params.items())
 
 
 def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, int]:

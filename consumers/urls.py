@@ -41,6 +41,7 @@ urlpatterns = [
     ),
     path("find/", pages.find, name="find"),
     path("guests/summary/", pages.guest_summary, name="guest_summary"),
+    path("guests/search/", pages.guest_search, name="guest_search"),
     path("bulk/", bulk.bulk_refresh_new, name="bulk_new"),
     path("bulk/<int:job_id>/", bulk.bulk_refresh_detail, name="bulk"),
     path("bulk/<int:job_id>/progress/", bulk.bulk_refresh_progress, name="bulk_progress"),

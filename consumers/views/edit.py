@@ -36,12 +36,13 @@ def consumer_edit(request: HttpRequest, ref: str) -> HttpResponse:
                 f"Showing the copy fetched {cached.fetched_at:%Y-%m-%d %H:%M} UTC: {error}",
             )
             consumer = cached
-        return _render_edit(request, ConsumerForm(consumer=consumer))
+        guest = services.guest_summary_or_none(ref=consumer.guest_ref)
+        return _render_edit(request, ConsumerForm(consumer=consumer, **_context(consumer, guest)))
 
     cached = OrderConsumer.objects.filter(ref=ref).first()
     if cached is None:
         return redirect("consumers:edit", ref=ref)
-    form = ConsumerForm(request.POST, consumer=cached)
+    form = ConsumerForm(request.POST, consumer=cached, **_context(cached, None))
     if not form.is_valid():
         return _render_edit(request, form)
     loaded = form.cleaned_data["loaded"]
@@ -68,6 +69,11 @@ def consumer_edit(request: HttpRequest, ref: str) -> HttpResponse:
     return after_save(request, result)
 
 
+def _context(consumer: OrderConsumer, guest: dict[str, str] | None) -> dict:
+    """What the form shows beside the consumer: its order's items, and its guest's name."""
+    return {"order_items": services.order_items_of(consumer=consumer), "guest": guest}
+
+
 def _render_edit(request: HttpRequest, form: ConsumerForm) -> HttpResponse:
     # The first field with an error takes the focus (no script needed, none allowed inline).
     invalid = next((name for name in form.fields if name in form.errors), None)
@@ -77,5 +83,6 @@ def _render_edit(request: HttpRequest, form: ConsumerForm) -> HttpResponse:
         "form": form,
         "consumer": form.consumer,
         "pending": pushes.pushes_waiting(ref=form.consumer.ref),
+        "reason_templates": services.reason_templates(),
     }
     return render(request, "consumers/consumer_edit.html", context)

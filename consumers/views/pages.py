@@ -88,6 +88,21 @@ def guest_summary(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@can_edit
+def guest_search(request: HttpRequest) -> HttpResponse:
+    """CDP's guests by name or e-mail address for the edit form's guest picker, as JSON."""
+    query = request.GET.get("q", "").strip()[:200]
+    if len(query) < 2 or not any(character.isalnum() for character in query):
+        return JsonResponse({"guests": [], "more": False})
+    try:
+        guests, more = services.guest_search(query=query)
+    except CDPError as error:
+        return JsonResponse({"error": f"Could not search CDP's guests. {error}"}, status=503)
+    return JsonResponse({"guests": guests, "more": more})
+
+
+@require_GET
+@login_required
 @can_view
 def order_detail(request: HttpRequest, ref: str) -> HttpResponse:
     """The order and its consumers, each with its state in CDP."""
@@ -157,6 +172,7 @@ def consumer_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "history": page.history,
         "pushes": page.pushes,
         "sync_state": page.sync_state,
+        "neighbours": page.neighbours,
     }
     return render(request, "consumers/consumer_detail.html", context)
 

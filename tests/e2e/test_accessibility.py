@@ -21,6 +21,7 @@ NOT_HTML = {
     "consumers:bulk_progress",
     "consumers:bulk_failures",
     "consumers:guest_summary",
+    "consumers:guest_search",
 }
 HTML_PAGES = sorted(
     name

@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from audit.services import RequestMeta
 from cdp.models import CDPConnection
 from consumers import bulk, pushes, services
-from consumers.models import Push
+from consumers.models import Push, ReasonTemplate
 from consumers.tasks import push_deliver_task
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 
@@ -54,6 +54,7 @@ APP_RULES = {
     "consumers:queued_cancel": ("GET", owners_and_supervisors(200)),
     "consumers:find": ("GET", SIGNED_IN_ONLY),
     "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
+    "consumers:guest_search": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk": ("GET", owners_and_supervisors(200)),
     "consumers:bulk_progress": ("GET", owners_and_supervisors(200)),
@@ -150,6 +151,8 @@ def world(db, agent, another_agent, supervisor, administrator, sandbox):
         http_accept="", path_info="/accounts/login/", failures_since_start=1,
     )  # fmt: skip
     bulk_refresh = bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
+    # A reason template, for its admin pages (a transactional test flushes the migration's).
+    ReasonTemplate.objects.get_or_create(text="Name as on passport")
     return {
         "bulk_refresh": bulk_refresh,
         "entry": result.entry,
@@ -170,6 +173,8 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"job_id": world["bulk_refresh"].pk})
     if name == "consumers:guest_summary":
         return reverse(name) + f"?ref={GUEST_REF}"
+    if name == "consumers:guest_search":
+        return reverse(name) + "?q=Byrne"
     if name in ("audit:detail", "consumers:revert"):
         return reverse(name, kwargs={"pk": world["entry"].pk})
     if name.startswith("consumers:order"):

@@ -18,8 +18,9 @@ from tests.conftest import CONSUMER_REF, ORDER_REF
 META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="counts")
 # The most queries any page may run: session, user, permissions, roles, the CDP connection,
 # the page's own queries, the session's idle-timeout refresh, and the person's unread
-# notifications (with marking the new ones shown, on the page that first shows them).
-BOUND = 18
+# notifications (with marking the new ones shown, on the page that first shows them); the
+# consumer's page also names the travellers either side of it on the booking (j and k).
+BOUND = 19
 
 
 def make_rows(user, count: int) -> None:
