@@ -69,19 +69,9 @@ class OrderConsumer(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        # Prefix searches on the keys (LIKE 'key%'): on PostgreSQL only an index with a pattern
-        # operator class serves LIKE under any collation; elsewhere the option is ignored.
-        indexes = [
-            models.Index(fields=["-fetched_at"], name="consumer_recent_idx"),
-            *(
-                models.Index(
-                    fields=[column],
-                    name=f"consumer_{column}_idx",
-                    opclasses=["varchar_pattern_ops"],
-                )
-                for column in ("first_key", "last_key", "name_key")
-            ),
-        ]
+        # The search by name uses expression indexes on PostgreSQL (migration 0017); a plain index
+        # on the name would tempt the planner into walking the whole table in name order.
+        indexes = [models.Index(fields=["-fetched_at"], name="consumer_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -878,3 +878,35 @@ def consumer_revert(
         reason=reason or f"Revert of audit entry {entry.sequence}",
         reverts=entry,
     )
+
+
+# --- an agent undoing their own save --------------------------------------------------------------
+
+# How long after a save its author may undo it from the message that confirmed it.
+UNDO_WINDOW = timedelta(minutes=10)
+UNDO_REASON = "Undo by its author of audit entry {sequence}, within 10 minutes of the save"
+
+
+def undo_refusal(*, entry: AuditEntry, user: User) -> str:
+    """Say why the user may not undo the audited save now; "" if they may."""
+    if entry.user_id != user.pk:
+        return "Only the agent who made a save can undo it; a supervisor can revert it instead."
+    if entry.action != AuditEntry.Action.EDIT:
+        return "Only an edit can be undone."
+    if timezone.now() - entry.action_time > UNDO_WINDOW:
+        return (
+            "The 10 minutes to undo this save are over; a supervisor can still revert it from "
+            "the audit log."
+        )
+    return revert_refusal(entry=entry)
+
+
+def consumer_undo(*, entry: AuditEntry, user: User, meta: RequestMeta) -> PushResult:
+    """Undo the user's own save within UNDO_WINDOW, through the revert path (conflict-checked,
+    audited as a revert whose reason says it is the author's undo)."""
+    refusal = undo_refusal(entry=entry, user=user)
+    if refusal:
+        raise RevertRefused(refusal)
+    return consumer_revert(
+        entry=entry, user=user, meta=meta, reason=UNDO_REASON.format(sequence=entry.sequence)
+    )

@@ -16,6 +16,7 @@ urlpatterns = [
     path("consumers/<ref:ref>/", pages.consumer_detail, name="detail"),
     path("consumers/<ref:ref>/refresh/", pages.consumer_refresh, name="refresh"),
     path("consumers/<ref:ref>/edit/", edit.consumer_edit, name="edit"),
+    path("undo/<int:entry_id>/", edit.consumer_undo, name="undo"),
     path(
         "consumers/<ref:ref>/conflicts/<int:push_id>/",
         conflicts.conflict_detail,

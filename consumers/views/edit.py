@@ -4,9 +4,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp.errors import CDPError, CDPNotFound
 from consumers import pushes, services
@@ -86,3 +87,25 @@ def _render_edit(request: HttpRequest, form: ConsumerForm) -> HttpResponse:
         "reason_templates": services.reason_templates(),
     }
     return render(request, "consumers/consumer_edit.html", context)
+
+
+@require_POST
+@login_required
+@can_edit
+def consumer_undo(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """Undo the agent's own save, from the message that confirmed it (for 10 minutes)."""
+    entry = get_object_or_404(AuditEntry, pk=entry_id, consumer_ref__gt="")
+    try:
+        result = pushes.consumer_undo(
+            entry=entry, user=signed_in_user(request), meta=RequestMeta.from_request(request)
+        )
+    except pushes.RevertRefused as refusal:
+        messages.error(request, f"Not undone. {refusal}")
+        return redirect("consumers:detail", ref=entry.consumer_ref)
+    except CDPError as error:
+        messages.error(request, f"Not undone: CDP could not be read. {error}")
+        return redirect("consumers:detail", ref=entry.consumer_ref)
+    if result.outcome == Outcome.SUCCEEDED:
+        messages.success(request, f"Undone: {result.consumer} is back as before your save.")
+        return redirect("consumers:detail", ref=entry.consumer_ref)
+    return after_save(request, result)

@@ -39,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
                         "q", f"CDP has no order with the ref or booking reference {query}."
                     )
         else:
-            results = services.consumer_search(query=query)[:50]
+            results = services.consumer_search(query=query, limit=50)
     context = {
         "form": form,
         "results": results,

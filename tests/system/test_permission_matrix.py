@@ -45,6 +45,8 @@ APP_RULES = {
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
+    # Its author undoes a save; anyone else is told why not (both back to the consumer).
+    "consumers:undo": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:conflict": ("GET", owners_and_supervisors(200)),
     "consumers:conflict_reapply": ("POST", owners_and_supervisors(302)),
     # GET asks first, showing the change that would be lost; the POST discards.
@@ -177,6 +179,8 @@ def url_for(name: str, world) -> str:
         return reverse(name) + "?q=Byrne"
     if name in ("audit:detail", "consumers:revert"):
         return reverse(name, kwargs={"pk": world["entry"].pk})
+    if name == "consumers:undo":
+        return reverse(name, kwargs={"entry_id": world["entry"].pk})
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
     unparametrized = (
