@@ -16,8 +16,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection as db_connection
 from django.db import models, transaction
-from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Coalesce, Collate
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -347,23 +347,19 @@ def split_title(query: str) -> tuple[str, str]:
     return (title, rest.strip()) if title and search_key(rest) else ("", query)
 
 
-# The columns a search matches and its results are ordered by, first to last, per way a query
-# can match: by last name, by first name, by the whole name. PostgreSQL has an index on each
-# tuple (migration 0017), compared byte by byte (COLLATE "C"), so that one index both finds the
-# prefix and hands the rows over in order: a branch reads its first rows and stops.
+# The ways a query can match, each as (the column its prefix is matched on, the order of the
+# results). PostgreSQL has an index on each tuple (migration 0017), compared byte by byte
+# (COLLATE "C"), so that one index both finds the prefix and hands the rows over in order: a way
+# reads its first rows and stops.
+_BY_LAST = ("last_key", ("last_key", "first_key", "ref"))
 _BRANCHES = (
-    ("last_key", ("last_key", "first_key", "ref")),
+    _BY_LAST,
     ("first_key", ("first_key", "last_key", "ref")),
     ("name_key", ("name_key", "ref")),
 )
 # Only what a results list shows: never the raw record with contact details.
-_SHOWN = ("ref", "order_ref", "title", "first_name", "last_name", "gender", "fetched_at",
+_SHOWN = ("id", "ref", "order_ref", "title", "first_name", "last_name", "gender", "fetched_at",
           "first_key", "last_key")  # fmt: skip
-
-
-def _as_indexed(column: str) -> F | Collate:
-    """The column as the search's indexes hold it (byte order on PostgreSQL)."""
-    return Collate(F(column), "C") if db_connection.vendor == "postgresql" else F(column)
 
 
 def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
@@ -373,36 +369,45 @@ def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
     The query's key is a prefix of the last name's, the first name's or the whole name's key
     ("byrne", "aoife", "aoife byrne", "O’Sullivan", "fernandez"), or one word's is a prefix of
     the last name's and every other word's a prefix of the first or last name's ("byrne aoife",
-    "liam wal"). A title before the name ("Mrs Byrne") must match too. Each way is one query
-    that reads at most `limit` rows along its index, so a common name costs no more than a rare
-    one; a name matching more than `limit` shows a first page of them.
+    "liam wal"). A title before the name ("Mrs Byrne") must match too. Each way reads at most
+    `limit` rows along its index, all in one statement (UNION ALL), so a common name costs no
+    more than a rare one; a name matching more than `limit` shows a first page of them.
     """
     title, query = split_title(query)
     key = search_key(query)
     if not key:
         return []
-    base = OrderConsumer.objects.only(*_SHOWN)
-    if title:
-        base = base.filter(title__iexact=title)
-    branches = []
-    for column, order in _BRANCHES:
-        indexed = {f"_{name}": _as_indexed(name) for name in order}
-        branches.append(
-            base.alias(**indexed).filter(**{f"_{column}__startswith": key}).order_by(*indexed)
-        )
+    # Keys hold letters and digits only (no % or _), so they go into LIKE as they are.
+    collate = ' COLLATE "C"' if db_connection.vendor == "postgresql" else ""
+    table = OrderConsumer._meta.db_table
+    columns = ", ".join(f'"{name}"' for name in _SHOWN)
+    ways: list[tuple[list[str], list[str], tuple[str, ...]]] = [
+        ([f'("{column}"{collate}) LIKE %s'], [f"{key}%"], order) for column, order in _BRANCHES
+    ]
     words = [word_key for word_key in map(search_key, query.split()[:5]) if word_key]
     if len(words) > 1:
         for at, last in enumerate(words):
-            others = [word for index, word in enumerate(words) if index != at]
-            indexed = {f"_{name}": _as_indexed(name) for name in _BRANCHES[0][1]}
-            branch = base.alias(**indexed).filter(_last_key__startswith=last)
-            for word in others:
-                branch = branch.filter(Q(first_key__startswith=word) | Q(last_key__startswith=word))
-            branches.append(branch.order_by(*indexed))
+            where = [f'("last_key"{collate}) LIKE %s']
+            params = [f"{last}%"]
+            for word in words[:at] + words[at + 1 :]:
+                where.append('("first_key" LIKE %s OR "last_key" LIKE %s)')
+                params += [f"{word}%", f"{word}%"]
+            ways.append((where, params, _BY_LAST[1]))
+    parts: list[str] = []
+    params: list[str] = []
+    for where, way_params, order in ways:
+        if title:
+            where = [*where, 'UPPER("title") = UPPER(%s)']
+            way_params = [*way_params, title]
+        ordering = ", ".join(f'("{name}"{collate})' for name in order)
+        parts.append(
+            f'SELECT * FROM (SELECT {columns} FROM "{table}" WHERE {" AND ".join(where)} '
+            f"ORDER BY {ordering} LIMIT {int(limit)}) AS way{len(parts)}"
+        )
+        params += way_params
     found: dict[str, OrderConsumer] = {}
-    for branch in branches:
-        for consumer in branch[:limit]:
-            found.setdefault(consumer.ref, consumer)
+    for consumer in OrderConsumer.objects.raw(" UNION ALL ".join(parts), params):
+        found.setdefault(consumer.ref, consumer)
     ordered = sorted(found.values(), key=lambda c: (c.last_key, c.first_key, c.ref))
     return ordered[:limit]
 

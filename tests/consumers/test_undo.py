@@ -41,6 +41,7 @@ def test_the_confirmation_offers_undo_and_undo_puts_the_old_values_back(agent_cl
         undone.reason
         == f"Undo by its author of audit entry {entry.sequence}, within 10 minutes of the save"
     )
+    assert undone.user is not None
     assert undone.user.username == "agent"
 
 
