@@ -388,11 +388,11 @@ def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
     if len(words) > 1:
         for at, last in enumerate(words):
             where = [f'("last_key"{collate}) LIKE %s']
-            params = [f"{last}%"]
+            also = [f"{last}%"]
             for word in words[:at] + words[at + 1 :]:
                 where.append('("first_key" LIKE %s OR "last_key" LIKE %s)')
-                params += [f"{word}%", f"{word}%"]
-            ways.append((where, params, _BY_LAST[1]))
+                also += [f"{word}%", f"{word}%"]
+            ways.append((where, also, _BY_LAST[1]))
     parts: list[str] = []
     params: list[str] = []
     for where, way_params, order in ways:
