@@ -305,6 +305,58 @@ class ConsumerForm(forms.Form):
         return {name: self.cleaned_data[name] for name in records.NAMES}
 
 
+class TravellerRowForm(forms.Form):
+    """One traveller's title and names on the order page's inline form (prefix: its row)."""
+
+    ref = forms.CharField(widget=forms.HiddenInput)
+    title = forms.ChoiceField(
+        label="Title",
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    first_name = forms.CharField(
+        label="First name",
+        max_length=records.field("first_name").max_length,
+        error_messages={"required": "Enter a first name: CDP requires one."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=records.field("last_name").max_length,
+        error_messages={"required": "Enter a last name: CDP requires one."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    loaded = ConsumerForm.base_fields["loaded"]
+    error_messages = ConsumerForm.error_messages
+
+    def __init__(self, *args: Any, consumer: OrderConsumer, **kwargs: Any) -> None:
+        initial = ConsumerForm.initial_for(consumer)
+        kwargs.setdefault("initial", {**initial, "ref": consumer.ref})
+        super().__init__(*args, **kwargs)
+        self.consumer = consumer
+        title = self.fields["title"]
+        assert isinstance(title, forms.ChoiceField)
+        title.choices = title_choices(consumer.title)
+
+    clean_first_name = ConsumerForm.clean_first_name
+    clean_last_name = ConsumerForm.clean_last_name
+    _clean_name = ConsumerForm._clean_name
+    clean_loaded = ConsumerForm.clean_loaded
+
+    def clean_ref(self) -> str:
+        if self.cleaned_data["ref"] != self.consumer.ref:
+            raise ValidationError("The rows of the form came back in another order; reload it.")
+        return self.cleaned_data["ref"]
+
+    def edited_values(self) -> dict:
+        """All editable fields as loaded, with this row's title and names laid over them."""
+        values = dict(self.cleaned_data["loaded"]["values"])
+        values.update(
+            {name: self.cleaned_data[name] for name in ("title", "first_name", "last_name")}
+        )
+        return values
+
+
 class SearchForm(forms.Form):
     """The home page's lookup: by consumer ref, by order ref or booking reference, or by name."""
 

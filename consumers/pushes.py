@@ -910,3 +910,38 @@ def consumer_undo(*, entry: AuditEntry, user: User, meta: RequestMeta) -> PushRe
     return consumer_revert(
         entry=entry, user=user, meta=meta, reason=UNDO_REASON.format(sequence=entry.sequence)
     )
+
+
+# --- the order page's inline form ---------------------------------------------------------------
+
+
+def consumers_push_names(
+    *,
+    rows: list[tuple[OrderConsumer, dict | None, dict | None]],
+    user: User,
+    meta: RequestMeta,
+    reason: str = "",
+) -> dict[str, PushResult]:
+    """Save each traveller's edited values (title and names) as its own save: each conflict-
+    checked against the version its row was loaded with, and audited. A row without values
+    (its form was refused) is skipped. Returns {consumer ref: result}."""
+    results: dict[str, PushResult] = {}
+    for consumer, data, loaded in rows:
+        if data is None or loaded is None:
+            continue
+        try:
+            results[consumer.ref] = consumer_push_update(
+                consumer=consumer,
+                data=data,
+                loaded_values=loaded["values"],
+                loaded_modified_at=loaded["modified_at"],
+                user=user,
+                meta=meta,
+                reason=reason,
+            )
+        except ValidationError as error:
+            push = Push(consumer_ref=consumer.ref)
+            results[consumer.ref] = PushResult(
+                Outcome.FAILED, consumer, push=push, error=CDPUnavailable("; ".join(error.messages))
+            )
+    return results

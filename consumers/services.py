@@ -750,6 +750,14 @@ def guest_lookup(*, ref: str) -> dict[str, str]:
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
 
 
+def order_travellers(*, order_ref: str) -> list[OrderConsumer]:
+    """Return the order's cached travellers in CDP's order (as its page last listed them)."""
+    travellers = {c.ref: c for c in OrderConsumer.objects.filter(order_ref=order_ref)}
+    listed = Order.objects.filter(ref=order_ref).values_list("consumer_refs", flat=True).first()
+    refs = [r for r in (listed or []) if r in travellers]
+    return [travellers[r] for r in refs + sorted(set(travellers) - set(refs))]
+
+
 def reason_templates() -> list[str]:
     """Return the common reasons administrators keep, in their order, for the reason field."""
     return list(ReasonTemplate.objects.filter(active=True).values_list("text", flat=True)[:50])

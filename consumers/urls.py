@@ -13,6 +13,7 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("orders/<ref:ref>/", pages.order_detail, name="order"),
     path("orders/<ref:ref>/refresh/", pages.order_refresh, name="order_refresh"),
+    path("orders/<ref:ref>/edit/", edit.order_edit, name="order_edit"),
     path("consumers/<ref:ref>/", pages.consumer_detail, name="detail"),
     path("consumers/<ref:ref>/refresh/", pages.consumer_refresh, name="refresh"),
     path("consumers/<ref:ref>/edit/", edit.consumer_edit, name="edit"),

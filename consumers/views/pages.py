@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cdp.errors import CDPError, CDPNotFound
 from consumers import services
-from consumers.forms import FindForm, SearchForm, parse_ref
+from consumers.forms import FindForm, SearchForm, TravellerRowForm, parse_ref
+from consumers.models import Order, OrderConsumer
 from consumers.views.common import can_edit, can_view, cdp_error_page, signed_in_user
 
 
@@ -111,13 +112,52 @@ def order_detail(request: HttpRequest, ref: str) -> HttpResponse:
     except CDPError as error:
         return cdp_error_page(request, error, what=f"order {ref}")
     _warn_about_missing(request, page)
-    states = services.consumers_sync_states(consumers=page.consumers)
+    surname = request.GET.get("surname", "").strip()[:255]
+    rows = None
+    if request.user.has_perm("consumers.change_orderconsumer"):
+        rows = [
+            TravellerRowForm(
+                prefix=f"row-{number}",
+                consumer=consumer,
+                initial={**TravellerRowForm(consumer=consumer).initial}
+                | ({"last_name": surname} if surname else {}),
+            )
+            for number, consumer in enumerate(page.consumers)
+        ]
+    return render_order(request, page.order, page.consumers, rows, surname=surname)
+
+
+def render_order(
+    request: HttpRequest,
+    order: Order,
+    consumers: list[OrderConsumer],
+    rows: list[TravellerRowForm] | None,
+    *,
+    results: dict[str, tuple[str, str, str]] | None = None,
+    surname: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The order page: its items and travellers, with the inline form of their names."""
+    states = services.consumers_sync_states(consumers=consumers)
+    by_ref = {row.consumer.ref: row for row in rows or []}
     context = {
-        "order": page.order,
-        "consumers": [(consumer, states[consumer.ref]) for consumer in page.consumers],
-        "consumer_refs": [consumer.ref for consumer in page.consumers] + list(page.failed),
+        "order": order,
+        "consumers": [
+            (
+                consumer,
+                states[consumer.ref],
+                by_ref.get(consumer.ref),
+                (results or {}).get(consumer.ref),
+            )
+            for consumer in consumers
+        ],
+        "consumer_refs": [consumer.ref for consumer in consumers],
+        "inline": rows is not None,
+        "row_count": len(rows or []),
+        "surname": surname,
+        "reason_templates": services.reason_templates() if rows is not None else [],
     }
-    return render(request, "consumers/order_detail.html", context)
+    return render(request, "consumers/order_detail.html", context, status=status)
 
 
 def _warn_about_missing(request: HttpRequest, page: services.OrderPage) -> None:

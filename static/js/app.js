@@ -393,6 +393,19 @@
     });
   });
 
+  // --- "Apply this surname to every traveller": the link carries the last name as typed --------
+  document.querySelectorAll("[data-surname-link]").forEach(function (link) {
+    var field = document.getElementById("id_last_name");
+    if (!field) {
+      return;
+    }
+    field.addEventListener("input", function () {
+      var url = new URL(link.href, window.location.href);
+      url.searchParams.set("surname", field.value.trim());
+      link.href = url.pathname + url.search;
+    });
+  });
+
   // --- a field's error goes once the field is mended ----------------------------------------------
   // The page comes back with the refused value and its error (the form's, or CDP's "lastName: ..."
   // shown on Last name). As soon as the value meets the field's own constraints and is no longer

@@ -216,7 +216,7 @@ def test_the_home_page_lists_the_consumers_this_agent_viewed_last_first(
     agent_client, client, supervisor
 ):
     cache_the_first_order(agent_client)
-    consumers = [consumer for consumer, _ in agent_client.get(ORDER_URL).context["consumers"]]
+    consumers = [consumer for consumer, *_ in agent_client.get(ORDER_URL).context["consumers"]]
     for consumer in (consumers[2], consumers[0], consumers[2]):
         agent_client.get(reverse("consumers:detail", kwargs={"ref": consumer.ref}))
 

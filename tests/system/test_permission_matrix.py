@@ -42,6 +42,8 @@ APP_RULES = {
     "consumers:home": ("GET", SIGNED_IN_ONLY),
     "consumers:order": ("GET", SIGNED_IN_ONLY),
     "consumers:order_refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
+    # The inline form of the travellers' names: an empty POST saves nothing, shows the order.
+    "consumers:order_edit": ("POST", dict.fromkeys(PERSONAS, 200) | {"anonymous": 302}),
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
