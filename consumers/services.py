@@ -397,8 +397,9 @@ def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
     params: list[str] = []
     for where, way_params, order in ways:
         if title:
-            where = [*where, 'UPPER("title") = UPPER(%s)']
-            way_params = [*way_params, title]
+            # As CDP documents titles (title case), or as an upper- or lower-case import left it.
+            where = [*where, '"title" IN (%s, %s, %s)']
+            way_params = [*way_params, title, title.upper(), title.lower()]
         ordering = ", ".join(f'("{name}"{collate})' for name in order)
         parts.append(
             f'SELECT * FROM (SELECT {columns} FROM "{table}" WHERE {" AND ".join(where)} '
@@ -539,7 +540,7 @@ class Found:
     consumers: list[OrderConsumer] | None = None
     order_refs: list[str] | None = None
     # Guests CDP found by name or e-mail address: [(guest ref, name)], and whether it has more.
-    guests: list[tuple[str, str]] | None = None
+    guests: list[dict[str, str]] | None = None
     more_guests: bool = False
     message: str = ""
 
@@ -691,13 +692,72 @@ def _found_guests(refs: list[str], more: bool) -> Found:
     return Found(guests=guests, more_guests=more)
 
 
-def _guest_names(refs: list[str]) -> list[tuple[str, str]]:
-    """Read the guests' names from CDP at once (CDP_CONCURRENCY calls in flight), in order.
+def _guest_card(ref: str) -> dict[str, str]:
+    """A guest as the results list shows it: name, first e-mail address, and the booking
+    reference of their first order (HTTP only, so it may run in a thread)."""
+    card = {"ref": ref, "name": "", "email": "", "booking": "", "order_ref": ""}
+    try:
+        card.update(guest_lookup(ref=ref))
+        order_refs = client.find_order_refs_of_guest(ref)
+        if order_refs:
+            card["order_ref"] = order_refs[0]
+            booking = client.get_order(order_refs[0]).get("referenceId")
+            card["booking"] = booking if isinstance(booking, str) else ""
+    except CDPError as error:
+        logger.info("guest %s not described: %s", ref, error_summary(error))
+    return card
+
+
+def _guest_names(refs: list[str]) -> list[dict[str, str]]:
+    """Read the guests from CDP at once (CDP_CONCURRENCY calls in flight), in order: name,
+    e-mail, booking reference, and the lead traveller of that booking where it is cached.
 
     A guest CDP cannot hand over is listed without a name rather than failing the list.
     """
-    names = {ref: future.result() for ref, future in _cdp_in_parallel(_guest_name, refs)}
-    return [(ref, names[ref]) for ref in refs]
+    cards = {ref: future.result() for ref, future in _cdp_in_parallel(_guest_card, refs)}
+    leads = _lead_travellers([card["order_ref"] for card in cards.values() if card["order_ref"]])
+    for card in cards.values():
+        card["lead"] = leads.get(card["order_ref"], "")
+    return [cards[ref] for ref in refs]
+
+
+def _lead_travellers(order_refs: list[str]) -> dict[str, str]:
+    """Return {order ref: its first traveller's name} for the orders whose travellers are cached."""
+    listed = dict(Order.objects.filter(ref__in=order_refs).values_list("ref", "consumer_refs"))
+    firsts = {refs[0]: order for order, refs in listed.items() if refs}
+    shown = ("ref", "title", "first_name", "last_name")
+    cached = OrderConsumer.objects.filter(ref__in=list(firsts)).only(*shown)
+    return {firsts[consumer.ref]: consumer.display_name for consumer in cached}
+
+
+def demo_orders(*, refs: list[str]) -> list[dict[str, str]]:
+    """The start page's demo orders: booking reference, lead traveller and their e-mail address,
+    as cached (an order not opened yet shows its ref only)."""
+    orders = dict(Order.objects.filter(ref__in=refs).values_list("ref", "reference_id"))
+    listed = dict(Order.objects.filter(ref__in=refs).values_list("ref", "consumer_refs"))
+    firsts = {found[0]: ref for ref, found in listed.items() if found}
+    leads = {
+        firsts[c.ref]: c
+        for c in OrderConsumer.objects.filter(ref__in=list(firsts)).only(
+            "ref", "title", "first_name", "last_name", "raw"
+        )
+    }
+    rows = []
+    for ref in refs:
+        lead = leads.get(ref)
+        emails = lead.raw.get("emails") if lead is not None and isinstance(lead.raw, dict) else None
+        email = (
+            emails[0] if isinstance(emails, list) and emails and isinstance(emails[0], str) else ""
+        )
+        rows.append(
+            {
+                "ref": ref,
+                "booking": orders.get(ref, ""),
+                "lead": lead.display_name if lead is not None else "",
+                "email": email,
+            }
+        )
+    return rows
 
 
 def _ref_and_kind(query: str) -> tuple[str, str]:

@@ -45,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "form": form,
         "results": results,
         "order_refs": order_refs,
-        "demo_order_refs": settings.CDP_DEMO_ORDER_REFS,
+        "demo_orders": services.demo_orders(refs=settings.CDP_DEMO_ORDER_REFS),
         "recent": services.consumers_recently_viewed(user=signed_in_user(request)),
     }
     return render(request, "consumers/home.html", context)

@@ -75,8 +75,9 @@ def test_the_order_page_runs_the_same_queries_for_3_or_23_consumers(agent_client
     many = queries_for_a_first_view(agent_client, sandbox, 20)
 
     assert len(many) == len(few)
-    # 20, the unread notifications for the badge, and noting the order's travellers (j and k)
-    assert len(many) <= 22
+    # 20, the unread notifications for the badge, noting the order's travellers (j and k), and
+    # the reason templates of its inline form
+    assert len(many) <= 23
     assert sum("cdp_cdpconnection" in q["sql"] for q in many) == 1  # looked up once per page
 
 
