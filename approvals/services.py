@@ -145,6 +145,10 @@ def _audit(
         },
         reason=reason,
         username=username,
+        # The person the request is about, as for an edit's entries (consumers.pushes
+        # .audit_subject): their names and the free-text reasons are sealed under their key, so
+        # an erasure leaves these steps unreadable too.
+        subject=str(request.base_values.get("guest_ref") or request.consumer_ref),
     )
 
 

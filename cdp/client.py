@@ -139,6 +139,27 @@ def get_order(ref: str) -> dict[str, Any]:
     return transport.request("GET", connection.path("orders", ref), connection=connection)
 
 
+def get_order_with_items(ref: str) -> dict[str, Any]:
+    """Retrieve an order with its items expanded (`orderItems.items` holds the whole items).
+
+    https://doc.sitecore.com/cdp/en/developers/sitecore-customer-data-platform--data-model-2-0/using-the-retrieve-order-expand-order-items-function-in-sitecore-cdp-rest-api.html
+    """
+    return transport.request(
+        "GET",
+        links.path("orders", ref),
+        params={"expand": "orderItems"},
+        connection=current_connection(),
+    )
+
+
+def get_order_item(ref: str) -> dict[str, Any]:
+    """Retrieve one order item.
+
+    https://doc.sitecore.com/cdp/en/developers/api/retrieve-an-order--legacy-.html (item fields)
+    """
+    return transport.request("GET", links.path("orderItems", ref), connection=current_connection())
+
+
 def find_order_refs(reference_id: str) -> list[str]:
     """List the refs of the orders with this reference id (a booking reference such as a PNR).
 

@@ -21,6 +21,10 @@ class Order(models.Model):
     status = models.CharField(max_length=32, blank=True)
     ordered_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField("CDP record", default=dict)
+    # {item ref: what CDP says the item is} (consumers.items.item_summary), read with the order.
+    items = models.JSONField("order items", default=dict, blank=True)
+    # The order's consumer refs in CDP's order, as last listed: the order of its travellers.
+    consumer_refs = models.JSONField(default=list, blank=True)
     fetched_at = models.DateTimeField()
 
     class Meta:
@@ -65,19 +69,9 @@ class OrderConsumer(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        # Prefix searches on the keys (LIKE 'key%'): on PostgreSQL only an index with a pattern
-        # operator class serves LIKE under any collation; elsewhere the option is ignored.
-        indexes = [
-            models.Index(fields=["-fetched_at"], name="consumer_recent_idx"),
-            *(
-                models.Index(
-                    fields=[column],
-                    name=f"consumer_{column}_idx",
-                    opclasses=["varchar_pattern_ops"],
-                )
-                for column in ("first_key", "last_key", "name_key")
-            ),
-        ]
+        # The search by name uses expression indexes on PostgreSQL (migration 0017); a plain index
+        # on the name would tempt the planner into walking the whole table in name order.
+        indexes = [models.Index(fields=["-fetched_at"], name="consumer_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -366,3 +360,19 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"notification {self.pk} for {self.user_id} ({self.level})"
+
+
+class ReasonTemplate(models.Model):
+    """A common reason for a change, kept by administrators; the edit form's reason offers them."""
+
+    text = models.CharField(max_length=200, unique=True)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Reasons are offered in this order (lowest first), then by text."
+    )
+    active = models.BooleanField(default=True, help_text="Untick to stop offering it.")
+
+    class Meta:
+        ordering = ["position", "text"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -907,3 +907,70 @@ def consumer_revert(
         reason=reason or f"Revert of audit entry {entry.sequence}",
         reverts=entry,
     )
+
+
+# --- an agent undoing their own save --------------------------------------------------------------
+
+# How long after a save its author may undo it from the message that confirmed it.
+UNDO_WINDOW = timedelta(minutes=10)
+UNDO_REASON = "Undo by its author of audit entry {sequence}, within 10 minutes of the save"
+
+
+def undo_refusal(*, entry: AuditEntry, user: User) -> str:
+    """Say why the user may not undo the audited save now; "" if they may."""
+    if entry.user_id != user.pk:
+        return "Only the agent who made a save can undo it; a supervisor can revert it instead."
+    if entry.action != AuditEntry.Action.EDIT:
+        return "Only an edit can be undone."
+    if timezone.now() - entry.action_time > UNDO_WINDOW:
+        return (
+            "The 10 minutes to undo this save are over; a supervisor can still revert it from "
+            "the audit log."
+        )
+    return revert_refusal(entry=entry)
+
+
+def consumer_undo(*, entry: AuditEntry, user: User, meta: RequestMeta) -> PushResult:
+    """Undo the user's own save within UNDO_WINDOW, through the revert path (conflict-checked,
+    audited as a revert whose reason says it is the author's undo)."""
+    refusal = undo_refusal(entry=entry, user=user)
+    if refusal:
+        raise RevertRefused(refusal)
+    return consumer_revert(
+        entry=entry, user=user, meta=meta, reason=UNDO_REASON.format(sequence=entry.sequence)
+    )
+
+
+# --- the order page's inline form ---------------------------------------------------------------
+
+
+def consumers_push_names(
+    *,
+    rows: list[tuple[OrderConsumer, dict | None, dict | None]],
+    user: User,
+    meta: RequestMeta,
+    reason: str = "",
+) -> dict[str, PushResult]:
+    """Save each traveller's edited values (title and names) as its own save: each conflict-
+    checked against the version its row was loaded with, and audited. A row without values
+    (its form was refused) is skipped. Returns {consumer ref: result}."""
+    results: dict[str, PushResult] = {}
+    for consumer, data, loaded in rows:
+        if data is None or loaded is None:
+            continue
+        try:
+            results[consumer.ref] = consumer_push_update(
+                consumer=consumer,
+                data=data,
+                loaded_values=loaded["values"],
+                loaded_modified_at=loaded["modified_at"],
+                user=user,
+                meta=meta,
+                reason=reason,
+            )
+        except ValidationError as error:
+            push = Push(consumer_ref=consumer.ref)
+            results[consumer.ref] = PushResult(
+                Outcome.FAILED, consumer, push=push, error=CDPUnavailable("; ".join(error.messages))
+            )
+    return results

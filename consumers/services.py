@@ -14,8 +14,9 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection as db_connection
 from django.db import models, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +28,15 @@ from cdp.connection import connection_scope, current_connection
 from cdp.errors import CDPBadResponse, CDPError, CDPNotFound
 from cdp.links import is_ref, is_valid_ref, parse_link
 from consumers import receivers, records
-from consumers.models import BulkRefresh, ConsumerView, Order, OrderConsumer, Push
+from consumers.items import items_of_order
+from consumers.models import (
+    BulkRefresh,
+    ConsumerView,
+    Order,
+    OrderConsumer,
+    Push,
+    ReasonTemplate,
+)
 from consumers.search import name_keys, search_key
 from core.logging import error_summary
 
@@ -85,11 +94,25 @@ def guest_name_of(guest: dict) -> str:
     return name[: _max_length(OrderConsumer, "guest_name")]
 
 
+def _order_read(ref: str) -> dict:
+    """Read an order from CDP with its items (expanded, or else one by one)."""
+    record = client.get_order_with_items(ref)
+    record["_items"] = items_of_order(
+        record,
+        list_refs=partial(client.list_order_item_refs, ref),
+        get_item=client.get_order_item,
+    )
+    return record
+
+
 def _order_save(record: dict, ref: str) -> Order:
+    summaries = record.pop("_items", None)
     records.check_storable(record, "an order")
+    extra = {} if summaries is None else {"items": summaries}
     order, _ = Order.objects.update_or_create(
         ref=ref,
         defaults={
+            **extra,
             "reference_id": records.read_text(
                 record, "referenceId", _max_length(Order, "reference_id")
             ),
@@ -181,7 +204,7 @@ def consumer_fetch(*, ref: str, with_order: bool = True) -> OrderConsumer:
     guest_name = _guest_name(fields["guest_ref"])
     if with_order and fields["order_ref"]:
         try:
-            _order_save(client.get_order(fields["order_ref"]), fields["order_ref"])
+            _order_save(_order_read(fields["order_ref"]), fields["order_ref"])
         except CDPError as error:
             # The consumer is still worth showing; the order's details stay as last fetched.
             logger.info("order %s not fetched: %s", fields["order_ref"], error_summary(error))
@@ -281,9 +304,12 @@ class OrderPage:
 
 def order_fetch(*, ref: str, refresh: bool = False) -> OrderPage:
     """Fetch an order and its consumer refs from CDP, and the consumers not cached yet (or all)."""
-    order = _order_save(client.get_order(ref), ref)
+    order = _order_save(_order_read(ref), ref)
     # In v2.1 the list may bring the records along (expand), sparing a call per consumer.
     refs, expanded = client.list_order_consumers(ref)
+    if order.consumer_refs != refs:
+        Order.objects.filter(pk=order.pk).update(consumer_refs=refs)
+        order.consumer_refs = refs
     cached = {c.ref: c for c in OrderConsumer.objects.filter(ref__in=refs)}
     wanted = refs if refresh else [r for r in refs if r not in cached]
     downloaded, failed = consumers_download(wanted, given=expanded)
@@ -331,30 +357,70 @@ def split_title(query: str) -> tuple[str, str]:
     return (title, rest.strip()) if title and search_key(rest) else ("", query)
 
 
-def consumer_search(*, query: str) -> QuerySet[OrderConsumer]:
-    """Find cached consumers by name, as people type it (see consumers.search).
+# The ways a query can match, each as (the column its prefix is matched on, the order of the
+# results). PostgreSQL has an index on each tuple (migration 0017), compared byte by byte
+# (COLLATE "C"), so that one index both finds the prefix and hands the rows over in order: a way
+# reads its first rows and stops.
+_BY_LAST = ("last_key", ("last_key", "first_key", "ref"))
+_BRANCHES = (
+    _BY_LAST,
+    ("first_key", ("first_key", "last_key", "ref")),
+    ("name_key", ("name_key", "ref")),
+)
+# Only what a results list shows: never the raw record with contact details.
+_SHOWN = ("id", "ref", "order_ref", "title", "first_name", "last_name", "gender", "fetched_at",
+          "first_key", "last_key")  # fmt: skip
 
-    The query's key is a prefix of the first name's, the last name's or the whole name's key
-    ("aoife byrne", "O’Sullivan", "fernandez"), or each word's key is a prefix of the first or
-    last name's ("byrne aoife", "ao by"). A title before the name ("Mrs Byrne") must match too.
+
+def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
+    """Find cached consumers by name, as people type it (see consumers.search); at most `limit`,
+    by last name, first name and ref.
+
+    The query's key is a prefix of the last name's, the first name's or the whole name's key
+    ("byrne", "aoife", "aoife byrne", "O’Sullivan", "fernandez"), or one word's is a prefix of
+    the last name's and every other word's a prefix of the first or last name's ("byrne aoife",
+    "liam wal"). A title before the name ("Mrs Byrne") must match too. Each way reads at most
+    `limit` rows along its index, all in one statement (UNION ALL), so a common name costs no
+    more than a rare one; a name matching more than `limit` shows a first page of them.
     """
     title, query = split_title(query)
     key = search_key(query)
     if not key:
-        return OrderConsumer.objects.none()
-    whole = Q(last_key__startswith=key) | Q(first_key__startswith=key) | Q(name_key__startswith=key)
+        return []
+    # Keys hold letters and digits only (no % or _), so they go into LIKE as they are.
+    collate = ' COLLATE "C"' if db_connection.vendor == "postgresql" else ""
+    table = OrderConsumer._meta.db_table
+    columns = ", ".join(f'"{name}"' for name in _SHOWN)
+    ways: list[tuple[list[str], list[str], tuple[str, ...]]] = [
+        ([f'("{column}"{collate}) LIKE %s'], [f"{key}%"], order) for column, order in _BRANCHES
+    ]
     words = [word_key for word_key in map(search_key, query.split()[:5]) if word_key]
     if len(words) > 1:
-        each = Q()
-        for word_key in words:
-            each &= Q(first_key__startswith=word_key) | Q(last_key__startswith=word_key)
-        whole |= each
-    matches = OrderConsumer.objects.filter(whole)
-    if title:
-        matches = matches.filter(title__iexact=title)
-    # Only what a results list shows: never the raw record with contact details.
-    shown = ("ref", "order_ref", "title", "first_name", "last_name", "gender", "fetched_at")
-    return matches.only(*shown).order_by("last_key", "first_key", "ref")
+        for at, last in enumerate(words):
+            where = [f'("last_key"{collate}) LIKE %s']
+            also = [f"{last}%"]
+            for word in words[:at] + words[at + 1 :]:
+                where.append('("first_key" LIKE %s OR "last_key" LIKE %s)')
+                also += [f"{word}%", f"{word}%"]
+            ways.append((where, also, _BY_LAST[1]))
+    parts: list[str] = []
+    params: list[str] = []
+    for where, way_params, order in ways:
+        if title:
+            # As CDP documents titles (title case), or as an upper- or lower-case import left it.
+            where = [*where, '"title" IN (%s, %s, %s)']
+            way_params = [*way_params, title, title.upper(), title.lower()]
+        ordering = ", ".join(f'("{name}"{collate})' for name in order)
+        parts.append(
+            f'SELECT * FROM (SELECT {columns} FROM "{table}" WHERE {" AND ".join(where)} '
+            f"ORDER BY {ordering} LIMIT {int(limit)}) AS way{len(parts)}"
+        )
+        params += way_params
+    found: dict[str, OrderConsumer] = {}
+    for consumer in OrderConsumer.objects.raw(" UNION ALL ".join(parts), params):
+        found.setdefault(consumer.ref, consumer)
+    ordered = sorted(found.values(), key=lambda c: (c.last_key, c.first_key, c.ref))
+    return ordered[:limit]
 
 
 def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
@@ -408,6 +474,36 @@ def consumers_sync_states(*, consumers: list[OrderConsumer]) -> dict[str, str]:
 
 
 @dataclass
+class Neighbours:
+    """The travellers before and after a consumer on its booking (j and k on its page)."""
+
+    previous: OrderConsumer | None = None
+    next: OrderConsumer | None = None
+    position: int = 0
+    count: int = 0
+
+
+def consumer_neighbours(*, consumer: OrderConsumer, order: Order | None) -> Neighbours:
+    """Return the cached travellers either side of the consumer on its order, in CDP's order
+    (as the order page last listed them; else by ref). One query."""
+    shown = ("ref", "title", "first_name", "last_name")
+    travellers = {
+        c.ref: c for c in OrderConsumer.objects.filter(order_ref=consumer.order_ref).only(*shown)
+    }
+    listed = [r for r in (order.consumer_refs if order else []) if r in travellers]
+    refs = listed + sorted(r for r in travellers if r not in listed)
+    if consumer.ref not in refs:
+        return Neighbours()
+    at = refs.index(consumer.ref)
+    return Neighbours(
+        previous=travellers[refs[at - 1]] if at > 0 else None,
+        next=travellers[refs[at + 1]] if at + 1 < len(refs) else None,
+        position=at + 1,
+        count=len(refs),
+    )
+
+
+@dataclass
 class ConsumerPage:
     """What the consumer's page shows besides the record: its order, history and open edits."""
 
@@ -417,6 +513,7 @@ class ConsumerPage:
     # Its edits waiting for CDP, in conflict or failed in the queue, oldest first.
     pushes: list[Push]
     sync_state: str
+    neighbours: Neighbours
 
 
 def consumer_page(*, ref: str, user: User) -> ConsumerPage:
@@ -427,14 +524,16 @@ def consumer_page(*, ref: str, user: User) -> ConsumerPage:
     consumer = consumer_get(ref=ref)
     consumer_mark_viewed(consumer=consumer, user=user)
     pushes = list(Push.objects.filter(consumer_ref=ref).needing_attention().select_related("user"))
+    order = Order.objects.filter(ref=consumer.order_ref).first()
     return ConsumerPage(
         consumer=consumer,
-        order=Order.objects.filter(ref=consumer.order_ref).first(),
+        order=order,
         history=audit_entries_reveal(
             AuditEntry.objects.filter(consumer_ref=ref).prefetch_related("changes")[:20]
         ),
         pushes=pushes,
         sync_state=sync_state((push.status for push in pushes), consumer),
+        neighbours=consumer_neighbours(consumer=consumer, order=order),
     )
 
 
@@ -453,7 +552,7 @@ class Found:
     consumers: list[OrderConsumer] | None = None
     order_refs: list[str] | None = None
     # Guests CDP found by name or e-mail address: [(guest ref, name)], and whether it has more.
-    guests: list[tuple[str, str]] | None = None
+    guests: list[dict[str, str]] | None = None
     more_guests: bool = False
     message: str = ""
 
@@ -505,7 +604,7 @@ def consumer_find(*, query: str) -> Found:
             refs, more = _guest_refs(asks)
             if refs:
                 return _found_guests(refs, more)
-    matches = list(consumer_search(query=query)[:51])
+    matches = consumer_search(query=query, limit=51)
     title, name = split_title(query)
     tried.append("cached consumers by name" + (f" with the title {title}" if title else ""))
     if len(matches) == 1:
@@ -610,13 +709,72 @@ def _found_guests(refs: list[str], more: bool) -> Found:
     return Found(guests=guests, more_guests=more)
 
 
-def _guest_names(refs: list[str]) -> list[tuple[str, str]]:
-    """Read the guests' names from CDP at once (CDP_CONCURRENCY calls in flight), in order.
+def _guest_card(ref: str) -> dict[str, str]:
+    """A guest as the results list shows it: name, first e-mail address, and the booking
+    reference of their first order (HTTP only, so it may run in a thread)."""
+    card = {"ref": ref, "name": "", "email": "", "booking": "", "order_ref": ""}
+    try:
+        card.update(guest_lookup(ref=ref))
+        order_refs = client.find_order_refs_of_guest(ref)
+        if order_refs:
+            card["order_ref"] = order_refs[0]
+            booking = client.get_order(order_refs[0]).get("referenceId")
+            card["booking"] = booking if isinstance(booking, str) else ""
+    except CDPError as error:
+        logger.info("guest %s not described: %s", ref, error_summary(error))
+    return card
+
+
+def _guest_names(refs: list[str]) -> list[dict[str, str]]:
+    """Read the guests from CDP at once (CDP_CONCURRENCY calls in flight), in order: name,
+    e-mail, booking reference, and the lead traveller of that booking where it is cached.
 
     A guest CDP cannot hand over is listed without a name rather than failing the list.
     """
-    names = {ref: future.result() for ref, future in _cdp_in_parallel(_guest_name, refs)}
-    return [(ref, names[ref]) for ref in refs]
+    cards = {ref: future.result() for ref, future in _cdp_in_parallel(_guest_card, refs)}
+    leads = _lead_travellers([card["order_ref"] for card in cards.values() if card["order_ref"]])
+    for card in cards.values():
+        card["lead"] = leads.get(card["order_ref"], "")
+    return [cards[ref] for ref in refs]
+
+
+def _lead_travellers(order_refs: list[str]) -> dict[str, str]:
+    """Return {order ref: its first traveller's name} for the orders whose travellers are cached."""
+    listed = dict(Order.objects.filter(ref__in=order_refs).values_list("ref", "consumer_refs"))
+    firsts = {refs[0]: order for order, refs in listed.items() if refs}
+    shown = ("ref", "title", "first_name", "last_name")
+    cached = OrderConsumer.objects.filter(ref__in=list(firsts)).only(*shown)
+    return {firsts[consumer.ref]: consumer.display_name for consumer in cached}
+
+
+def demo_orders(*, refs: list[str]) -> list[dict[str, str]]:
+    """The start page's demo orders: booking reference, lead traveller and their e-mail address,
+    as cached (an order not opened yet shows its ref only)."""
+    orders = dict(Order.objects.filter(ref__in=refs).values_list("ref", "reference_id"))
+    listed = dict(Order.objects.filter(ref__in=refs).values_list("ref", "consumer_refs"))
+    firsts = {found[0]: ref for ref, found in listed.items() if found}
+    leads = {
+        firsts[c.ref]: c
+        for c in OrderConsumer.objects.filter(ref__in=list(firsts)).only(
+            "ref", "title", "first_name", "last_name", "raw"
+        )
+    }
+    rows = []
+    for ref in refs:
+        lead = leads.get(ref)
+        emails = lead.raw.get("emails") if lead is not None and isinstance(lead.raw, dict) else None
+        email = (
+            emails[0] if isinstance(emails, list) and emails and isinstance(emails[0], str) else ""
+        )
+        rows.append(
+            {
+                "ref": ref,
+                "booking": orders.get(ref, ""),
+                "lead": lead.display_name if lead is not None else "",
+                "email": email,
+            }
+        )
+    return rows
 
 
 def _ref_and_kind(query: str) -> tuple[str, str]:
@@ -696,6 +854,68 @@ def guest_lookup(*, ref: str) -> dict[str, str]:
         emails = []
     email = next((e for e in emails if isinstance(e, str)), "")
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
+
+
+def order_travellers(*, order_ref: str) -> list[OrderConsumer]:
+    """Return the order's cached travellers in CDP's order (as its page last listed them)."""
+    travellers = {c.ref: c for c in OrderConsumer.objects.filter(order_ref=order_ref)}
+    listed = Order.objects.filter(ref=order_ref).values_list("consumer_refs", flat=True).first()
+    refs = [r for r in (listed or []) if r in travellers]
+    return [travellers[r] for r in refs + sorted(set(travellers) - set(refs))]
+
+
+def reason_templates() -> list[str]:
+    """Return the common reasons administrators keep, in their order, for the reason field."""
+    return list(ReasonTemplate.objects.filter(active=True).values_list("text", flat=True)[:50])
+
+
+def guest_summary_or_none(*, ref: str) -> dict[str, str] | None:
+    """Return the guest's name and first e-mail address, or None if there is no guest or CDP
+    cannot say now (the form then shows the name as cached)."""
+    if not ref:
+        return None
+    try:
+        return guest_lookup(ref=ref)
+    except CDPError as error:
+        logger.info("guest %s not looked up: %s", ref, error_summary(error))
+        return None
+
+
+def order_items_of(*, consumer: OrderConsumer) -> dict[str, dict[str, str]]:
+    """Return {item ref: summary} of the consumer's order as last read (empty if not cached)."""
+    items = Order.objects.filter(ref=consumer.order_ref).values_list("items", flat=True).first()
+    return items if isinstance(items, dict) else {}
+
+
+def guest_search(*, query: str) -> tuple[list[dict[str, str]], bool]:
+    """Search CDP's guests by name or e-mail address for the guest picker: at most
+    GUEST_RESULTS, each with its ref, name and first e-mail address; and whether CDP has more."""
+    query = query.strip()
+    if _EMAIL.match(query):
+        asks = [{"email": query}]
+    else:
+        words = split_title(query)[1].split()
+        if not words:
+            return [], False
+        if len(words) == 1:
+            asks = [{"lastName": words[0]}]
+        else:
+            asks = [{"firstName": words[0], "lastName": " ".join(words[1:])}]
+        asks += [{key: value.title() for key, value in params.items()} for params in asks]
+    refs, more = _guest_refs([dict(frozen) for frozen in dict.fromkeys(map(_frozen, asks))])
+
+    def summary(ref: str) -> dict[str, str]:
+        try:
+            return guest_lookup(ref=ref)
+        except CDPError:
+            return {"ref": ref, "name": "", "email": ""}
+
+    found = {ref: future.result() for ref, future in _cdp_in_parallel(summary, refs)}
+    return [found[ref] for ref in refs], more
+
+
+def _frozen(params: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(params.items())
 
 
 def cache_purge(*, older_than: timedelta, dry_run: bool = False) -> dict[str, int]:

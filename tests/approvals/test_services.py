@@ -76,8 +76,8 @@ def test_a_guest_relink_waits_for_approval_and_nothing_goes_to_cdp(consumer, age
         "agent",
         "succeeded",
     )
-    assert entry.reason == f"Approval request {request.pk}: The customer called to say so."
-    assert [(c.field, c.old_value, c.new_value) for c in entry.changes.all()] == [
+    assert entry.reason_text == f"Approval request {request.pk}: The customer called to say so."
+    assert [(c.field, c.old_text, c.new_text) for c in entry.changes.all()] == [
         ("guest_ref", GUEST_REF, OTHER_GUEST_REF)
     ]
     assert entry.ip_address == "192.0.2.7"

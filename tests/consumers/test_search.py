@@ -199,3 +199,21 @@ def test_an_unknown_phone_number_says_what_was_tried(agent_client):
     content = agent_client.get(FIND, {"q": "+44 20 7946 0000"}).content.decode()
 
     assert "Tried: CDP&#x27;s guests by phone number." in content
+
+
+def test_guests_found_in_cdp_show_email_and_booking_so_namesakes_differ(agent_client):
+    content = agent_client.get(FIND, {"q": "Fernández"}).content.decode()
+
+    assert content.count("QH7RTE-1") == 3  # three Fernández guests, one booking
+    assert "lucía.fernández@example.com" in content
+
+
+def test_the_start_pages_demo_orders_name_booking_lead_and_email(agent_client, settings):
+    settings.CDP_DEMO_ORDER_REFS = [ORDER_REF]
+    before = agent_client.get(reverse("consumers:home")).content.decode()
+    services.order_fetch(ref=ORDER_REF)
+
+    after = agent_client.get(reverse("consumers:home")).content.decode()
+
+    assert "(not opened yet)" in before
+    assert "B94TXY-1</a> · Mr Liam Byrne · liam.byrne@example.com" in after

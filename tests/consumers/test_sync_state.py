@@ -26,7 +26,7 @@ def cdp_refuses_to_read_the_consumer(sandbox) -> None:
 
 def order_states(client) -> dict[str, str]:
     response = client.get(ORDER)
-    return {consumer.ref: state for consumer, state in response.context["consumers"]}
+    return {consumer.ref: state for consumer, state, *_ in response.context["consumers"]}
 
 
 def test_a_consumer_cdp_did_not_hand_over_on_an_order_refresh_is_not_checked(agent_client, sandbox):
@@ -36,7 +36,7 @@ def test_a_consumer_cdp_did_not_hand_over_on_an_order_refresh_is_not_checked(age
     refreshed = agent_client.post(reverse("consumers:order_refresh", args=[ORDER_REF]), follow=True)
 
     content = refreshed.content.decode()
-    states = {consumer.ref: state for consumer, state in refreshed.context["consumers"]}
+    states = {consumer.ref: state for consumer, state, *_ in refreshed.context["consumers"]}
     assert states.pop(CONSUMER_REF) == "unchecked"
     assert set(states.values()) == {"synced"}
     assert "Not checked" in content

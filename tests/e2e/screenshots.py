@@ -77,6 +77,17 @@ def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, 
     expect(page.get_by_test_id("guest-hint")).to_contain_text("Aoife")
     shoot(page, "edit-with-suggestions")
 
+    page.get_by_label("Guest", exact=True).fill("byrne")
+    expect(page.get_by_test_id("guest-options").get_by_role("option")).to_have_count(3)
+    page.keyboard.press("ArrowDown")
+    shoot(page, "edit-guest-picker")
+    page.keyboard.press("Escape")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("?")
+    expect(page.get_by_test_id("shortcuts-help")).to_be_visible()
+    shoot(page, "shortcuts-help")
+    page.keyboard.press("Escape")
+
     sandbox.change_consumer(CONSUMER_REF, firstName="William")
     page.get_by_label("Last name").fill("Beirne-Walsh")
     page.get_by_label("Guest", exact=True).fill(GUEST_REF)
@@ -105,6 +116,12 @@ def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, 
     bulk.bulk_refresh_run(job_id=job.pk)
     page.goto(f"/bulk/{job.pk}/")
     shoot(page, "bulk-refresh", full_page=True)
+
+    page.goto(f"/orders/{ORDER_REF}/?surname=Beirne")
+    shoot(page, "order-surname-preview", full_page=True)
+    page.get_by_role("button", name="Save all").click()
+    expect(page.get_by_test_id("row-result").first).to_be_visible()
+    shoot(page, "order-inline-results", full_page=True)
 
     page.goto("/dashboard/")
     shoot(page, "dashboard", full_page=True)

@@ -22,6 +22,7 @@ NOT_HTML = {
     "consumers:bulk_failures",
     "consumers:guest_summary",
     "privacy:rectify_progress",
+    "consumers:guest_search",
 }
 HTML_PAGES = sorted(
     name

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from cdp_sandbox import seed
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, GUEST_REF
 
 SECOND_REF = seed.make_ref("consumer", 100)  # guest 0 on order 1
 THIRD_REF = seed.make_ref("consumer", 101)  # guest 0 on order 2
@@ -23,4 +23,6 @@ def three_bookings(sandbox):
             if ref == THIRD_REF:
                 record["title"] = "Dr"  # already as the correction wants it, for one field
             sandbox.data.consumers[ref] = record
+            # The guest booked these trips too: CDP lists a guest's orders by their contact.
+            sandbox.data.order_contacts[seed.make_ref("order", order)] = GUEST_REF
     return [CONSUMER_REF, SECOND_REF, THIRD_REF]

@@ -19,7 +19,7 @@ from approvals.services import approval_policy_get
 from audit.services import RequestMeta
 from cdp.models import CDPConnection
 from consumers import bulk, edits, pushes, services
-from consumers.models import Push
+from consumers.models import Push, ReasonTemplate
 from consumers.tasks import push_deliver_task
 from privacy import rectify
 from privacy.models import ErasureRequest
@@ -83,9 +83,13 @@ APP_RULES = {
     "consumers:home": ("GET", SIGNED_IN_ONLY),
     "consumers:order": ("GET", SIGNED_IN_ONLY),
     "consumers:order_refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
+    # The inline form of the travellers' names: an empty POST saves nothing, shows the order.
+    "consumers:order_edit": ("POST", dict.fromkeys(PERSONAS, 200) | {"anonymous": 302}),
     "consumers:detail": ("GET", SIGNED_IN_ONLY),
     "consumers:refresh": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:edit": ("GET", SIGNED_IN_ONLY),
+    # Its author undoes a save; anyone else is told why not (both back to the consumer).
+    "consumers:undo": ("POST", dict.fromkeys(PERSONAS, 302)),
     "consumers:conflict": ("GET", owners_and_supervisors(200)),
     "consumers:conflict_reapply": ("POST", owners_and_supervisors(302)),
     # GET asks first, showing the change that would be lost; the POST discards.
@@ -95,6 +99,7 @@ APP_RULES = {
     "consumers:queued_cancel": ("GET", owners_and_supervisors(200)),
     "consumers:find": ("GET", SIGNED_IN_ONLY),
     "consumers:guest_summary": ("GET", SIGNED_IN_ONLY),
+    "consumers:guest_search": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk_new": ("GET", SIGNED_IN_ONLY),
     "consumers:bulk": ("GET", owners_and_supervisors(200)),
     "consumers:bulk_progress": ("GET", owners_and_supervisors(200)),
@@ -249,6 +254,8 @@ def world(db, django_user_model, agent, another_agent, supervisor, administrator
     # An MFA method and a link to the identity provider, for their admin pages.
     TOTP.activate(django_user_model.objects.create_user("mfa-holder"), "JBSWY3DPEHPK3PXP")
     SocialAccount.objects.create(user=another_agent, provider="sso", uid="subject-1")
+    # A reason template, for its admin pages (a transactional test flushes the migration's).
+    ReasonTemplate.objects.get_or_create(text="Name as on passport")
     return {
         "approval": held,
         "correction": correction,
@@ -284,8 +291,12 @@ def url_for(name: str, world) -> str:
         return reverse(name, kwargs={"pk": world["erasure"].pk})
     if name == "consumers:guest_summary":
         return reverse(name) + f"?ref={GUEST_REF}"
+    if name == "consumers:guest_search":
+        return reverse(name) + "?q=Byrne"
     if name in ("audit:detail", "consumers:revert"):
         return reverse(name, kwargs={"pk": world["entry"].pk})
+    if name == "consumers:undo":
+        return reverse(name, kwargs={"entry_id": world["entry"].pk})
     if name.startswith("consumers:order"):
         return reverse(name, kwargs={"ref": ORDER_REF})
     unparametrized = (

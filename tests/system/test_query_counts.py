@@ -19,8 +19,9 @@ META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="co
 # The most queries any page may run: session, user, permissions, roles, the CDP connection,
 # the navigation's approval badges, the page's own queries (the consumer's page: its changes
 # awaiting approval too), the session's idle-timeout refresh, and the person's unread
-# notifications (with marking the new ones shown, on the page that first shows them).
-BOUND = 18
+# notifications (with marking the new ones shown, on the page that first shows them); the
+# consumer's page also names the travellers either side of it on the booking (j and k).
+BOUND = 21
 
 
 def make_rows(user, count: int) -> None:

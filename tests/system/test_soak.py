@@ -171,7 +171,7 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
         .exclude(outcome="pending")
         .prefetch_related("changes")
     ):
-        new_name = next(c.new_value for c in entry.changes.all() if c.field == "last_name")
+        new_name = next(c.new_text for c in entry.changes.all() if c.field == "last_name")
         final_entries[new_name] += 1
         if (
             entry.outcome == "succeeded"
@@ -240,7 +240,7 @@ def test_no_approval_is_lost_or_applied_twice_under_faults_and_concurrency(
     approve = Permission.objects.get(codename="approve_approvalrequest")
     for supervisor in supervisors:
         supervisor.user_permissions.add(approve)
-    for fault in FAULTS:
+    for fault in faults(update_method()):
         sandbox.inject(copy.copy(fault))
     submitted: list[int] = []
     not_submitted: Counter[str] = Counter()
@@ -340,8 +340,8 @@ def test_no_approval_is_lost_or_applied_twice_under_faults_and_concurrency(
     assert set(statuses) <= {"approved", "rejected"}, statuses
     decisions: Counter[int] = Counter()
     for entry in AuditEntry.objects.filter(action__in=["approval_approved", "approval_rejected"]):
-        match = DECISIONS.match(entry.reason)
-        assert match, entry.reason
+        match = DECISIONS.match(entry.reason_text)
+        assert match, entry.reason_text
         decisions[int(match[1])] += 1
     assert all(decisions[pk] == 1 for pk in requests), decisions.most_common(3)
 
@@ -377,7 +377,7 @@ def test_no_approval_is_lost_or_applied_twice_under_faults_and_concurrency(
     for entry in AuditEntry.objects.filter(
         action="edit", outcome="succeeded", changes__field="guest_ref"
     ).prefetch_related("changes"):
-        new = next(c.new_value for c in entry.changes.all() if c.field == "guest_ref")
+        new = next(c.new_text for c in entry.changes.all() if c.field == "guest_ref")
         if entry.sequence > last_guest.get(entry.consumer_ref, (0, ""))[0]:
             last_guest[entry.consumer_ref] = (entry.sequence, new)
     for ref in refs:
