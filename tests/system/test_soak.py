@@ -152,7 +152,7 @@ def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
         .exclude(outcome="pending")
         .prefetch_related("changes")
     ):
-        new_name = next(c.new_value for c in entry.changes.all() if c.field == "last_name")
+        new_name = next(c.new_text for c in entry.changes.all() if c.field == "last_name")
         final_entries[new_name] += 1
         if (
             entry.outcome == "succeeded"
