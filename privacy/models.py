@@ -92,6 +92,7 @@ class RectificationItem(models.Model):
         APPLIED = "applied", "Corrected in CDP"
         UNCHANGED = "unchanged", "Already correct"
         QUEUED = "queued", "Queued for CDP"
+        HELD = "held", "Awaiting approval"
         CONFLICT = "conflict", "Conflict"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped (cancelled)"

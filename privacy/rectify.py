@@ -26,8 +26,9 @@ from audit.services import RequestMeta
 from cdp import client
 from cdp.errors import CDPError
 from consumers import records
+from consumers.edits import consumer_edit_save
 from consumers.models import Order, OrderConsumer
-from consumers.pushes import Outcome, consumer_push_update
+from consumers.pushes import Outcome
 from consumers.services import consumer_fetch, consumers_refresh, order_fetch
 from core.tasks import task_enqueue
 from privacy.models import Rectification, RectificationItem
@@ -154,16 +155,6 @@ def _by_date(found: Found) -> tuple[datetime, str]:
     return moment or _LAST, found.consumer.ref
 
 
-def _four_eyes_policy(changes: dict[str, list]) -> None:
-    """Apply the four-eyes approval policy to a record's changes, per field.
-
-    HOOK for issue 17 (the `approvals/` app, not on main yet): a single edit's approval policy
-    applies per field here too. Each record is saved through `consumer_push_update`, so a policy
-    enforced there applies to corrections without a change here; a policy that needs a decision
-    before the save belongs in this function, called for each record before it is sent.
-    """
-
-
 def rectification_prepare(
     *,
     person: PersonRecords,
@@ -236,7 +227,6 @@ def rectification_start(*, job: Rectification, item_ids: list[int]) -> Rectifica
 
 def _apply(job: Rectification, item: RectificationItem, user: User | None) -> None:
     """Save one record's correction through the edit path; note what became of it on the item."""
-    _four_eyes_policy(item.changes)
     consumer = OrderConsumer.objects.filter(ref=item.consumer_ref).first()
     if consumer is None or user is None:
         item.result, item.error = (
@@ -251,7 +241,9 @@ def _apply(job: Rectification, item: RectificationItem, user: User | None) -> No
         ip_address=job.ip_address, user_agent=job.user_agent, request_id=job.correlation_id
     )
     try:
-        result = consumer_push_update(
+        # The edit path with its four-eyes gate (consumers.edits): a field the approval policy
+        # holds waits for a supervisor, as it would in a single edit, and the rest is sent.
+        edited = consumer_edit_save(
             consumer=consumer,
             data={**item.loaded, **job.wanted},
             loaded_modified_at=item.loaded_modified_at,
@@ -263,6 +255,7 @@ def _apply(job: Rectification, item: RectificationItem, user: User | None) -> No
     except ValidationError as error:
         item.result, item.error = Result.FAILED, "; ".join(error.messages)
         return
+    result = edited.sent
     item.push_id = result.push.pk if result.push else None
     item.entry_id = result.entry.pk if result.entry else None
     item.result, item.error = {
@@ -282,6 +275,14 @@ def _apply(job: Rectification, item: RectificationItem, user: User | None) -> No
             f"CDP refused it: {result.error}. Correct the record on its edit page.",
         ),
     }[result.outcome]
+    if edited.held is not None and item.result in (Result.APPLIED, Result.UNCHANGED):
+        fields = " and ".join(records.label(name) for name in edited.held_reasons)
+        item.result = Result.HELD
+        item.error = (
+            f"Changing {fields} needs a supervisor's approval (request {edited.held.pk}); "
+            "nothing of it goes to CDP until then"
+            + (", the rest of the correction was sent." if result.push else ".")
+        )
 
 
 def _counts(job_id: int) -> dict[str, int]:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from approvals.models import ApprovalRequest
 from audit.models import AuditEntry, AuditSubjectKey
 from audit.services import RequestMeta, audit_entry_create, audit_subjects_shred
 from cdp.models import ErasedRef
@@ -29,14 +30,18 @@ from privacy.models import ErasureRequest, Rectification, RectificationItem
 logger = logging.getLogger(__name__)
 
 
-def _four_eyes_approvals_cancel(consumer_refs: set[str]) -> int:
-    """Cancel the approvals waiting for the person's edits; return how many.
+def _approvals_delete(consumer_refs: set[str]) -> int:
+    """Delete the person's approval requests; return how many were still waiting.
 
-    HOOK for issue 17 (four-eyes approval, the `approvals/` app): it has not landed on main
-    yet, so there are none to cancel. Once it lands, cancel here the person's waiting approvals
-    in the same transaction as the rest.
+    A request holds the values the agent saw and proposed (names, links) and the agent's reason,
+    so none is kept, decided or not, like their queued edits; the audit entries of its steps are
+    sealed under the person's key and shredded with it.
     """
-    return 0
+    requests = ApprovalRequest.objects.filter(consumer_ref__in=consumer_refs)
+    open_ = (ApprovalRequest.Status.WAITING, ApprovalRequest.Status.APPROVING)
+    waiting = requests.filter(status__in=open_).count()
+    requests.delete()
+    return waiting
 
 
 @dataclass
@@ -158,7 +163,7 @@ def erasure_record(
         counts["queued_edits_cancelled"] = _cancel_queued_edits(
             list(pushes.filter(status__in=Push.WAITING)), user=user, meta=meta, ticket=ticket
         )
-        counts["approvals_cancelled"] = _four_eyes_approvals_cancel(set(refs))
+        counts["approvals_cancelled"] = _approvals_delete(set(refs))
         # Queued edits, conflicts and history alike hold the person's values: none is kept.
         counts["edits_deleted"], _ = pushes.delete()
         counts["bulk_items_cancelled"] = BulkRefreshItem.objects.filter(

@@ -9,17 +9,19 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.models import ApprovalRequest
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_checkpoint_create, audit_entries_reveal
 from cdp import client
 from cdp.errors import CDPErased
 from cdp.models import ErasedRef
 from cdp_sandbox.server import Fault
-from consumers import bulk, pushes, services
+from consumers import bulk, edits, pushes, services
 from consumers.models import BulkRefreshItem, ConsumerView, Order, OrderConsumer, Push
 from privacy import rectify
 from privacy import services as privacy
 from privacy.models import ErasureRequest, Rectification
+from tests.approvals.conftest import OTHER_GUEST_REF
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF, run_worker
 from tests.privacy.conftest import SECOND_REF
 
@@ -271,3 +273,27 @@ def test_a_correction_waiting_for_the_worker_is_dropped_with_the_person(
     assert erasure.counts["corrections_deleted"] == 1
     assert not Rectification.objects.exists()
     assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+
+
+def test_an_erasure_deletes_the_persons_approval_requests_and_counts_the_waiting_ones(
+    agent, administrator, sandbox
+):
+    consumer = services.consumer_fetch(ref=CONSUMER_REF)
+    loaded = consumer.editable_values()
+    held = edits.consumer_edit_save(
+        consumer=consumer,
+        data={**loaded, "guest_ref": OTHER_GUEST_REF},  # a re-link: the policy's default holds it
+        loaded_values=loaded,
+        loaded_modified_at=consumer.cdp_modified_at,
+        user=agent,
+        meta=META,
+        reason="Customer asked to move the trip",
+    ).held
+    assert held is not None
+    assert ApprovalRequest.objects.get(pk=held.pk).status == ApprovalRequest.Status.WAITING
+
+    erasure = erase(administrator)
+
+    assert not ApprovalRequest.objects.filter(consumer_ref=CONSUMER_REF).exists()
+    assert erasure.counts["approvals_cancelled"] == 1
+    assert "1 approvals cancelled" in AuditEntry.objects.get(pk=erasure.audit_entry_id).reason

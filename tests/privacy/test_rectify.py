@@ -8,6 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from approvals.models import ApprovalRequest
+from approvals.services import approval_policy_get
 from audit.models import AuditEntry
 from audit.services import RequestMeta
 from cdp_sandbox.server import Fault
@@ -90,6 +92,28 @@ def test_the_job_corrects_each_chosen_record_with_its_own_audited_save(
     )
     assert {entry.reason_text for entry in entries} == {"Passport shows Beirne"}
     assert set(entries.values_list("outcome", flat=True)) == {"succeeded"}
+
+
+def test_a_field_the_approval_policy_holds_waits_for_a_supervisor_and_the_rest_is_sent(
+    agent, sandbox, three_bookings
+):
+    policy = approval_policy_get()
+    policy.fields = ["last_name"]  # as a company might for names on bookings
+    policy.save()
+    job = prepare(agent)
+    item = job.items.get(consumer_ref=CONSUMER_REF)
+
+    rectify.rectification_start(job=job, item_ids=[item.pk])
+    run_worker()
+
+    item.refresh_from_db()
+    assert item.result == RectificationItem.Result.HELD
+    request = ApprovalRequest.objects.get(consumer_ref=CONSUMER_REF)
+    assert request.status == ApprovalRequest.Status.WAITING
+    assert set(request.changes) == {"last_name"}
+    assert f"approval (request {request.pk})" in item.error
+    assert sandbox.consumer(CONSUMER_REF)["lastName"] == "Byrne"  # waits for the approver
+    assert sandbox.consumer(CONSUMER_REF)["title"] == "Dr"  # not held: sent
 
 
 def test_a_conflicting_and_a_failing_record_are_listed_with_what_to_do(

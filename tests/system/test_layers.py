@@ -170,7 +170,8 @@ LAYERS = {
     "approvals": {"core", "audit", "cdp", "accounts", "consumers"},
     # The dashboard shows the approvals' figures too, so it sits above them.
     "dashboard": {"core", "audit", "consumers", "approvals"},
-    "privacy": {"core", "audit", "cdp", "accounts", "consumers"},
+    # Forgetting a person deletes their approval requests too, so privacy sits above approvals.
+    "privacy": {"core", "audit", "cdp", "accounts", "consumers", "approvals"},
 }
 
 
