@@ -296,4 +296,5 @@ def test_an_erasure_deletes_the_persons_approval_requests_and_counts_the_waiting
 
     assert not ApprovalRequest.objects.filter(consumer_ref=CONSUMER_REF).exists()
     assert erasure.counts["approvals_cancelled"] == 1
-    assert "1 approvals cancelled" in AuditEntry.objects.get(pk=erasure.audit_entry_id).reason
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.ERASURE)
+    assert "1 approvals cancelled" in entry.reason
