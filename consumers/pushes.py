@@ -639,20 +639,24 @@ def push_requeue_stuck() -> int:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
-    stuck = Push.objects.filter(
+    is_stuck = (
         Q(status=Push.Status.SENDING, attempt_started_at__lt=stale)
         | Q(status=Push.Status.SENDING, attempt_started_at__isnull=True, created_at__lt=stale)
         | Q(status=Push.Status.PENDING, next_attempt_at__lt=stale)
-    ).values_list("pk", flat=True)
-    for push_id in stuck:
+    )
+    requeued = 0
+    for push_id in Push.objects.filter(is_stuck).values_list("pk", flat=True):
         with transaction.atomic():
-            Push.objects.filter(pk=push_id).update(
+            # Only if still stuck: a push a worker claimed or settled since the list was read
+            # must not be made pending again (it would be tried, and settled, a second time).
+            if Push.objects.filter(is_stuck, pk=push_id).update(
                 status=Push.Status.PENDING,
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
-            )
-            task_enqueue(push_deliver_task, push_id)
-    return len(stuck)
+            ):
+                task_enqueue(push_deliver_task, push_id)
+                requeued += 1
+    return requeued
 
 
 # --- conflicts ----------------------------------------------------------------------------------
