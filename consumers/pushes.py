@@ -203,10 +203,24 @@ def _notify_settled(push: Push, status: str) -> None:
     notification_create(user=push.user, message=message, url=url, level=level, kind="push")
 
 
-def _finish(push: Push, status: str, error: str = "") -> None:
+def _finish(push: Push, status: str, error: str = "") -> bool:
+    """Settle the push; False if it was settled already, by an attempt that ran beside this one.
+
+    One conditional UPDATE, so whatever let two attempts of one edit run (a live one taken for a
+    dead one), only one of them records an outcome and its audit entry.
+    """
     push.status, push.error, push.finished_at = status, error, timezone.now()
     push.next_attempt_at = push.woken_at = None
-    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at", "woken_at"])
+    settled = (
+        Push.objects.filter(pk=push.pk, status__in=Push.WAITING)
+        .update(
+            status=status, error=error, finished_at=push.finished_at, next_attempt_at=None,
+            woken_at=None,
+        )
+    )  # fmt: skip
+    if not settled:
+        logger.warning("push %s was settled by another attempt; this one records nothing", push.pk)
+    return bool(settled)
 
 
 def _record_success(
@@ -218,9 +232,10 @@ def _record_success(
         if guest_name is None:
             guest_name = cached.guest_name if cached and "guest_ref" not in push.changes else ""
         saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name, cached=cached)
-        _finish(push, Push.Status.SUCCEEDED)
-        entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
-        _notify_settled(push, Push.Status.SUCCEEDED)
+        finished = _finish(push, Push.Status.SUCCEEDED)
+        entry = _audit(push, AuditEntry.Outcome.SUCCEEDED) if finished else None
+        if finished:
+            _notify_settled(push, Push.Status.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
     if push.queued_at:
         # A queued edit got through: CDP takes updates again, so the rest go now too.
@@ -236,10 +251,13 @@ def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str 
         "push %s of consumer %s failed: %s", push.pk, push.consumer_ref, error_summary(error)
     )
     with transaction.atomic():
-        _finish(push, Push.Status.FAILED, text)
+        finished = _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
-        entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
-        _notify_settled(push, Push.Status.FAILED)
+        entry = (
+            _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text) if finished else None
+        )
+        if finished:
+            _notify_settled(push, Push.Status.FAILED)
         if push.queued_at:
             _probe_the_oldest()  # it may have been the queue's probe: another takes over
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
@@ -254,9 +272,12 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         current = consumer_save(push.consumer_ref, fresh, guest_name=guest_name, cached=cached)
         push.cdp_values, push.cdp_modified_at = current.editable_values(), current.cdp_modified_at
         push.save(update_fields=["cdp_values", "cdp_modified_at"])
-        _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
-        entry = _audit(push, AuditEntry.Outcome.CONFLICT)
-        _notify_settled(push, Push.Status.CONFLICT)
+        finished = _finish(
+            push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited."
+        )
+        entry = _audit(push, AuditEntry.Outcome.CONFLICT) if finished else None
+        if finished:
+            _notify_settled(push, Push.Status.CONFLICT)
         if push.queued_at:
             _probe_the_oldest()
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
@@ -298,6 +319,13 @@ def _queue(
         enqueue = not free or slot != push.next_attempt_at
         push.next_attempt_at = slot
         changed = ["status", "error", "queued_at", "next_attempt_at", "woken_at", "not_before"]
+        # Not over an outcome another attempt of the same edit recorded meanwhile (_finish).
+        still_waiting = Push.objects.filter(pk=push.pk, status__in=Push.WAITING).update(
+            **{field: getattr(push, field) for field in changed}
+        )
+        if not still_waiting:
+            logger.warning("push %s was settled by another attempt; not queued again", push.pk)
+            return PushResult(Outcome.PENDING, OrderConsumer.objects.get(ref=push.consumer_ref))
         # Only the first queueing is audited; later failed tries update the push, not the log.
         entry = (
             _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
@@ -306,8 +334,7 @@ def _queue(
         )
         if entry is not None:
             push.pending_entry_id = entry.pk
-            changed.append("pending_entry_id")
-        push.save(update_fields=changed)
+            push.save(update_fields=["pending_entry_id"])
         logger.info(
             "push %s of consumer %s queued after try %d%s: %s",
             push.pk,
@@ -676,20 +703,24 @@ def push_requeue_stuck() -> int:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
-    stuck = Push.objects.filter(
+    is_stuck = (
         Q(status=Push.Status.SENDING, attempt_started_at__lt=stale)
         | Q(status=Push.Status.SENDING, attempt_started_at__isnull=True, created_at__lt=stale)
         | Q(status=Push.Status.PENDING, next_attempt_at__lt=stale)
-    ).values_list("pk", flat=True)
-    for push_id in stuck:
+    )
+    requeued = 0
+    for push_id in Push.objects.filter(is_stuck).values_list("pk", flat=True):
         with transaction.atomic():
-            Push.objects.filter(pk=push_id).update(
+            # Only if still stuck: a push a worker claimed or settled since the list was read
+            # must not be made pending again (it would be tried, and settled, a second time).
+            if Push.objects.filter(is_stuck, pk=push_id).update(
                 status=Push.Status.PENDING,
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
-            )
-            task_enqueue(push_deliver_task, push_id)
-    return len(stuck)
+            ):
+                task_enqueue(push_deliver_task, push_id)
+                requeued += 1
+    return requeued
 
 
 # --- conflicts ----------------------------------------------------------------------------------

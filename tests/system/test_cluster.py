@@ -31,7 +31,7 @@ from audit.services import RequestMeta
 from cdp import transport
 from cdp.client import get_order_consumer
 from cdp.connection import current_connection
-from cdp.errors import CDPCircuitOpen
+from cdp.errors import CDPCircuitOpen, CDPUnavailable
 from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from consumers.models import BulkRefresh, Push
@@ -251,3 +251,18 @@ def test_requeue_pushes_leaves_an_attempt_in_progress_alone(sandbox, agent, sett
     assert requeued == 0
     assert Push.objects.get(pk=edit.pk).status == Push.Status.SUCCEEDED
     assert applied_updates(sandbox, "Beirne") == 1
+
+
+def test_two_attempts_of_one_edit_record_one_outcome(sandbox, agent, settings):
+    edit = queue_an_edit(agent, sandbox, "Beirne")
+    Push.objects.filter(pk=edit.pk).update(status=Push.Status.SENDING)
+    first, second = Push.objects.get(pk=edit.pk), Push.objects.get(pk=edit.pk)
+
+    first_settled = pushes._finish(first, Push.Status.CONFLICT, "newer in CDP")
+    second_settled = pushes._finish(second, Push.Status.SUCCEEDED)
+    queued_again = pushes._queue(second, CDPUnavailable("CDP is unavailable."))
+
+    assert first_settled
+    assert not second_settled
+    assert queued_again.entry is None
+    assert Push.objects.get(pk=edit.pk).status == Push.Status.CONFLICT
