@@ -625,11 +625,14 @@ def duration_text(duration: timedelta) -> str:
 # --- what the agent is told ---------------------------------------------------------------------
 
 
-def outcome_text(request: ApprovalRequest, push: Push | None = None) -> str:
-    """Say to the agent what became of their request, in one sentence."""
+def outcome_text(
+    request: ApprovalRequest, push: Push | None = None, *, viewer: User | None = None
+) -> str:
+    """Say what became of a request, in one sentence, to who asked (or to `viewer`)."""
     fields = ", ".join(records.label(name) for name in request.changes)
     who = request.decided_by.get_username() if request.decided_by else "a supervisor"
-    head = f"Your change of {fields} for {request.object_repr or request.consumer_ref}"
+    whose = "Your" if viewer is None or request.asked_by(viewer) else f"{_asker(request)}'s"
+    head = f"{whose} change of {fields} for {request.object_repr or request.consumer_ref}"
     if request.status == ApprovalRequest.Status.REJECTED:
         return f"{head} was rejected by {who}: {request.comment}"
     if request.status == ApprovalRequest.Status.EXPIRED:
@@ -642,8 +645,9 @@ def outcome_text(request: ApprovalRequest, push: Push | None = None) -> str:
         return f"{head} was approved by {who} and saved to CDP."
     if push.status == Push.Status.CONFLICT:
         return (
-            f"{head} was approved by {who}, but CDP had changed since you saw it, so nothing "
-            "was sent; the approver decides on re-applying it."
+            f"{head} was approved by {who}, but CDP had changed since "
+            f"{'you' if whose == 'Your' else _asker(request)} saw it, so nothing was sent; the "
+            "approver decides on re-applying it."
         )
     if push.status in Push.WAITING:
         return f"{head} was approved by {who} and is queued for CDP."

@@ -89,7 +89,7 @@ def _render_detail(
         "asked_by_viewer": approval.asked_by(user),
         "reject_form": reject_form or RejectForm(),
         "approve_form": approve_form or ApproveForm(),
-        "outcome": services.outcome_text(approval, page.push),
+        "outcome": services.outcome_text(approval, page.push, viewer=user),
     }
     return render(request, "approvals/approval_detail.html", context)
 

@@ -24,6 +24,8 @@ def relink_the_guest(page) -> None:
         "Changing the guest needs a supervisor's approval"
     )
     page.get_by_label("Guest", exact=True).fill(OTHER_GUEST_REF)
+    # The guest's hint moves the form down when it comes: wait, so Save is clicked where it is.
+    expect(page.get_by_test_id("guest-hint")).to_contain_text("Aoife Byrne")
     page.get_by_label("Reason").fill("The booker called: Aoife is the traveller's profile.")
     page.get_by_role("button", name="Save").click()
 
