@@ -810,6 +810,22 @@ def guest_lookup(*, ref: str) -> dict[str, str]:
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
 
 
+def audit_entry_names(entry: AuditEntry) -> dict[str, str]:
+    """What an audit entry's page shows beside the name at the time: the consumer's name now
+    and the order's booking reference, as cached ("" when not cached)."""
+    names: dict[str, str] = {"current_name": "", "booking_reference": ""}
+    if entry.consumer_ref:
+        shown = ("ref", "title", "first_name", "last_name")
+        consumer = OrderConsumer.objects.filter(ref=entry.consumer_ref).only(*shown).first()
+        names["current_name"] = str(consumer) if consumer else ""
+    if entry.order_ref:
+        booking = (
+            Order.objects.filter(ref=entry.order_ref).values_list("reference_id", flat=True).first()
+        )
+        names["booking_reference"] = booking or ""
+    return names
+
+
 def order_travellers(*, order_ref: str) -> list[OrderConsumer]:
     """Return the order's cached travellers in CDP's order (as its page last listed them)."""
     travellers = {c.ref: c for c in OrderConsumer.objects.filter(order_ref=order_ref)}

@@ -141,8 +141,9 @@ def test_it_pages_by_sequence_without_counting_the_table(
     assert listed(back) == listed(first)
     assert first.context["newer"] is None
     # Session, user, permissions (2), roles, the CDP connection (banner), the page of entries,
-    # their changes, and the session's idle-timeout refresh (BEGIN, UPDATE, COMMIT): no COUNT.
-    with django_assert_max_num_queries(11):
+    # their changes, the session's idle-timeout refresh (BEGIN, UPDATE, COMMIT) and the person's
+    # unread notifications (the badge): no COUNT.
+    with django_assert_max_num_queries(12):
         supervisor_client.get(reverse("audit:list"), {"before": first.context["older"]})
 
 
