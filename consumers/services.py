@@ -406,11 +406,17 @@ def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
             f"ORDER BY {ordering} LIMIT {int(limit)}) AS way{len(parts)}"
         )
         params += way_params
-    found: dict[str, OrderConsumer] = {}
-    for consumer in OrderConsumer.objects.raw(" UNION ALL ".join(parts), params):
-        found.setdefault(consumer.ref, consumer)
-    ordered = sorted(found.values(), key=lambda c: (c.last_key, c.first_key, c.ref))
-    return ordered[:limit]
+    with db_connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    # Rows as tuples, sorted and cut first: only the page's rows become model instances.
+    column = {name: index for index, name in enumerate(_SHOWN)}
+    by_ref, by_last, by_first = column["ref"], column["last_key"], column["first_key"]
+    unique = {row[by_ref]: row for row in rows}
+    ordered = sorted(unique.values(), key=lambda row: (row[by_last], row[by_first], row[by_ref]))
+    return [
+        OrderConsumer.from_db(db_connection.alias, list(_SHOWN), row) for row in ordered[:limit]
+    ]
 
 
 def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
