@@ -416,11 +416,17 @@ def consumer_search(*, query: str, limit: int = 51) -> list[OrderConsumer]:
             f"ORDER BY {ordering} LIMIT {int(limit)}) AS way{len(parts)}"
         )
         params += way_params
-    found: dict[str, OrderConsumer] = {}
-    for consumer in OrderConsumer.objects.raw(" UNION ALL ".join(parts), params):
-        found.setdefault(consumer.ref, consumer)
-    ordered = sorted(found.values(), key=lambda c: (c.last_key, c.first_key, c.ref))
-    return ordered[:limit]
+    with db_connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    # Rows as tuples, sorted and cut first: only the page's rows become model instances.
+    column = {name: index for index, name in enumerate(_SHOWN)}
+    by_ref, by_last, by_first = column["ref"], column["last_key"], column["first_key"]
+    unique = {row[by_ref]: row for row in rows}
+    ordered = sorted(unique.values(), key=lambda row: (row[by_last], row[by_first], row[by_ref]))
+    return [
+        OrderConsumer.from_db(db_connection.alias, list(_SHOWN), row) for row in ordered[:limit]
+    ]
 
 
 def consumer_mark_viewed(*, consumer: OrderConsumer, user: User) -> None:
@@ -854,6 +860,22 @@ def guest_lookup(*, ref: str) -> dict[str, str]:
         emails = []
     email = next((e for e in emails if isinstance(e, str)), "")
     return {"ref": ref, "name": guest_name_of(guest), "email": email}
+
+
+def audit_entry_names(entry: AuditEntry) -> dict[str, str]:
+    """What an audit entry's page shows beside the name at the time: the consumer's name now
+    and the order's booking reference, as cached ("" when not cached)."""
+    names: dict[str, str] = {"current_name": "", "booking_reference": ""}
+    if entry.consumer_ref:
+        shown = ("ref", "title", "first_name", "last_name")
+        consumer = OrderConsumer.objects.filter(ref=entry.consumer_ref).only(*shown).first()
+        names["current_name"] = str(consumer) if consumer else ""
+    if entry.order_ref:
+        booking = (
+            Order.objects.filter(ref=entry.order_ref).values_list("reference_id", flat=True).first()
+        )
+        names["booking_reference"] = booking or ""
+    return names
 
 
 def order_travellers(*, order_ref: str) -> list[OrderConsumer]:

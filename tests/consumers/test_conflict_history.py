@@ -52,7 +52,10 @@ def test_the_conflict_keeps_cdps_version_as_it_was_when_it_happened(agent_client
 
 def test_a_re_applied_conflict_reads_as_history_with_the_versions_then(agent_client, sandbox):
     conflict = a_conflict(agent_client, sandbox)
-    agent_client.post(reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]))
+    # Followed, so the confirmation (with its Undo) is shown there, not on the history below.
+    agent_client.post(
+        reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]), follow=True
+    )
     sandbox.change_consumer(CONSUMER_REF, lastName="Walsh")  # CDP moves on afterwards
     sandbox.requests.clear()
 
