@@ -45,6 +45,7 @@ class PushAdmin(ReadOnlyAdmin):
 class ReasonTemplateAdmin(admin.ModelAdmin):
     """The common reasons the edit form offers; agents may still type their own."""
 
+    # Edited on each reason's own page: the admin's list_editable inputs carry no labels.
     list_display = ["text", "position", "active"]
-    list_editable = ["position", "active"]
+    list_filter = ["active"]
     search_fields = ["text"]

@@ -180,7 +180,12 @@ class ConsumerForm(forms.Form):
             assert isinstance(choice_field, forms.ChoiceField)
             choice_field.choices = options
         # The order's items, and any item the consumer holds that the order no longer lists.
-        items = dict(order_items or {})
+        # By reference id (PostgreSQL's jsonb keeps no key order), then those the order lacks.
+        given = order_items or {}
+        items = {
+            ref: given[ref]
+            for ref in sorted(given, key=lambda r: (str(given[r].get("reference", "")), r))
+        }
         for ref in consumer.order_item_refs:
             items.setdefault(ref, {})
         items_field = self.fields["order_item_refs"]

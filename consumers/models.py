@@ -33,6 +33,12 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.reference_id or self.ref
 
+    @property
+    def item_refs(self) -> list[str]:
+        """The items' refs by their reference ids (PostgreSQL's jsonb keeps no key order)."""
+        items = self.items if isinstance(self.items, dict) else {}
+        return sorted(items, key=lambda ref: (str(items[ref].get("reference", "")), ref))
+
 
 class OrderConsumer(models.Model):
     """The last copy fetched from CDP of an order consumer (a traveller or passenger)."""
