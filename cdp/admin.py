@@ -26,13 +26,12 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         "name",
         "base_url",
         "client_key",
-        "api_version",
         "stored_token",
         "timeout",
         "is_active",
         "last_test",
     ]
-    list_filter = ["is_active", "region", "api_version"]
+    list_filter = ["is_active", "region"]
     search_fields = ["name"]
     actions = ["test_connections", "make_active"]
     readonly_fields = [
@@ -52,7 +51,6 @@ class CDPConnectionAdmin(admin.ModelAdmin):
                     "region",
                     "custom_url",
                     "client_key",
-                    "api_version",
                     "timeout",
                     "is_active",
                     "activate_anyway",
