@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.core.management import call_command
+from django.urls import reverse
 
 from accounts import roles
 from cdp_sandbox import seed
@@ -14,6 +15,18 @@ from cdp_sandbox.server import Sandbox
 # Seeded records the tests refer to: order 0 has three consumers, consumer 0 is its first.
 ORDER_REF = seed.make_ref("order", 0)
 CONSUMER_REF = seed.make_ref("consumer", 0)
+
+
+def edit_url(ref: str = CONSUMER_REF) -> str:
+    return reverse("consumers:edit", kwargs={"ref": ref})
+
+
+def form_data(client, **changes) -> dict:
+    """Return the edit form's data as the page rendered it, with some fields changed."""
+    form = client.get(edit_url()).context["form"]
+    return {name: form[name].value() or "" for name in form.fields} | changes
+
+
 GUEST_REF = seed.make_ref("guest", 0)  # consumer 0's guest
 OTHER_ORDER_REF = seed.make_ref("order", 1)
 OTHER_CONSUMER_REF = seed.make_ref("consumer", 3)

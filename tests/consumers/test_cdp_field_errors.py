@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from cdp.errors import CDPRejected
 from consumers.services import cdp_field_errors
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, form_data
 
 EDIT = reverse("consumers:edit", kwargs={"ref": CONSUMER_REF})
 
@@ -38,11 +38,6 @@ def test_cdps_message_is_mapped_to_the_fields_it_names(message, expected):
     )
 
     assert cdp_field_errors(error) == expected
-
-
-def form_data(client, **changes):
-    form = client.get(EDIT).context["form"]
-    return {name: form[name].value() or "" for name in form.fields} | changes
 
 
 def test_a_too_long_last_name_refused_by_cdp_is_shown_on_last_name_which_gets_the_focus(

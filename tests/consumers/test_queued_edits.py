@@ -7,7 +7,7 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF, run_worker
+from tests.conftest import CONSUMER_REF, form_data, run_worker
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
 DETAIL = reverse("consumers:detail", kwargs={"ref": CONSUMER_REF})
@@ -18,11 +18,6 @@ EDIT = reverse("consumers:edit", kwargs={"ref": CONSUMER_REF})
 def quick_queue(settings):
     settings.PUSH_RETRY_DELAY = 0
     settings.PUSH_RETRY_DELAY_MAX = 0
-
-
-def form_data(client, **changes):
-    form = client.get(EDIT).context["form"]
-    return {name: form[name].value() or "" for name in form.fields} | changes
 
 
 def save_while_cdp_refuses_updates(client, sandbox, **changes):

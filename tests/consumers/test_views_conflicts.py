@@ -5,21 +5,9 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, edit_url, form_data
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
-
-
-def edit_url(ref=CONSUMER_REF):
-    return reverse("consumers:edit", kwargs={"ref": ref})
-
-
-def form_data(client, **changes):
-    """Return the edit form's data as the page rendered it, with some fields changed."""
-    form = client.get(edit_url()).context["form"]
-    data = {name: form[name].value() or "" for name in form.fields}
-    data.update(changes)
-    return data
 
 
 def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(

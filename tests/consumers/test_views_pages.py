@@ -10,7 +10,7 @@ from django.urls import reverse
 from cdp.models import CDPConnection
 from cdp_sandbox.server import Fault
 from consumers.models import OrderConsumer, Push
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, ORDER_REF, edit_url, form_data
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
 PAGES = [
@@ -19,18 +19,6 @@ PAGES = [
     ("consumers:detail", {"ref": CONSUMER_REF}),
     ("consumers:edit", {"ref": CONSUMER_REF}),
 ]
-
-
-def edit_url(ref=CONSUMER_REF):
-    return reverse("consumers:edit", kwargs={"ref": ref})
-
-
-def form_data(client, **changes):
-    """Return the edit form's data as the page rendered it, with some fields changed."""
-    form = client.get(edit_url()).context["form"]
-    data = {name: form[name].value() or "" for name in form.fields}
-    data.update(changes)
-    return data
 
 
 @pytest.mark.parametrize(("name", "kwargs"), PAGES)

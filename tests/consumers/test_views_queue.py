@@ -4,21 +4,9 @@ from django.urls import reverse
 
 from cdp_sandbox.server import Fault
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, edit_url, form_data
 
 CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
-
-
-def edit_url(ref=CONSUMER_REF):
-    return reverse("consumers:edit", kwargs={"ref": ref})
-
-
-def form_data(client, **changes):
-    """Return the edit form's data as the page rendered it, with some fields changed."""
-    form = client.get(edit_url()).context["form"]
-    data = {name: form[name].value() or "" for name in form.fields}
-    data.update(changes)
-    return data
 
 
 def test_supervisors_see_the_queue_and_can_retry_or_cancel(
