@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve test soak bench screenshots lint format lock clean
+.PHONY: run serve test soak soak-cluster bench screenshots lint format lock clean
 
 # Runtime packages, locked with hashes (requirements.in -> requirements.txt, `make lock`);
 # re-installed when requirements.txt changes.
@@ -23,12 +23,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.dev
 
-## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, the worker
+## serve: the production shape on one machine: gunicorn (4 workers), whitenoise, a worker per queue
 serve: $(VENV)/.runtime
 	$(PY) -m backoffice.launch.serve
 
+# The test identity provider's npm packages (tests/oidc, node-oidc-provider), from its lock file.
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+
 ## test: lint, type-check, then the whole test suite (browser tests need Debian's chromium, see README)
-test: $(VENV)/.dev
+test: $(VENV)/.dev tests/oidc/node_modules/.package-lock.json
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
@@ -37,6 +41,17 @@ test: $(VENV)/.dev
 ## soak: 1,000 edits under injected faults (needs DATABASE_URL pointing at PostgreSQL)
 soak: $(VENV)/.dev
 	$(PY) -m pytest -m soak -s -rs tests/system/test_soak.py
+
+## soak-cluster: HAProxy, two app nodes, three workers, PostgreSQL and a Redis of its own, on
+## each tasks backend (docs/reliability.md); installs Debian's haproxy if it is missing
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backoffice_soak
+SOAK_REDIS_PORT ?= 18660
+SOAK_ENV = SOAK_CLUSTER=1 DATABASE_URL=$(SOAK_DATABASE_URL) \
+	REDIS_URL=redis://127.0.0.1:$(SOAK_REDIS_PORT)/0 SESSION_ENGINE=django.contrib.sessions.backends.cached_db
+soak-cluster: $(VENV)/.dev
+	command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
+	$(SOAK_ENV) TASKS_BACKEND=rq $(PY) -m pytest -m soak_cluster -s -rs -p no:cacheprovider tests/system/test_soak_cluster.py
+	$(SOAK_ENV) TASKS_BACKEND=database $(PY) -m pytest -m soak_cluster -s -rs -p no:cacheprovider tests/system/test_soak_cluster.py
 
 ## bench: every benchmark, results in bench/results.md (PostgreSQL; see docs/benchmarks.md)
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt

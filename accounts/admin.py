@@ -1,6 +1,9 @@
 """Users get "End sessions" and "Unlock sign-in" actions and a list of their signed-in sessions;
-failed-sign-in records (django-axes) can be cleared, which is audited."""
+failed-sign-in records (django-axes) can be cleared and MFA methods removed, both audited."""
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
@@ -86,3 +89,55 @@ class AuditedAccessAttemptAdmin(BoundedDateHierarchyMixin, AccessAttemptAdmin):
         services.sign_in_attempts_clear(
             attempts=queryset, by=request.user, meta=RequestMeta.from_request(request)
         )
+
+
+# --- allauth's models ---------------------------------------------------------------------------
+# Identity-provider settings come from the environment (docs/sso.md), never from the database,
+# and tokens are secrets: their admin pages go. The back office keeps no e-mail addresses of its
+# own. What stays: people's MFA methods (an administrator removes a lost one, audited) and
+# their links to the identity provider, both read-only.
+for model in (EmailAddress, SocialApp, SocialToken, SocialAccount, Authenticator):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """A user's MFA methods, without their secrets; deleting one is how a lost one is replaced."""
+
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    search_fields = ("user__username",)
+    fields = readonly_fields = ("user", "type", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Authenticator) -> None:
+        self.delete_queryset(request, Authenticator.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        services.authenticators_remove(
+            authenticators=queryset, by=request.user, meta=RequestMeta.from_request(request)
+        )
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(admin.ModelAdmin):
+    """Who signed in through the identity provider, as whom (its subject); the claims stay out."""
+
+    list_display = ("user", "provider", "uid", "last_login")
+    search_fields = ("uid", "user__username")
+    fields = readonly_fields = ("user", "provider", "uid", "last_login", "date_joined")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

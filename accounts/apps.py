@@ -6,4 +6,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and sessions"
 
     def ready(self) -> None:
-        from accounts import receivers  # noqa: F401 - connects the session and lockout receivers
+        # Connect the session, lockout, SSO and MFA receivers.
+        from accounts import mfa, receivers  # noqa: F401
+        from audit.receivers import sign_in_describers
+
+        if mfa.describe_sign_in not in sign_in_describers:
+            sign_in_describers.append(mfa.describe_sign_in)

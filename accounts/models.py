@@ -22,6 +22,11 @@ class UserSession(models.Model):
     created_at = models.DateTimeField("signed in at", default=timezone.now, db_index=True)
     ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # The identity provider's session id (the ID token's `sid`) of an SSO sign-in, by which a
+    # back-channel logout names the sessions to end; empty for password sign-ins.
+    sso_session_id = models.CharField(
+        "identity provider session", max_length=255, blank=True, db_index=True, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -13,6 +13,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.sso import claims as sso_claims
+from accounts.sso import services as sso_services
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 
@@ -42,6 +44,11 @@ def record_session(
     session[SIGNED_IN_AT] = int(time.time())
     session[RECORDED_KEY] = key
     services.user_session_record(user=user, session_key=key, meta=_meta(request))
+    sso = sso_claims.remembered(request)
+    if sso is not None:
+        # The provider's groups decide the roles at every sign-in: a removed group removes one.
+        sso_services.user_roles_sync(user=user, role_names=sso.roles)
+        sso_services.sso_session_start(request=request, user=user, session_id=sso.session_id)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts-forget-session")

@@ -21,6 +21,8 @@ SUPERVISOR_PERMISSIONS = [
     "audit.revert_auditentry",
     "consumers.view_push",
     "consumers.manage_push",
+    "approvals.view_approvalrequest",
+    "approvals.approve_approvalrequest",
 ]
 
 

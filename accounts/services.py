@@ -3,6 +3,7 @@
 from datetime import timedelta
 from importlib import import_module
 
+from allauth.mfa.models import Authenticator
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from accounts.mfa import KINDS
 from accounts.models import UserSession
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
@@ -53,13 +55,22 @@ def user_session_rekey(*, old_key: str, new_key: str) -> None:
     UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
 
 
-def user_sessions_end(*, user: User, by: Actor = None, meta: RequestMeta | None = None) -> int:
-    """End every session of `user` in the session store; return how many were recorded.
+def user_sessions_end(
+    *,
+    user: User,
+    by: Actor = None,
+    meta: RequestMeta | None = None,
+    session_keys: list[str] | None = None,
+) -> int:
+    """End every session of `user` (or those of `session_keys`); return how many were recorded.
 
     With `by` (the administrator who asked), the ending is audited.
     """
     store = _session_store()
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    recorded = UserSession.objects.filter(user=user)
+    if session_keys is not None:
+        recorded = recorded.filter(session_key__in=session_keys)
+    keys = list(recorded.values_list("session_key", flat=True))
     for key in keys:
         store(session_key=key).delete()
     UserSession.objects.filter(session_key__in=keys).delete()
@@ -115,3 +126,28 @@ def sign_in_attempts_clear(
             reason="Failed sign-in records cleared: " + ", ".join(cleared),
         )
     return len(rows)
+
+
+def authenticators_remove(
+    *, authenticators: QuerySet[Authenticator], by: Actor, meta: RequestMeta
+) -> int:
+    """Delete MFA methods (a lost phone or key), audited per user; return how many.
+
+    The user is then asked to enrol a new one at their next password sign-in, if their role
+    needs one.
+    """
+    removed = 0
+    for authenticator in authenticators.select_related("user"):
+        user = authenticator.user
+        kind = KINDS.get(authenticator.type, authenticator.type)
+        authenticator.delete()
+        removed += 1
+        audit_entry_create(
+            user=by,
+            meta=meta,
+            action=AuditEntry.Action.MFA_REMOVED,
+            outcome=AuditEntry.Outcome.SUCCEEDED,
+            object_repr=f"user {user.get_username()}",
+            reason=f"Removed by an administrator: {kind}",
+        )
+    return removed

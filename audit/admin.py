@@ -7,7 +7,8 @@ from core.admin import BoundedDateHierarchyMixin
 
 class FieldChangeInline(admin.TabularInline):
     model = FieldChange
-    fields = readonly_fields = ("field", "old_value", "new_value")
+    # Decrypted, or "erased"; the stored ciphertext says nothing to a reader.
+    fields = readonly_fields = ("field", "old_text", "new_text")
     extra = 0
     can_delete = False
 
@@ -23,7 +24,7 @@ class AuditEntryAdmin(BoundedDateHierarchyMixin, admin.ModelAdmin):
         "action_time",
         "username",
         "action",
-        "object_repr",
+        "record_text",
         "consumer_ref",
         "outcome",
         "cdp_status",
@@ -34,7 +35,7 @@ class AuditEntryAdmin(BoundedDateHierarchyMixin, admin.ModelAdmin):
     inlines = [FieldChangeInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        return ["record_text", "reason_text", *(field.name for field in self.model._meta.fields)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

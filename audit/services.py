@@ -2,10 +2,10 @@
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,13 +16,17 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
+from audit import personal
 from audit.models import (
     GENESIS_HASH,
     AuditChainHead,
     AuditCheckpoint,
     AuditEntry,
+    AuditSearchWord,
+    AuditSubjectKey,
     FieldChange,
     RepeatedEvent,
+    checkpoint_content,
 )
 from core.proxies import client_ip
 from core.spreadsheets import csv_cell
@@ -84,16 +88,32 @@ def audit_entry_create(
     reverts: AuditEntry | None = None,
     username: str = "",
     supersedes: AuditEntry | None = None,
+    subject: str = "",
 ) -> AuditEntry:
     """Append one entry to the chain, with a row per changed field (`changes`: {field: (old, new)}).
 
     `username` names who acted when there is no user (a failed sign-in); `supersedes`, the
-    pending entry of a queued edit that this entry settles.
+    pending entry of a queued edit that this entry settles. `subject` names the person the entry
+    is about (a guest ref, or a consumer ref without a guest): the record's name, the reason and
+    the changes' values are then stored encrypted under that person's key, so that erasing the
+    person (`audit_subjects_shred`) leaves them unreadable while the chain still verifies.
     """
+    object_repr = object_repr[:200]
     rows = [(field, str(old), str(new)) for field, (old, new) in (changes or {}).items()]
     # Part of the caller's transaction when there is one (a save's outcome and its entry commit
     # together), without a savepoint of its own.
     with transaction.atomic(savepoint=False):
+        if subject:
+            key = AuditSubjectKey.objects.data_key(subject)
+
+            def hide(text: str) -> str:
+                if key is None:  # the person was erased: the value is not kept at all
+                    return personal.ERASED_VALUE if text else ""
+                return personal.seal(key, subject, text)
+
+            searchable = " ".join([object_repr, reason, *(f"{o} {n}" for _, o, n in rows)])
+            object_repr, reason = hide(object_repr), hide(reason)
+            rows = [(field, hide(old), hide(new)) for field, old, new in rows]
         # Holding the head's row lock until commit makes concurrent writers take turns.
         head = _locked_head()
         entry = AuditEntry(
@@ -107,13 +127,14 @@ def audit_entry_create(
             action=action,
             consumer_ref=consumer_ref,
             order_ref=order_ref,
-            object_repr=object_repr[:200],
+            object_repr=object_repr,
             outcome=outcome,
             cdp_status=cdp_status,
             cdp_message=cdp_message,
             reason=reason,
             reverts=reverts,
             supersedes=supersedes,
+            subject=subject[:64],
         )
         entry.entry_hash = entry.compute_hash(rows)
         entry.save()
@@ -121,6 +142,12 @@ def audit_entry_create(
             FieldChange(entry=entry, field=field, old_value=old, new_value=new)
             for field, old, new in rows
         )
+        if subject and key is not None:
+            digests = personal.word_digests(personal.words(searchable))
+            AuditSearchWord.objects.bulk_create(
+                AuditSearchWord(entry=entry, subject=entry.subject, digest=digest)
+                for digest in digests
+            )
         head.sequence, head.entry_hash = entry.sequence, entry.entry_hash
         head.save(update_fields=["sequence", "entry_hash"])
     return entry
@@ -132,6 +159,7 @@ def audit_entry_create(
 _REPEATED: dict[str, str] = {
     AuditEntry.Action.SIGN_IN_FAILED: "failed sign-ins",
     AuditEntry.Action.PERMISSION_DENIED: "refused pages",
+    AuditEntry.Action.MFA_FAILED: "failed MFA checks",
 }
 # One address may have this many user names counted apart in one window; the names it tries
 # beyond them share one count, so inventing user names cannot grow the log either.
@@ -273,7 +301,12 @@ def _checkpoint_key() -> bytes:
 
 
 def _signature(checkpoint: AuditCheckpoint) -> str:
-    return hmac.new(_checkpoint_key(), checkpoint.signed_content(), hashlib.sha256).hexdigest()
+    return checkpoint_signature(checkpoint)
+
+
+def checkpoint_signature(checkpoint: Any) -> str:
+    """Sign a checkpoint (the model's, or a data migration's historical one)."""
+    return hmac.new(_checkpoint_key(), checkpoint_content(checkpoint), hashlib.sha256).hexdigest()
 
 
 def audit_checkpoint_create() -> AuditCheckpoint | None:
@@ -356,10 +389,16 @@ def audit_chain_verify(*, external_checkpoints: list[dict] | None = None) -> Cha
         previous_hash, expected_sequence = entry.entry_hash, entry.sequence + 1
 
     newest = expected_sequence - 1
-    for checkpoint in checkpoints:
+    rechains = [c for c in checkpoints if c.rechained_from is not None]
+    for checkpoint in rechains:
         _check_checkpoint(checkpoint, hashes, newest)
+    for checkpoint in checkpoints:
+        if checkpoint.rechained_from is None:
+            _check_checkpoint(checkpoint, hashes, newest, rechains=rechains)
     for checkpoint in copies:
-        _check_checkpoint(checkpoint, hashes, newest, where="kept outside the database")
+        _check_checkpoint(
+            checkpoint, hashes, newest, where="kept outside the database", rechains=rechains
+        )
     _check_head(newest, previous_hash)
     signed = max(checkpoints + copies, key=lambda c: c.created_at, default=None)
     return ChainVerified(entries=newest, newest_checkpoint=signed)
@@ -404,11 +443,24 @@ def _check_head(newest: int, newest_hash: str) -> None:
 
 
 def _check_checkpoint(
-    checkpoint: AuditCheckpoint, hashes: dict[int, str], newest: int, where: str = ""
+    checkpoint: AuditCheckpoint,
+    hashes: dict[int, str],
+    newest: int,
+    where: str = "",
+    rechains: list[AuditCheckpoint] | None = None,
 ) -> None:
     label = f"Checkpoint at entry {checkpoint.sequence}" + (f" ({where})" if where else "")
     if not hmac.compare_digest(_signature(checkpoint), checkpoint.signature):
         raise ChainBroken(f"{label} has a bad signature: it was forged or changed.")
+    for rechain in rechains or []:
+        # Signed before a (signed) migration re-hashed the entries it covers: it recorded the
+        # old hash, which the migration's own "before" and "after" checkpoints vouch for.
+        if (
+            checkpoint.created_at < rechain.created_at
+            and checkpoint.sequence >= (rechain.rechained_from or 0)
+            and checkpoint.sequence <= rechain.sequence
+        ):
+            return
     if checkpoint.sequence > newest:
         raise ChainBroken(
             f"{label} is past the chain's end (entry {newest}): entries were deleted from the end."
@@ -418,6 +470,74 @@ def _check_checkpoint(
             f"Entry {checkpoint.sequence} no longer has the hash its signed checkpoint recorded: "
             "the chain up to it was rewritten."
         )
+
+
+# --- personal values ---------------------------------------------------------------------------
+
+
+def audit_entries_reveal(entries: Iterable[AuditEntry]) -> list[AuditEntry]:
+    """Make the entries' personal values readable for a page, reading all their keys at once.
+
+    Each entry's `record_text` and `reason_text`, and each prefetched change's `old_text` and
+    `new_text`, hold the value, or "erased" for a person whose key was shredded.
+    """
+    entries = list(entries)
+    ring = AuditSubjectKey.objects.ring({entry.subject for entry in entries})
+    for entry in entries:
+        entry.__dict__["record_text"] = ring.reveal(entry.subject, entry.object_repr)
+        entry.__dict__["reason_text"] = ring.reveal(entry.subject, entry.reason)
+        for change in entry.changes.all():
+            change.__dict__["old_text"] = ring.reveal(entry.subject, change.old_value)
+            change.__dict__["new_text"] = ring.reveal(entry.subject, change.new_value)
+    return entries
+
+
+@dataclass(frozen=True)
+class Shredded:
+    """What shredding some people's keys did: keys destroyed, and their entries now unreadable."""
+
+    keys: int
+    entries: int
+
+
+def audit_subjects_shred(*, subjects: set[str]) -> Shredded:
+    """Destroy the keys of these people: their audit values read "erased" from now on.
+
+    Nothing in the chain changes, so `verify_audit` passes as before; entries written about them
+    later keep no personal value at all.
+    """
+    subjects = {subject for subject in subjects if subject}
+    with transaction.atomic(savepoint=False):
+        entries = AuditEntry.objects.filter(subject__in=subjects).count()
+        keys = AuditSubjectKey.objects.shred(subjects)
+        AuditSearchWord.objects.filter(subject__in=subjects).delete()
+    return Shredded(keys=keys, entries=entries)
+
+
+def audit_key_rotate() -> int:
+    """Wrap every live data key again under the newest KEK (AUDIT_KEY's first); return how many.
+
+    The data keys themselves never change (the chain covers what they encrypted), so no entry is
+    touched; afterwards the old KEK can be removed from AUDIT_KEY.
+    """
+    newest = personal.kek_id(personal.key_encryption_keys()[0])
+    rotated = 0
+    live = AuditSubjectKey.objects.filter(shredded_at__isnull=True).exclude(wrapped_key="")
+    for row in live.iterator(chunk_size=500):
+        if personal.wrapped_kek_id(row.wrapped_key) == newest:
+            continue
+        key = personal.unwrap(row.wrapped_key, row.subject)
+        if key is None:
+            raise personal.AuditKeyMissing(
+                f"The key of audit subject {row.subject} is wrapped under key "
+                f"{personal.wrapped_kek_id(row.wrapped_key)}, which AUDIT_KEY no longer holds: "
+                "put it back at the end of AUDIT_KEY and run this again."
+            )
+        AuditSubjectKey.objects.filter(pk=row.pk, shredded_at__isnull=True).update(
+            wrapped_key=personal.wrap(key, row.subject)
+        )
+        rotated += 1
+    return rotated
 
 
 # --- reading the log --------------------------------------------------------------------------
@@ -460,6 +580,14 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         in_values = FieldChange.objects.filter(entry=OuterRef("pk")).filter(
             Q(old_value__icontains=text) | Q(new_value__icontains=text)
         )
+        # Encrypted values are found by whole words, through their blind index.
+        query_words = personal.words(text)
+        in_secret = Q(pk__in=[]) if not query_words else Q()
+        for word in list(query_words)[:5]:
+            digests = personal.word_digests({word}, every_key=True)
+            in_secret &= Q(
+                Exists(AuditSearchWord.objects.filter(entry=OuterRef("pk"), digest__in=digests))
+            )
         entries = entries.filter(
             Q(consumer_ref__iexact=text)
             | Q(order_ref__iexact=text)
@@ -468,6 +596,7 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
             | Q(object_repr__icontains=text)
             | Q(reason__icontains=text)
             | Exists(in_values)
+            | in_secret
         )
     return entries.order_by("-sequence")
 
@@ -529,7 +658,7 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
     sit in memory at once and no model instances (with their reference cycles) pile up.
     """
     yield list(EXPORT_COLUMNS)
-    fields = ["pk", *(source for source in EXPORT_COLUMNS.values() if source)]
+    fields = ["pk", "subject", *(source for source in EXPORT_COLUMNS.values() if source)]
     rows = entries.order_by("-sequence").values_list(*fields)
     last_sequence = None
     while True:
@@ -538,6 +667,8 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
         if not chunk:
             return
         changes = _changes_of([entry["pk"] for entry in chunk])
+        # Personal values decrypted, or "erased": an export never carries ciphertext.
+        ring = AuditSubjectKey.objects.ring({entry["subject"] for entry in chunk})
         # The entries reverted or settled by the chunk's, by sequence number rather than id.
         linked = dict(
             AuditEntry.objects.filter(
@@ -550,17 +681,24 @@ def audit_export_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
             ).values_list("pk", "sequence")
         )
         for entry in chunk:
+            subject = entry["subject"]
+            entry["object_repr"] = ring.reveal(subject, entry["object_repr"])
+            entry["reason"] = ring.reveal(subject, entry["reason"])
             entry["action_time"] = entry["action_time"].astimezone(UTC).isoformat()
             entry["reverts_id"] = linked.get(entry["reverts_id"])
             entry["supersedes_id"] = linked.get(entry["supersedes_id"])
             for field, old, new in changes.get(entry["pk"]) or [("", "", "")]:
-                change = {"field": field, "old_value": old, "new_value": new}
+                change = {
+                    "field": field,
+                    "old_value": ring.reveal(subject, old),
+                    "new_value": ring.reveal(subject, new),
+                }
                 yield [
                     csv_cell(change[column] if source is None else entry[source])
                     for column, source in EXPORT_COLUMNS.items()
                 ]
         last_sequence = chunk[-1]["sequence"]
-        del chunk, changes, linked  # let the chunk go before the next one is read
+        del chunk, changes, linked, ring  # let the chunk go before the next one is read
 
 
 def _changes_of(entry_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:

@@ -54,6 +54,7 @@ def entry_list(request: HttpRequest, status: int = 200) -> HttpResponse:
         entries = services.audit_entry_search(filters=form.filters())
         entries = entries.select_related("supersedes").prefetch_related("changes")
         rows, older, newer = _page(entries, before=before, after=after)
+        rows = services.audit_entries_reveal(rows)
     query = request.GET.copy()
     for cursor in ("before", "after"):
         query.pop(cursor, None)
@@ -85,12 +86,12 @@ def _row(entry: AuditEntry) -> dict:
         "ip_address": entry.ip_address or "",
         "action": _ACTIONS.get(entry.action, entry.action),
         "consumer_ref": entry.consumer_ref,
-        "record": entry.object_repr or entry.consumer_ref,
+        "record": entry.record_text or entry.consumer_ref,
         "changes": [
-            (field_label(c.field), c.old_value or "(empty)", c.new_value or "(empty)")
+            (field_label(c.field), c.old_text or "(empty)", c.new_text or "(empty)")
             for c in entry.changes.all()
         ],
-        "reason": entry.reason,
+        "reason": entry.reason_text,
         # The queued entry this one settles (delivered, failed, conflict or cancelled).
         "settles": (entry.supersedes.pk, entry.supersedes.sequence) if entry.supersedes else None,
         "outcome": _OUTCOMES.get(entry.outcome, entry.outcome),
@@ -133,6 +134,7 @@ def entry_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(
         AuditEntry.objects.select_related("reverts").prefetch_related("changes"), pk=pk
     )
+    services.audit_entries_reveal([entry])
     context = {
         "entry": entry,
         "reverted_by": AuditEntry.objects.filter(reverts=entry).order_by("sequence"),

@@ -1,9 +1,11 @@
 from django.http import HttpRequest
 
 from accounts.roles import is_administrator, role_names
+from approvals.services import approvals_badges
 from cdp import transport
 from cdp.connection import current_connection
 from cdp.errors import CDPError
+from consumers.notifications import notifications_for_page
 from consumers.pushes import pushes_refused_lately
 
 
@@ -33,3 +35,20 @@ def cdp_status(request: HttpRequest) -> dict:
 def search_box(request: HttpRequest) -> dict:
     """The navigation bar's search box starts empty; the results page passes what was searched."""
     return {"search_query": ""}
+
+
+def notifications(request: HttpRequest) -> dict:
+    """The person's unread notifications for the badge, and those new since their last page."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"notifications": notifications_for_page(user=user)}
+
+
+def approvals(request: HttpRequest) -> dict:
+    """The navigation's badges: changes waiting for a supervisor, and news of one's requests."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    badges = approvals_badges(user=user)
+    return {"approvals_waiting": badges["waiting"], "approvals_news": badges["news"]}

@@ -1,6 +1,9 @@
 """Liveness and readiness probes for load balancers and orchestrators: no sign-in, no data."""
 
+import uuid
+
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -49,13 +52,34 @@ def _cdp_configured() -> bool:
     return bool(settings.CDP_BASE_URL and settings.CDP_CLIENT_KEY and settings.CDP_API_TOKEN)
 
 
+def _cache_ok() -> bool:
+    # A round trip through the default cache (Redis with REDIS_URL): it holds the CDP circuit
+    # breaker every process shares and, with cached_db sessions, the session cache.
+    key, value = "readyz:probe", uuid.uuid4().hex
+    try:
+        cache = caches["default"]
+        cache.set(key, value, timeout=10)
+        return cache.get(key) == value
+    except Exception:
+        return False
+
+
+def _workers_ok() -> bool:
+    from core.workers import queues_unserved
+
+    return not queues_unserved()
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Say whether this instance can serve: database reachable, migrated, CDP configured."""
+    """Say whether this instance can serve: database, migrations, CDP, cache and workers."""
     checks = {"database": _database_ok()}
     checks["migrations"] = checks["database"] and _migrations_ok()
     checks["cdp"] = checks["database"] and _cdp_configured()
+    checks["cache"] = _cache_ok()
+    # A worker of each queue (pushes, bulk) said it was alive lately (core/workers.py).
+    checks["workers"] = checks["migrations"] and _workers_ok()
     ready = all(checks.values())
     body = {"status": "ready" if ready else "not ready"}
     body.update({name: "ok" if passed else "failing" for name, passed in checks.items()})

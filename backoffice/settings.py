@@ -6,6 +6,7 @@ the project root; variables already set in the environment win). `.env.example` 
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -40,16 +41,27 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # allauth's passkey list shows "last used" with naturaltime.
+    "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
-    "django_tasks_db",
+    "core",
     "cdp",
     "audit",
     "consumers",
     "axes",
-    # After django.contrib.auth and axes: its admin replaces theirs for users and lockouts.
+    # Sign-in pages, MFA and single sign-on (docs/sso.md); accounts/templates override theirs.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    # After django.contrib.auth, axes and allauth: its admin replaces theirs for users and
+    # lockouts, its templates theirs.
     "accounts",
+    "approvals",
     "dashboard",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +78,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Ends single sign-on sessions the identity provider no longer vouches for (refresh token).
+    "accounts.middleware.SSORecheckMiddleware",
+    # Sends supervisors and administrators who signed in with a password to enrol an MFA method.
+    "accounts.middleware.MFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a locked-out sign-in into the sign-in page with the lockout (HTTP 429).
     "axes.middleware.AxesMiddleware",
@@ -88,6 +105,8 @@ TEMPLATES = [
                 "backoffice.context_processors.roles",
                 "backoffice.context_processors.cdp_status",
                 "backoffice.context_processors.search_box",
+                "backoffice.context_processors.notifications",
+                "backoffice.context_processors.approvals",
             ],
         },
     },
@@ -107,9 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# One process: memory. Several app servers: a shared Redis, e.g. CACHE_URL=redis://host:6379/1,
-# so they share the CDP circuit breaker (and sessions, with SESSION_ENGINE=...cache).
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# CACHES: in the shared-state section below (REDIS_URL).
 
 # Request bodies (core/uploads.py): form fields up to this many bytes (the largest form, the
 # bulk refresh's 10,000 pasted links, is about 1 MB), plus the files a page takes, which only the
@@ -184,7 +201,8 @@ PASSWORD_HASHERS = [
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out sign-in is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # allauth's backend (user names), refusing passwords of all but superusers when SSO_ONLY.
+    "accounts.backends.PasswordBackend",
 ]
 # django-axes counts failed sign-ins in the database and locks out at AXES_FAILURE_LIMIT, until
 # AXES_COOLOFF_MINUTES pass without another attempt (0: until an administrator unlocks it).
@@ -212,8 +230,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "core.proxies.client_ip"
 
 # Sessions live on the server, so they can be ended there (sign-out, deactivation, an
-# administrator): the database by default, or the cache with a shared CACHE_URL
-# (SESSION_ENGINE=django.contrib.sessions.backends.cache or ...cached_db).
+# administrator): the database by default, or with REDIS_URL set ...backends.cached_db (read
+# from Redis, written through to the database, so a Redis restart signs nobody out).
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.db")
 if SESSION_ENGINE.endswith("signed_cookies"):
     raise ImproperlyConfigured("SESSION_ENGINE must keep sessions on the server, not in cookies.")
@@ -227,6 +245,93 @@ SESSION_ABSOLUTE_HOURS = env.float("SESSION_ABSOLUTE_HOURS", default=12.0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "consumers:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in pages and MFA: django-allauth (docs/security.md V6, docs/sso.md) ----------------
+# Local accounts sign in with a user name; administrators create them (no sign-up, no e-mail).
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.SignInForm"}
+# Sessions end after the idle timeout whatever the browser says: no "remember me".
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# Lockout: passwords are counted by django-axes (per user name and per address, an audited
+# lockout an administrator can lift, see AXES_* above); allauth's own password counter is
+# switched off in accounts/adapters.py so there is one lock, not two. allauth's "login_failed"
+# limit still guards MFA codes, which axes never sees: AXES_FAILURE_LIMIT wrong codes per user in
+# AXES_COOLOFF_MINUTES (at least one minute). allauth's flood limit on the sign-in page itself
+# (30 posts a minute per address) is left to axes' per-address lock too, so every failed try is
+# a counted failure in the audit log rather than a request refused unseen.
+ACCOUNT_RATE_LIMITS = {
+    "login": None,
+    "login_failed": f"{10 * AXES_FAILURE_LIMIT}/m/ip,"
+    f"{AXES_FAILURE_LIMIT}/{max(AXES_COOLOFF_MINUTES, 1) * 60}s/key",
+}
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="CDP back office")
+# Passkeys need a secure origin; http://localhost counts as one for browsers, and DEBUG runs and
+# tests on plain HTTP are let through by allauth too.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
+# Supervisors and administrators who sign in with a password must use a second factor (they are
+# sent to enrol one); MFA_REQUIRED_FOR_ALL=true asks it of every local account.
+MFA_REQUIRED_FOR_ALL = env.bool("MFA_REQUIRED_FOR_ALL", default=False)
+
+# --- Single sign-on over OpenID Connect (docs/sso.md) ----------------------------------------
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# New people are created at their first sign-in, their user name from the provider's claim.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# The refresh token is kept, so the session can be re-checked with the provider.
+SOCIALACCOUNT_STORE_TOKENS = True
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your company account")
+OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "profile", "email", "offline_access"])
+OIDC_ROLES_CLAIM = env.str("OIDC_ROLES_CLAIM", default="groups")
+# "provider group=role" pairs, comma-separated, e.g. cs-agents=Customer service.
+OIDC_ROLE_MAP = env.str("OIDC_ROLE_MAP", default="")
+OIDC_RECHECK_MINUTES = env.int("OIDC_RECHECK_MINUTES", default=15)
+# Who people without a role should ask, shown on the "no role" page.
+ACCESS_CONTACT = env.str("ACCESS_CONTACT", default="your team's back-office administrator")
+# Local passwords refused for all but superusers (the break-glass account, docs/sso.md).
+SSO_ONLY = env.bool("SSO_ONLY", default=False)
+if SSO_ONLY and not OIDC_ISSUER:
+    raise ImproperlyConfigured("SSO_ONLY=true needs OIDC_ISSUER, OIDC_CLIENT_ID, ...")
+# Signing in with SSO posts a form that is redirected to the provider: the CSP must allow it.
+if OIDC_ISSUER:
+    _issuer = urlsplit(OIDC_ISSUER)
+    SECURE_CSP["form-action"] = [CSP.SELF, f"{_issuer.scheme}://{_issuer.netloc}"]
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        # The generic provider with the ID token's signature always checked and a nonce.
+        "provider_class": "accounts.sso.provider.CheckedOpenIDConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "sso",
+                    "name": OIDC_PROVIDER_NAME,
+                    "client_id": OIDC_CLIENT_ID,
+                    "secret": OIDC_CLIENT_SECRET,
+                    "settings": {
+                        "server_url": OIDC_ISSUER,
+                        "scope": OIDC_SCOPES,
+                        "token_auth_method": "client_secret_post",
+                    },
+                }
+            ]
+            if OIDC_ISSUER
+            else []
+        ),
+    }
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -256,6 +361,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 CDP_BASE_URL = env.str("CDP_BASE_URL", default="http://127.0.0.1:8100")
 CDP_CLIENT_KEY = env.str("CDP_CLIENT_KEY", default="")
 CDP_API_TOKEN = env.str("CDP_API_TOKEN", default="")
+# Which of CDP's REST APIs the CDP_* settings speak: v2 (legacy, every instance) or v2.1 (the 2.1
+# data model); a connection in the admin says its own (docs/cdp-versions.md).
+CDP_API_VERSION = env.str("CDP_API_VERSION", default="v2")
 # The only hosts the client sends CDP credentials to (host names, no scheme or port): the four
 # regional hosts by default; `make run` and the tests add the sandbox's 127.0.0.1.
 CDP_ALLOWED_HOSTS = env.list("CDP_ALLOWED_HOSTS", default=list(REGIONAL_HOSTS))
@@ -280,17 +388,78 @@ CDP_DEMO_ORDER_REFS = env.list("CDP_DEMO_ORDER_REFS", default=[])
 # a DEBUG run falls back to a development key and production fails when a token is used.
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
-# Background work (django.tasks): the pending-push queue. The database backend needs no other
-# service and is run by `python manage.py db_worker`; a deployment that outgrows one machine can
-# point TASKS_BACKEND at another backend (RQ, Celery) without code changes.
-TASKS = {
-    "default": {
-        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
+# --- Shared state and background work: one switch per engine (docs/operations.md) -----------
+# REDIS_URL set (redis://host:6379/0): Redis is the cache, so every process shares one CDP circuit
+# breaker, the queue's wake-up flags and, with SESSION_ENGINE=...cached_db, the session cache.
+# Unset: each process keeps its own in memory (one machine), or CACHE_URL names another cache.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            # Short socket timeouts: a Redis that stops answering costs a request a second, not
+            # a hung worker (the breaker then stays closed, cdp/resilience.py).
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+            "KEY_PREFIX": "backoffice",
+        }
     }
-}
+else:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background work (django.tasks). Two queues, each with its own workers, so that a bulk refresh
+# of 10,000 consumers never delays an agent's queued edit: `pushes` (latency) and `bulk`
+# (throughput). `python manage.py tasks_worker pushes` runs the worker of the backend chosen here;
+# nothing outside this section names a backend.
+#   TASKS_BACKEND=database (default): django-tasks-db, tasks are rows in the database; no other
+#     service needed. The task's row commits together with the push that queued it.
+#   TASKS_BACKEND=rq: Redis Queue through django-tasks-rq (needs REDIS_URL); tasks are queued
+#     once the push's transaction commits, so a worker never sees a task before its push.
+TASKS_QUEUES = ["pushes", "bulk"]
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND in ("database", "django_tasks_db.DatabaseBackend"):
+    TASKS_BACKEND = "database"
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASKS_QUEUES}}
+    # {queues}: the queues a worker serves, comma-separated.
+    TASKS_WORKER_COMMAND = ["db_worker", "--queue-name", "{queues}", "--interval", "0.5"]
+    TASKS_WORKER_BURST = ["--batch", "--no-startup-delay"]
+    TASKS_ENQUEUE_ON_COMMIT = False
+    TASKS_SCHEDULE_RESOLUTION = 0.0
+elif TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/0).")
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASKS_QUEUES}}
+    # A bulk refresh of BULK_REFRESH_MAX_REFS consumers runs for minutes: RQ's default job
+    # timeout (3 minutes) would kill it halfway. An edit's try ends within CDP's call budget.
+    RQ_QUEUES = {
+        "pushes": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+        "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
+    }
+    # --with-scheduler: a task queued for later (an edit's next try) is moved onto its queue when
+    # due by whichever worker holds the queue's scheduler lock.
+    TASKS_WORKER_COMMAND = [
+        "rqworker", "{queue_args}", "--job-class", "django_tasks_rq.Job", "--with-scheduler",
+        "--worker-class", "backoffice.launch.rq_worker.Worker",
+    ]  # fmt: skip
+    TASKS_WORKER_BURST = ["--burst"]
+    TASKS_ENQUEUE_ON_COMMIT = True
+    # No django-rq dashboard in the admin: its pages (requeue, delete jobs) would sit outside the
+    # roles, the permission matrix and the audit log. `manage.py rqstats` shows the queues.
+    RQ_SHOW_ADMIN_LINK = False
+    # RQ keeps a task's due time in whole seconds (core/tasks.py rounds up to it).
+    TASKS_SCHEDULE_RESOLUTION = 1.0
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND must be database or rq.")
+# /readyz fails when no worker of a queue has been seen for this long (seconds); each worker
+# says it is alive every 10 seconds.
+TASKS_WORKER_SEEN_SECONDS = env.int("TASKS_WORKER_SEEN_SECONDS", default=60)
 # How many CDP calls one page or one bulk refresh makes at once (an order's consumers).
 CDP_CONCURRENCY = env.int("CDP_CONCURRENCY", default=8)
+# The identifier providers (guests' `identifiers[].provider`) a loyalty or member id typed in the
+# search box is looked up under, in CDP's guest search.
+CDP_IDENTIFIER_PROVIDERS = env.list("CDP_IDENTIFIER_PROVIDERS", default=["loyalty"])
 # The most consumers one bulk refresh takes (a pasted list or an uploaded CSV).
 BULK_REFRESH_MAX_REFS = env.int("BULK_REFRESH_MAX_REFS", default=10_000)
 # A bulk refresh that has not moved for this long lost its worker; requeue_pushes restarts it.
@@ -316,6 +485,10 @@ CACHE_RETENTION_DAYS = env.int("CACHE_RETENTION_DAYS", default=30)
 # must live outside the database (an environment variable or a secrets manager), so whoever can
 # rewrite the database still cannot forge a checkpoint.
 AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+# The key-encryption keys of the per-person keys that encrypt personal values in audit entries
+# (docs/privacy.md): base64 of 32 random bytes each, comma-separated; the first wraps, all unwrap.
+# Unset, keys derived from FIELD_ENCRYPTION_KEY serve. Kept outside the database, like both.
+AUDIT_KEY = env.list("AUDIT_KEY", default=[])
 # Failed sign-ins and refused pages, which anyone can repeat at will: the first per user name and
 # address in a window of this many minutes is an entry, the rest one summary entry after the
 # window (appended by the next such event or by verify_audit). 0: every one is an entry.

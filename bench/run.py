@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_bench python -m bench.run [--quick]
 
 Creates the database if it is missing and seeds it (100,000 consumers, 1,000,000 audit entries)
-unless it already holds them, then runs the list, save, order, export and load benchmarks one
-after the other, each in its own process. `--quick` makes everything smaller, to try it out.
+unless it already holds them, then runs the list, save, order, export, audit chain, queue and
+load benchmarks one after the other, each in its own process. `--quick` makes everything
+smaller, to try it out.
 """
 
 import argparse
@@ -85,6 +86,8 @@ def main() -> None:
         run(["bench.save", "--runs", runs], env, out)
         run(["bench.orders"], env, out)
         run(["bench.export"], env, out)
+        run(["bench.audit_chain", "--seconds", "5" if args.quick else "20"], env, out)
+        run(["bench.queues", "--edits", "100" if args.quick else "300"], env, out)
         run(["bench.load", "--minutes", "1" if args.quick else "5"], env, out)
     print(f"\nWritten to {RESULTS.relative_to(ROOT)}.")
 

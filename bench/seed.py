@@ -140,6 +140,7 @@ def seed(*, consumers: int, entries: int, users: int, seed_value: int = 2026) ->
     from accounts import roles
     from audit.models import AuditChainHead, AuditEntry, FieldChange
     from consumers.models import Order, OrderConsumer
+    from consumers.search import name_keys
 
     rng = random.Random(seed_value)
     timings = {}
@@ -185,6 +186,7 @@ def seed(*, consumers: int, entries: int, users: int, seed_value: int = 2026) ->
                     title=rng.choice(TITLES),
                     first_name=first,
                     last_name=last,
+                    **name_keys(first, last),
                     gender=rng.choice(GENDERS),
                     guest_ref=_ref(rng),
                     guest_name=f"{first} {last}",

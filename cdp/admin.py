@@ -26,12 +26,13 @@ class CDPConnectionAdmin(admin.ModelAdmin):
         "name",
         "base_url",
         "client_key",
+        "api_version",
         "stored_token",
         "timeout",
         "is_active",
         "last_test",
     ]
-    list_filter = ["is_active", "region"]
+    list_filter = ["is_active", "region", "api_version"]
     search_fields = ["name"]
     actions = ["test_connections", "make_active"]
     readonly_fields = [
@@ -51,6 +52,7 @@ class CDPConnectionAdmin(admin.ModelAdmin):
                     "region",
                     "custom_url",
                     "client_key",
+                    "api_version",
                     "timeout",
                     "is_active",
                     "activate_anyway",

@@ -9,7 +9,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from cdp import crypto, hosts
+from cdp import crypto, hosts, links
 
 # A host name as CDP_ALLOWED_HOSTS takes it: DNS labels, or an IP address (checked apart).
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)
@@ -100,6 +100,23 @@ def check_cdp_base_url_host(
             "connection is active) will fail.",
             hint=hint,
             id="cdp.W004",
+        )
+    ]
+
+
+@checks.register()
+def check_cdp_api_version(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Report a CDP_API_VERSION the client does not speak."""
+    if settings.CDP_API_VERSION in links.API_VERSIONS:
+        return []
+    return [
+        checks.Error(
+            f"CDP_API_VERSION is “{settings.CDP_API_VERSION}”, which this back office does not "
+            "speak, so every call through the CDP_* settings would fail.",
+            hint=f"Set it to one of {', '.join(links.API_VERSIONS)} (docs/cdp-versions.md).",
+            id="cdp.E006",
         )
     ]
 

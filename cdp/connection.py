@@ -65,4 +65,5 @@ def _load_connection() -> Connection:
         api_token=settings.CDP_API_TOKEN,
         connect_timeout=settings.CDP_CONNECT_TIMEOUT,
         read_timeout=settings.CDP_TIMEOUT,
+        api_version=settings.CDP_API_VERSION,
     )

@@ -102,3 +102,11 @@ class CDPBadResponse(CDPError):
 
     # A garbled reply is usually transient, and to an update it leaves the outcome unknown.
     retryable = True
+
+
+class CDPErased(CDPNotFound):
+    """The record belongs to a person who was erased: nothing of theirs is sent, shown or kept.
+
+    A read of such a ref asks CDP only to confirm that the record is gone (its answer is
+    dropped); a write is never sent. Not worth trying again.
+    """

@@ -43,7 +43,16 @@ class CDPConnectionForm(forms.ModelForm):
 
     class Meta:
         model = CDPConnection
-        fields = ["name", "region", "custom_url", "client_key", "api_token", "timeout", "is_active"]
+        fields = [
+            "name",
+            "region",
+            "custom_url",
+            "client_key",
+            "api_version",
+            "api_token",
+            "timeout",
+            "is_active",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,9 +109,15 @@ class CDPConnectionForm(forms.ModelForm):
             )
         return cleaned
 
-    def _target(self) -> tuple[bool, str, str, float]:
+    def _target(self) -> tuple[bool, str, str, str, float]:
         instance = self.instance
-        return (instance.is_active, instance.base_url, instance.client_key, instance.timeout)
+        return (
+            instance.is_active,
+            instance.base_url,
+            instance.client_key,
+            instance.api_version,
+            instance.timeout,
+        )
 
     @sensitive_variables("token")
     def _post_clean(self) -> None:

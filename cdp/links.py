@@ -10,7 +10,11 @@ from urllib.parse import quote, unquote, urlsplit
 
 from cdp.errors import CDPNotFound
 
-# The version of CDP's REST API whose paths the client calls and whose links it builds.
+# The versions of CDP's REST API the client speaks (docs/cdp-versions.md): v2, the "legacy" one
+# every instance answers, and v2.1, the one Sitecore recommends for the 2.1 data model. A
+# connection says which it calls (`transport.Connection.api_version`); links are built in it.
+API_VERSIONS = ("v2", "v2.1")
+# The version a connection speaks unless it says otherwise (CDPConnection, CDP_API_VERSION).
 API_VERSION = "v2"
 # CDP refs are UUIDs, shown in either case in the docs.
 REF_PATTERN = re.compile(
@@ -75,8 +79,23 @@ def ref_from_link(value: object) -> str:
     return ref if is_valid_ref(ref) else ""
 
 
+def ref_of_item(item: object) -> str:
+    """Return the ref of a collection's item: its `ref` when CDP gives one (v2.1), else its href's.
+
+    v2 items are links only (`{"href": ...}`, the ref "the string that follows the final slash");
+    v2.1 items carry the ref as well (`{"href": ..., "ref": ...}`).
+    """
+    if isinstance(item, dict):
+        ref = item.get("ref")
+        if isinstance(ref, str) and is_valid_ref(ref):
+            return ref
+    return ref_from_link(item)
+
+
 def path(*segments: str, version: str = API_VERSION) -> str:
     """Return the path of these segments, e.g. /v2/orders/<ref>; refuse (unsent) a bad one."""
+    if version not in API_VERSIONS:
+        raise ValueError(f"CDP API version {version!r} is not one of {', '.join(API_VERSIONS)}.")
     for segment in segments:
         if not is_valid_ref(segment):
             raise _not_a_ref(segment)

@@ -28,6 +28,7 @@ FIELD_LABELS = {
     "custom_url": "Custom URL",
     "client_key": "Client key",
     "api_token": "API token",
+    "api_version": "API version",
     "timeout": "Timeout (seconds)",
     "is_active": "Active",
 }
@@ -77,6 +78,11 @@ class CDPConnection(models.Model):
         US = "https://api-engage-us.sitecorecloud.io", "United States (api-engage-us)"
         CUSTOM = "custom", "Custom URL (the local sandbox or a proxy)"
 
+    class APIVersion(models.TextChoices):
+        # docs/cdp-versions.md: what differs, and how to choose.
+        V2 = "v2", "v2 (legacy; every CDP instance)"
+        V2_1 = "v2.1", "v2.1 (current; instances on the 2.1 data model)"
+
     name = models.CharField(max_length=100, unique=True)
     region = models.CharField(max_length=64, choices=Region, default=Region.EU)
     custom_url = models.URLField(
@@ -86,6 +92,14 @@ class CDPConnection(models.Model):
     )
     client_key = models.CharField(
         max_length=200, help_text="From CDP > Settings > API access (the Basic auth user)."
+    )
+    api_version = models.CharField(
+        "API version",
+        max_length=8,
+        choices=APIVersion,
+        default=APIVersion.V2,
+        help_text="Which of CDP's REST APIs to speak: its paths, links and how a save is sent. "
+        "The connection test says whether CDP answers in it.",
     )
     # AES-256-GCM under FIELD_ENCRYPTION_KEY (cdp/crypto.py); the plaintext is never stored.
     api_token_encrypted = models.TextField("API token (encrypted)", editable=False)
@@ -182,4 +196,29 @@ class CDPConnection(models.Model):
             # The connect timeout stays the operator's setting, but never above the read timeout.
             connect_timeout=min(settings.CDP_CONNECT_TIMEOUT, self.timeout),
             read_timeout=self.timeout,
+            api_version=self.api_version,
         )
+
+
+class ErasedRef(models.Model):
+    """A guest or order consumer of a person who was erased: the do-not-send list.
+
+    CDP's duty on the controller after an erasure is to "ensure that none of your systems send
+    any of [the guest's] personal data" again; `cdp.erasures` holds every call to it.
+    """
+
+    class Kind(models.TextChoices):
+        GUEST = "guest", "Guest"
+        CONSUMER = "consumer", "Order consumer"
+
+    ref = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind)
+    # When the back office forgot the person, and the ticket of the erasure request.
+    erased_at = models.DateTimeField()
+    ticket = models.CharField(max_length=100)
+
+    class Meta:
+        verbose_name = "erased ref"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.ref} (erased)"

@@ -44,6 +44,16 @@ def should_retry(method: str, failure: Failure) -> bool:
     return failure in (Failure.NOT_SENT, Failure.DECLINED)
 
 
+def retry_at_once(status: int | None, retry_after: float | None) -> bool:
+    """Say whether the first retry goes at once rather than after a backoff.
+
+    CDP's advice for a 503 is "Try again immediately as servers are clustered" (the REST API's
+    response-codes page): the next attempt likely reaches another server. Only once, so a CDP
+    that is down as a whole still gets the backoff; and not when CDP said when to come back.
+    """
+    return status == 503 and retry_after is None
+
+
 @dataclass(frozen=True)
 class Policy:
     """How many times a call is tried, how long to back off, and the most one call may take."""

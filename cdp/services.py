@@ -28,7 +28,15 @@ logger = logging.getLogger(__name__)
 # Who acts, for the audit log: the signed-in administrator, or nobody (a management command).
 Actor = AbstractBaseUser | AnonymousUser | None
 # The fields an audit entry reports, as text; the token is audited by fingerprint only.
-AUDITED_FIELDS = ("name", "region", "custom_url", "client_key", "timeout", "is_active")
+AUDITED_FIELDS = (
+    "name",
+    "region",
+    "custom_url",
+    "client_key",
+    "api_version",
+    "timeout",
+    "is_active",
+)
 
 
 def _audit_text(connection: CDPConnection | None, field: str) -> str:
@@ -215,9 +223,18 @@ def _test_call(target: transport.Connection, pk: int | None) -> ConnectionTestRe
     except CDPError as exc:
         status, ok = exc.status, False
         message = exc.message
+        if exc.status == 404:
+            # The credentials may be right: CDP has no such path, i.e. not in this version.
+            message = (
+                f"{message} CDP does not answer API {target.api_version} at {target.base_url}: "
+                "choose the other API version, or check the region."
+            )
     else:
         status, ok = 200, True
-        message = f"CDP accepted the credentials (HTTP 200) at {target.base_url}."
+        message = (
+            f"CDP accepted the credentials (HTTP 200) at {target.base_url}, answering in API "
+            f"{target.api_version}."
+        )
     latency_ms = round((time.monotonic() - started) * 1000)
     outcome = "ok" if ok else "failed"
     logger.info("CDP connection %s test: %s, HTTP %s, %d ms", pk, outcome, status, latency_ms)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypedDict
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -76,6 +76,16 @@ class Connection:
     api_token: str = field(repr=False)
     connect_timeout: float
     read_timeout: float
+    # Which of CDP's REST APIs to speak (`links.API_VERSIONS`): its paths, links and update verb.
+    api_version: str = links.API_VERSION
+
+    def path(self, *segments: str) -> str:
+        """Return the path of a resource in this connection's API version (refusing a bad ref)."""
+        return links.path(*segments, version=self.api_version)
+
+    def link(self, collection: str, ref: str) -> dict[str, str]:
+        """Return CDP's link object for a resource of this connection's CDP and API version."""
+        return links.link(self.base_url, collection, ref, version=self.api_version)
 
 
 # --- time budgets --------------------------------------------------------------------------------
@@ -211,6 +221,8 @@ def _call_with_retries(
             if attempt == policy.attempts or not resilience.should_retry(method, error.failure):
                 raise _give_up(error) from None
             delay = resilience.backoff_delay(attempt, base=policy.backoff, cap=policy.backoff_max)
+            if attempt == 1 and resilience.retry_at_once(error.status, error.retry_after):
+                delay = 0.0
             if error.retry_after is not None:
                 # CDP said when to come back; coming back sooner would only be refused again.
                 delay = error.retry_after
@@ -367,7 +379,7 @@ def _error_from_response(response: requests.Response) -> CDPError:
         body = None
     if not isinstance(body, dict):
         body = {}
-    cdp_message = body.get("message") if isinstance(body.get("message"), str) else ""
+    cdp_message = _cdp_text(body.get("message"), body.get("developerMessage"))
     reason = f"HTTP {status} {_STATUS_NAMES.get(status, response.reason or '')}".strip()
     details: _Details = {
         "status": status,
@@ -397,6 +409,21 @@ def _error_from_response(response: requests.Response) -> CDPError:
         text = cdp_message or "CDP refused the request without saying why."
         return CDPRejected(f"CDP refused the request ({reason}): {text}", **details)
     return CDPBadResponse(f"CDP answered with an unexpected {reason}.", **details)
+
+
+def _cdp_text(message: object, developer_message: object) -> str:
+    """Return what CDP said, for an agent: its `message`, and its `developerMessage` if it adds.
+
+    CDP's 404 says "The specified resource does not exist." in `message` and which one in
+    `developerMessage` ("Guest with ref … was not found"); a 400 says the same in both.
+    """
+    text = message.strip() if isinstance(message, str) else ""
+    detail = developer_message.strip() if isinstance(developer_message, str) else ""
+    if not detail or detail in text:
+        return text
+    if not text:
+        return detail
+    return f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {detail}"
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -433,28 +460,72 @@ def _seconds(value: float) -> str:
 # --- collections ---------------------------------------------------------------------------------
 
 
-def collection_refs(
+def collection_pages(
     path: str, *, connection: Connection, params: Params | None = None
-) -> list[str]:
-    """Follow `offset`/`limit` pages of a collection and return the refs of all its items."""
-    refs: list[str] = []
-    offset = 0
+) -> Iterator[dict[str, Any]]:
+    """Yield the pages of a collection, following `next.href` when CDP gives one (v2.1), else
+    `offset`/`limit`, until a page brings nothing new or is the last (its offset is the `last`
+    link's, or it holds fewer items than its limit).
+
+    A `next` link is followed only to this collection on this connection's host: it comes from
+    CDP's answer, and the call carries the credentials.
+    """
+    query: dict[str, str | int] = {**(params or {}), "offset": 0, "limit": PAGE_LIMIT}
+    seen: set[str] = set()
     while True:
-        page = request(
-            "GET",
-            path,
-            params={**(params or {}), "offset": offset, "limit": PAGE_LIMIT},
-            connection=connection,
-        )
+        page = request("GET", path, params=query, connection=connection)
         items = collection_items(page)
-        new_refs = [ref for ref in map(links.ref_from_link, items) if ref and ref not in refs]
-        refs.extend(new_refs)
+        refs = {ref for ref in map(links.ref_of_item, items) if ref}
+        new = refs - seen
+        seen |= refs
+        yield page
+        if not new:
+            return
+        following = _link_query(page, "next", path, connection)
+        if following is not None:
+            query = {**query, **following}
+            continue
+        # No `next`: the `last` link (v2 lists carry one too) says whether this is the last page.
+        last = _link_query(page, "last", path, connection) or {}
+        if str(last.get("offset", "")) == str(query.get("offset")):
+            return
         # CDP may cap the page below what was asked, so the page's own limit says when it is last.
         limit = page.get("limit")
         page_limit = limit if isinstance(limit, int) else PAGE_LIMIT
-        if not new_refs or len(items) < max(page_limit, 1):
-            return refs
-        offset += len(items)
+        if len(items) < max(page_limit, 1):
+            return
+        query = {**query, "offset": int(query.get("offset", 0)) + len(items)}
+
+
+def _link_query(
+    page: dict[str, Any], name: str, path: str, connection: Connection
+) -> dict[str, str] | None:
+    """Return the query of a page's link (`next`, `last`), if it names this collection on this
+    connection's host; else None."""
+    following = page.get(name)
+    href = following.get("href") if isinstance(following, dict) else None
+    if not isinstance(href, str):
+        return None
+    try:
+        target, base = urlsplit(href), urlsplit(connection.base_url)
+    except ValueError:
+        return None
+    same_place = (target.scheme, target.netloc) == (base.scheme, base.netloc)
+    if not same_place or target.path.rstrip("/") != path.rstrip("/"):
+        return None
+    return dict(parse_qsl(target.query))
+
+
+def collection_refs(
+    path: str, *, connection: Connection, params: Params | None = None
+) -> list[str]:
+    """Return the refs of all the items of a collection (`items[].ref`, else from the href)."""
+    refs: list[str] = []
+    for page in collection_pages(path, connection=connection, params=params):
+        for ref in map(links.ref_of_item, collection_items(page)):
+            if ref and ref not in refs:
+                refs.append(ref)
+    return refs
 
 
 def collection_items(page: dict[str, Any]) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Run the CDP sandbox: `python -m cdp_sandbox --port 8100`."""
+"""Run the CDP sandbox, REST API v2 and v2.1 side by side: `python -m cdp_sandbox --port 8100`."""
 
 import argparse
 import json
@@ -8,6 +8,7 @@ import sys
 
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault, Sandbox, SandboxConfig
+from cdp_sandbox.store import VERSIONS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +47,34 @@ def main(argv: list[str] | None = None) -> None:
         help="refuse longer string attributes (CDP documents no limit)",
     )
     parser.add_argument(
+        "--versions",
+        default="v2,v2.1",
+        help="the API versions to answer, comma-separated (default: v2,v2.1)",
+    )
+    parser.add_argument(
+        "--patch-clears-by-omission",
+        action="store_true",
+        help="refuse a null in a v2.1 PATCH: clearing takes a PUT without the attribute "
+        "(CDP does not document how PATCH clears; default: a null clears)",
+    )
+    parser.add_argument(
+        "--no-expand-consumers",
+        action="store_true",
+        help="answer links, not records, to expand=true on an order's consumers (v2.1)",
+    )
+    parser.add_argument(
+        "--guest-orders-by",
+        choices=("contact", "consumer"),
+        default="contact",
+        help="which orders GET /orders?guestRef= lists: those the guest owns as contact "
+        "(default) or those the guest travels on",
+    )
+    parser.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print every API call: method, path, status and the body sent",
+    )
+    parser.add_argument(
         "--latency-ms", type=int, default=0, help="add this latency to every API answer"
     )
     parser.add_argument(
@@ -60,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         ),
     )
     args = parser.parse_args(argv)
+    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
+    unknown = sorted(set(versions) - set(VERSIONS))
+    if unknown or not versions:
+        parser.error(f"--versions: {', '.join(unknown) or 'none'}; known: {', '.join(VERSIONS)}")
 
     sandbox = Sandbox(
         SandboxConfig(
@@ -69,14 +102,23 @@ def main(argv: list[str] | None = None) -> None:
             strict_titles=args.strict_titles,
             case_sensitive_guest_search=args.case_sensitive_guest_search,
             max_string_length=args.max_string_length,
+            versions=versions,
+            patch_clears_with_null=not args.patch_clears_by_omission,
+            expand_consumers=not args.no_expand_consumers,
+            guest_orders_by=args.guest_orders_by,
         )
     )
+    sandbox.log_requests = args.log_requests
     if args.latency_ms:
-        sandbox.inject(Fault(path="/v2/.*", latency=args.latency_ms / 1000, times=None))
+        sandbox.inject(Fault(path=r"/v2(\.1)?/.*", latency=args.latency_ms / 1000, times=None))
     for fault in args.fault:
         sandbox.inject(fault)
     url = sandbox.start(args.host, args.port)
-    print(f"CDP sandbox listening on {url} (client key {args.client_key!r})", flush=True)
+    print(
+        f"CDP sandbox listening on {url} (client key {args.client_key!r}), "
+        f"REST API {' and '.join(versions)}",
+        flush=True,
+    )
     print("Demo orders: " + " ".join(seed.demo_order_refs()), flush=True)
     # Stop cleanly on Ctrl-C or `kill`, even when started where SIGINT is ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -13,7 +13,7 @@ from cdp_sandbox.store import check_changes
 class Fault:
     """Something to do instead of, or on top of, the normal answer to matching requests."""
 
-    method: str = "*"  # "GET", "POST" or "*"
+    method: str = "*"  # "GET", "POST", "PUT", "PATCH", "DELETE" or "*"
     # A regular expression matched against the whole path, e.g. "/v2/orderConsumers/.*".
     path: str = ".*"
     # Seconds to wait before answering. The request is then handled as usual, so an update the
@@ -25,7 +25,7 @@ class Fault:
     reset: bool = False  # drop the connection without answering
     malformed: bool = False  # answer 200 with a body that is not JSON
     truncated: bool = False  # promise a longer body than is sent, then close
-    # Attribute changes made to the consumer at /v2/orderConsumers/<ref> before answering, as
+    # Attribute changes made to the consumer at /v2[.1]/orderConsumers/<ref> before answering, as
     # another CDP user would make them (see Sandbox.change_consumer).
     change: dict | None = None
     # Answer exactly this body (text is sent as UTF-8, bytes as they are) as application/json,
@@ -59,8 +59,8 @@ class Fault:
         def whole(value: object) -> TypeGuard[int]:
             return isinstance(value, int) and not isinstance(value, bool)
 
-        if self.method not in ("*", "GET", "POST", "PUT", "DELETE"):
-            raise ValueError("method: must be GET, POST, PUT, DELETE or *")
+        if self.method not in ("*", "GET", "POST", "PUT", "PATCH", "DELETE"):
+            raise ValueError("method: must be GET, POST, PUT, PATCH, DELETE or *")
         if not isinstance(self.path, str):
             raise ValueError("path: must be a regular expression")
         try:

@@ -12,6 +12,9 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from cdp_sandbox.store import SandboxConfig, SandboxError, error_body
 
+# The methods that carry a JSON body to the API.
+_WRITES = ("POST", "PUT", "PATCH")
+
 
 @dataclass
 class RecordedRequest:
@@ -60,6 +63,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces stderr noise
@@ -141,9 +147,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
         if not self._authorized(sandbox.config):
             status, payload = 401, error_body(401, "")
-        elif method == "POST" and "application/json" not in self.headers.get("Content-Type", ""):
+        elif method in _WRITES and "application/json" not in self.headers.get("Content-Type", ""):
             status, payload = 415, error_body(415, "Content type must be application/json.")
-        elif method == "POST" and not body_ok:
+        elif method in _WRITES and not body_ok:
             status, payload = 400, error_body(400, "The request body is not valid JSON.")
         else:
             try:
@@ -151,7 +157,12 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             except SandboxError as exc:
                 status, payload = exc.status, error_body(exc.status, exc.message)
         record.status = status
-        self._send(status, payload)
+        if sandbox.log_requests:
+            sandbox.log(record)
+        if payload is None:
+            self._send_raw(status, b"", "application/json")
+        else:
+            self._send(status, payload)
 
     def _authorized(self, config: SandboxConfig) -> bool:
         scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")

@@ -22,6 +22,9 @@ class SeedData:
     consumers: dict[str, dict] = field(default_factory=dict)
     guests: dict[str, dict] = field(default_factory=dict)
     order_items: dict[str, dict] = field(default_factory=dict)
+    # {order ref: guest ref} of each order's contact, its owner in CDP's model: the first
+    # traveller of the order (a `customer` guest; the others are `traveller` guests).
+    order_contacts: dict[str, str] = field(default_factory=dict)
 
 
 # (title, first name, last name, gender, nationality, country, date of birth) per traveller.
@@ -110,6 +113,13 @@ def build() -> SeedData:
                 "nationality": nationality,
                 "country": country,
                 "language": "en",
+                "identifiers": [
+                    {
+                        "provider": "loyalty",
+                        "id": f"FF{900_000 + person}",
+                        "expiryDate": "2028-12-31T00:00Z",
+                    }
+                ],
             }
             consumer: dict[str, object] = {
                 "ref": consumer_ref,
@@ -141,6 +151,7 @@ def build() -> SeedData:
                 # Undocumented attribute: proves a save keeps what the form never shows.
                 consumer["specialAssistance"] = {"wheelchair": False, "meal": "VGML"}
             data.consumers[consumer_ref] = consumer
+        data.order_contacts[order_ref] = make_ref("guest", people[0])
         data.orders[order_ref] = {
             "ref": order_ref,
             "createdAt": created,

@@ -7,6 +7,7 @@ people use to reset it, inject faults, change records behind the app's back and 
 """
 
 import copy
+import json
 import re
 import threading
 from collections import deque
@@ -43,6 +44,8 @@ class Sandbox:
         self.in_flight = 0
         self.max_in_flight = 0
         self.base_url = ""
+        # Print each API call (method, path, status, body) as it is answered (`--log-requests`).
+        self.log_requests = False
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -93,17 +96,24 @@ class Sandbox:
         """Change a consumer as another CDP user would (see `Store.change_consumer`)."""
         return self.store.change_consumer(ref, **changes)
 
-    def consumer(self, ref: str) -> dict:
-        """Return a consumer as the API would render it."""
-        return self.store.consumer(ref)
+    def consumer(self, ref: str, version: str = "v2") -> dict:
+        """Return a consumer as the API would render it (in `version`)."""
+        return self.store.consumer(ref, version)
 
-    def handle(self, method: str, path: str, query: dict, body: object) -> tuple[int, dict]:
+    def log(self, request: RecordedRequest) -> None:
+        """Print one API call: method, path and query, status, and the body it carried."""
+        query = "&".join(f"{k}={v}" for k, v in request.query.items())
+        shown = f"{request.path}?{query}" if query else request.path
+        body = "" if request.body is None else " " + json.dumps(request.body, default=str)
+        print(f"CDP sandbox: {request.method} {shown} -> {request.status}{body}", flush=True)
+
+    def handle(self, method: str, path: str, query: dict, body: object) -> tuple[int, dict | None]:
         """Answer an authenticated API request (see `Store.handle`)."""
         return self.store.handle(method, path, query, body)
 
     def _change_behind_the_apps_back(self, path: str, changes: dict, generation: int) -> None:
         """Apply a fault's `change` to the consumer a request is for, if it is for one."""
-        match = re.fullmatch(r"/v2/orderConsumers/([^/]+)", path)
+        match = re.fullmatch(r"/v2(?:\.1)?/orderConsumers/([^/]+)", path)
         with self.lock:
             # A request begun before a reset must not touch the fresh seed data.
             if match and generation == self.generation and unquote(match[1]) in self.data.consumers:

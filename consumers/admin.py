@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from consumers.models import Order, OrderConsumer, Push
+from consumers.models import Order, OrderConsumer, Push, ReasonTemplate
 from core.admin import BoundedDateHierarchyMixin
 
 
@@ -39,3 +39,13 @@ class PushAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
+
+
+@admin.register(ReasonTemplate)
+class ReasonTemplateAdmin(admin.ModelAdmin):
+    """The common reasons the edit form offers; agents may still type their own."""
+
+    # Edited on each reason's own page: the admin's list_editable inputs carry no labels.
+    list_display = ["text", "position", "active"]
+    list_filter = ["active"]
+    search_fields = ["text"]

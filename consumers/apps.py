@@ -17,13 +17,14 @@ class ConsumersConfig(AppConfig):
     def ready(self) -> None:
         # cycle-breaker: Django imports apps.py while it fills the app registry, before a model
         # may be imported; receivers and views lead to models, records to the CDP client.
-        from consumers import receivers, records
+        from consumers import receivers, records, services
         from consumers.views import revert
 
         # The audit log shows the fields an agent edits by these names, and an entry's page
         # offers to revert the change it records.
         register_field_labels("Order consumer", records.LABELS)
         register_entry_context(revert.revert_offer)
+        register_entry_context(services.audit_entry_names)
 
         post_migrate.connect(
             grant_administrators_every_permission, dispatch_uid="administrator-permissions"

@@ -29,6 +29,7 @@ from consumers.services import consumers_refresh
 from consumers.tasks import bulk_refresh_run_task
 from core.logging import error_summary
 from core.spreadsheets import csv_cell
+from core.tasks import task_enqueue
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -117,8 +118,8 @@ def bulk_refresh_start(*, user: User, refs: list[str]) -> BulkRefresh:
         BulkRefreshItem.objects.bulk_create(
             [BulkRefreshItem(job=job, consumer_ref=ref) for ref in refs], batch_size=1000
         )
-        # With the database task backend the task commits together with the job.
-        bulk_refresh_run_task.enqueue(job.pk)
+        # Commits together with the job, or is queued once it has (core/tasks.py).
+        task_enqueue(bulk_refresh_run_task, job.pk)
     logger.info("bulk refresh queued", extra={"job": job.pk, "refs": len(refs)})
     return job
 
@@ -223,7 +224,7 @@ def bulk_refresh_requeue_stalled() -> int:
         with transaction.atomic():
             # Moved on so the next cron run leaves it alone while the new task waits its turn.
             BulkRefresh.objects.filter(pk=job_id).update(progressed_at=timezone.now())
-            bulk_refresh_run_task.enqueue(job_id)
+            task_enqueue(bulk_refresh_run_task, job_id)
         logger.info("bulk refresh queued again", extra={"job": job_id})
     return len(stalled)
 

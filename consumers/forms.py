@@ -9,9 +9,11 @@ from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.urls import reverse_lazy
+from django.utils.html import format_html
 
 from cdp.links import is_ref, parse_link
 from consumers import bulk, records
+from consumers.items import item_label
 from consumers.models import OrderConsumer
 
 # C0 and C1 controls, DEL and the Unicode line and paragraph separators (Cc, Zl and Zp).
@@ -52,6 +54,41 @@ class RefLinesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
 
+class OrderItemsField(forms.MultipleChoiceField):
+    """The order's items as checkboxes; a value may also be a ref, a link or several lines of
+    them (pasted, or posted by a client of the old one-ref-per-line field)."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        return [line for text in values for line in str(text).splitlines() if line.strip()]
+
+    def valid_value(self, value: str) -> bool:
+        return True  # each is checked as a ref or link in the form's clean_order_item_refs
+
+
+# The titles agents use most, first in the title list (Mx is not among CDP's documented
+# examples, but it is one of the commonest titles asked for).
+COMMON_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Mx", "Dr")
+
+
+def title_choices(current: str) -> list[Any]:
+    """The title select's options: none, the common titles, then the rest of CDP's list."""
+    documented = [value for value, _ in records.choices("title", current=current) if value]
+    common = [(title, title) for title in COMMON_TITLES]
+    rest = [
+        (value, label)
+        for value, label in records.choices("title", current=current)
+        if value and value not in COMMON_TITLES
+    ]
+    if current and current not in documented and current not in COMMON_TITLES:
+        rest = [(current, f"{current} (as in CDP)"), *[o for o in rest if o[0] != current]]
+    return [("", "—"), ("Common titles", common), ("Other titles", rest)]
+
+
 class ConsumerForm(forms.Form):
     """The fields an agent may correct on an order consumer, and the version they loaded."""
 
@@ -83,24 +120,32 @@ class ConsumerForm(forms.Form):
         widget=forms.TextInput(
             attrs={
                 "data-guest-lookup": reverse_lazy("consumers:guest_summary"),
+                "data-guest-search": reverse_lazy("consumers:guest_search"),
                 "class": "ref",
                 "spellcheck": "false",
                 "autocomplete": "off",
             }
         ),
     )
-    order_item_refs = RefLinesField(
+    order_item_refs = OrderItemsField(
         label=records.label("order_item_refs"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One order-item ref or link per line; each must belong to this consumer's order.",
+        help_text="The items of this consumer's order; tick those the consumer travels on.",
+    )
+    order_item_other = RefLinesField(
+        label="Another item of the order",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 1, "class": "ref", "spellcheck": "false"}),
+        help_text="An item the list does not show: its ref or link, one per line. It must belong "
+        "to this consumer's order.",
     )
     reason = forms.CharField(
         label="Reason",
         required=False,
         max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why you make this change, e.g. the customer's call. Kept in the audit log.",
+        widget=forms.TextInput(attrs={"list": "reason-templates", "autocomplete": "off"}),
+        help_text="Why you make this change: pick a common reason or type your own. Kept in the "
+        "audit log.",
     )
     # The version the agent loaded (values and CDP's modifiedAt), signed so it comes back intact.
     loaded = forms.CharField(
@@ -116,13 +161,61 @@ class ConsumerForm(forms.Form):
         "bad_version": "The form lost track of the version it was loaded with; reload the page.",
     }
 
-    def __init__(self, *args: Any, consumer: OrderConsumer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        consumer: OrderConsumer,
+        order_items: dict[str, dict[str, str]] | None = None,
+        guest: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("initial", self.initial_for(consumer))
         super().__init__(*args, **kwargs)
         self.consumer = consumer
-        for name, field in self.fields.items():
-            if isinstance(field, forms.ChoiceField):
-                field.choices = records.choices(name, current=getattr(consumer, name))
+        for name, options in (
+            ("title", title_choices(consumer.title)),
+            ("gender", records.choices("gender", current=consumer.gender)),
+        ):
+            choice_field = self.fields[name]
+            assert isinstance(choice_field, forms.ChoiceField)
+            choice_field.choices = options
+        # The order's items, and any item the consumer holds that the order no longer lists.
+        # By reference id (PostgreSQL's jsonb keeps no key order), then those the order lacks.
+        given = order_items or {}
+        items = {
+            ref: given[ref]
+            for ref in sorted(given, key=lambda r: (str(given[r].get("reference", "")), r))
+        }
+        for ref in consumer.order_item_refs:
+            items.setdefault(ref, {})
+        items_field = self.fields["order_item_refs"]
+        assert isinstance(items_field, forms.ChoiceField)
+        items_field.choices = [
+            (ref, format_html('{} <span class="ref small text-body-secondary">{}</span>',
+                              item_label(summary), ref))
+            for ref, summary in items.items()
+        ]  # fmt: skip
+        if not items:
+            self.fields[
+                "order_item_refs"
+            ].help_text = (
+                "CDP lists no items on this order as last read; paste an item's ref or link below."
+            )
+        guest_field = self.fields["guest_ref"]
+        if consumer.guest_ref:
+            name = (guest or {}).get("name") or consumer.guest_name or "(name not available)"
+            email = (guest or {}).get("email", "")
+            now = f"{name} · {email}" if email else name
+            guest_field.help_text = format_html(
+                'Now: <strong data-testid="guest-current">{}</strong>. Type a name or e-mail '
+                "address to search CDP's guests, or paste a guest's ref or link; empty unlinks.",
+                now,
+            )
+        else:
+            guest_field.help_text = (
+                "No guest linked. Type a name or e-mail address to search CDP's guests, or paste "
+                "a guest's ref or link."
+            )
 
     @staticmethod
     def initial_for(consumer: OrderConsumer) -> dict[str, Any]:
@@ -159,8 +252,28 @@ class ConsumerForm(forms.Form):
         return parse_ref(value, "guests") if value else ""
 
     def clean_order_item_refs(self) -> list[str]:
+        return self._item_refs(self.cleaned_data["order_item_refs"])
+
+    def clean_order_item_other(self) -> list[str]:
+        return self._item_refs(self.cleaned_data["order_item_other"].splitlines())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "order_item_refs" in cleaned and "order_item_other" in cleaned:
+            ticked, other = cleaned["order_item_refs"], cleaned.pop("order_item_other")
+            twice = [ref for ref in other if ref in ticked]
+            if twice:
+                self.add_error(
+                    "order_item_other",
+                    self.error_messages["duplicate_item"].format(ref=twice[0])
+                    + " It is ticked in the list above already.",
+                )
+            cleaned["order_item_refs"] = [*ticked, *(r for r in other if r not in ticked)]
+        return cleaned
+
+    def _item_refs(self, lines: list[str]) -> list[str]:
         refs, errors = [], []
-        for line in self.cleaned_data["order_item_refs"].splitlines():
+        for line in lines:
             if not line.strip():
                 continue
             try:
@@ -195,6 +308,58 @@ class ConsumerForm(forms.Form):
     def edited_values(self) -> dict:
         """Return the editable fields as the service expects them."""
         return {name: self.cleaned_data[name] for name in records.NAMES}
+
+
+class TravellerRowForm(forms.Form):
+    """One traveller's title and names on the order page's inline form (prefix: its row)."""
+
+    ref = forms.CharField(widget=forms.HiddenInput)
+    title = forms.ChoiceField(
+        label="Title",
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    first_name = forms.CharField(
+        label="First name",
+        max_length=records.field("first_name").max_length,
+        error_messages={"required": "Enter a first name: CDP requires one."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=records.field("last_name").max_length,
+        error_messages={"required": "Enter a last name: CDP requires one."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    loaded = ConsumerForm.base_fields["loaded"]
+    error_messages = ConsumerForm.error_messages
+
+    def __init__(self, *args: Any, consumer: OrderConsumer, **kwargs: Any) -> None:
+        initial = ConsumerForm.initial_for(consumer)
+        kwargs.setdefault("initial", {**initial, "ref": consumer.ref})
+        super().__init__(*args, **kwargs)
+        self.consumer = consumer
+        title = self.fields["title"]
+        assert isinstance(title, forms.ChoiceField)
+        title.choices = title_choices(consumer.title)
+
+    clean_first_name = ConsumerForm.clean_first_name
+    clean_last_name = ConsumerForm.clean_last_name
+    _clean_name = ConsumerForm._clean_name
+    clean_loaded = ConsumerForm.clean_loaded
+
+    def clean_ref(self) -> str:
+        if self.cleaned_data["ref"] != self.consumer.ref:
+            raise ValidationError("The rows of the form came back in another order; reload it.")
+        return self.cleaned_data["ref"]
+
+    def edited_values(self) -> dict:
+        """All editable fields as loaded, with this row's title and names laid over them."""
+        values = dict(self.cleaned_data["loaded"]["values"])
+        values.update(
+            {name: self.cleaned_data[name] for name in ("title", "first_name", "last_name")}
+        )
+        return values
 
 
 class SearchForm(forms.Form):

@@ -2,7 +2,7 @@
 their way to CDP (pushes), who opened which consumer, and bulk refreshes with their items."""
 
 from datetime import datetime, timedelta
-from typing import Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from consumers import records
+from consumers.search import KEY_MAX_LENGTH, name_keys
 
 
 class Order(models.Model):
@@ -20,6 +21,10 @@ class Order(models.Model):
     status = models.CharField(max_length=32, blank=True)
     ordered_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField("CDP record", default=dict)
+    # {item ref: what CDP says the item is} (consumers.items.item_summary), read with the order.
+    items = models.JSONField("order items", default=dict, blank=True)
+    # The order's consumer refs in CDP's order, as last listed: the order of its travellers.
+    consumer_refs = models.JSONField(default=list, blank=True)
     fetched_at = models.DateTimeField()
 
     class Meta:
@@ -27,6 +32,12 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.reference_id or self.ref
+
+    @property
+    def item_refs(self) -> list[str]:
+        """The items' refs by their reference ids (PostgreSQL's jsonb keeps no key order)."""
+        items = self.items if isinstance(self.items, dict) else {}
+        return sorted(items, key=lambda ref: (str(items[ref].get("reference", "")), ref))
 
 
 class OrderConsumer(models.Model):
@@ -57,15 +68,29 @@ class OrderConsumer(models.Model):
     # Held by one save at a time, so two saves of the same consumer never race each other to CDP.
     push_lock_token = models.CharField(max_length=32, blank=True, editable=False)
     push_lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The names' search keys (consumers.search.name_keys): what the search by name matches.
+    first_key = models.CharField(max_length=KEY_MAX_LENGTH, blank=True, editable=False)
+    last_key = models.CharField(max_length=KEY_MAX_LENGTH, blank=True, editable=False)
+    name_key = models.CharField(max_length=2 * KEY_MAX_LENGTH, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]
-        # The search by name uses expression indexes on PostgreSQL (migration 0006); a plain index
+        # The search by name uses expression indexes on PostgreSQL (migration 0017); a plain index
         # on the name would tempt the planner into walking the whole table in name order.
         indexes = [models.Index(fields=["-fetched_at"], name="consumer_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The keys follow the names wherever a row is written through the model; the services'
+        # bulk writes set them from the same function (services.consumer_save).
+        for column, key in name_keys(self.first_name, self.last_name).items():
+            setattr(self, column, key)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "first_key", "last_key", "name_key"}
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:
@@ -292,3 +317,68 @@ class BulkRefreshItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer_ref}: {self.result}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> Self:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """Something the back office tells one person on the next page they open.
+
+    A queued edit that finally landed or failed, an approval waiting: whatever happened while
+    the person was elsewhere. Shown once as a message (`shown_at`), counted in the navigation
+    bar's badge until read (`read_at`). Written by `consumers.notifications.notification_create`.
+    """
+
+    class Level(models.TextChoices):
+        INFO = "info", "Information"
+        SUCCESS = "success", "Done"
+        WARNING = "warning", "Needs a look"
+        ERROR = "error", "Failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=16, choices=Level, default=Level.INFO)
+    # Plain text: the message shown; never a secret (it is kept until the person reads it).
+    message = models.TextField()
+    # Where to look (a page of this site), or "".
+    url = models.CharField(max_length=500, blank=True)
+    # A short label grouping notifications ("push", "approval"), for filtering and tests.
+    kind = models.CharField(max_length=32, blank=True)
+    shown_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notification {self.pk} for {self.user_id} ({self.level})"
+
+
+class ReasonTemplate(models.Model):
+    """A common reason for a change, kept by administrators; the edit form's reason offers them."""
+
+    text = models.CharField(max_length=200, unique=True)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Reasons are offered in this order (lowest first), then by text."
+    )
+    active = models.BooleanField(default=True, help_text="Untick to stop offering it.")
+
+    class Meta:
+        ordering = ["position", "text"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -3,8 +3,9 @@
 An edit becomes a `Push` row before the first call to CDP. One attempt takes the consumer's push
 lock (so two saves of one consumer never race each other), re-reads the record, refuses to
 overwrite a newer version (conflict), lays the changed fields over the fresh copy and sends the
-whole record. When CDP cannot take it (unreachable, timing out, failing, circuit open) the push is
-queued, in the same transaction as its audit entry and the task that will try it again.
+whole record (v2), or sends only the changed attributes (v2.1). When CDP cannot take it
+(unreachable, timing out, failing, circuit open) the push is queued, in the same transaction as
+its audit entry and the task that will try it again.
 """
 
 import logging
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -30,10 +32,12 @@ from cdp import client
 from cdp.connection import current_connection
 from cdp.errors import CDPCircuitOpen, CDPError, CDPNotFound, CDPUnavailable, Failure
 from consumers import records
-from consumers.models import OrderConsumer, Push
+from consumers.models import Notification, OrderConsumer, Push
+from consumers.notifications import notification_create
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
 from consumers.tasks import push_deliver_task
 from core.logging import error_summary
+from core.tasks import task_enqueue
 
 # Refs, ids and error kinds only, never record content such as names (core/logging.py).
 logger = logging.getLogger(__name__)
@@ -86,6 +90,11 @@ def _check_links(order_ref: str, changes: dict) -> str | None:
     return guest_name
 
 
+def push_links_check(*, order_ref: str, changes: dict) -> None:
+    """Refuse new links CDP would not resolve (ValidationError); CDPError if it cannot be asked."""
+    _check_links(order_ref, changes)
+
+
 # --- the consumer's push lock -------------------------------------------------------------------
 
 
@@ -123,6 +132,16 @@ def _unlock(ref: str, token: str) -> None:
 # --- recording outcomes ---------------------------------------------------------------------------
 
 
+def audit_subject(push: Push) -> str:
+    """The person an edit's audit entries are about, whose key encrypts their personal values.
+
+    The consumer's guest as the agent loaded it (one person, one key, across all their bookings),
+    or the consumer itself when it has no guest. Erasing a person shreds both their guest's key
+    and each of their consumers' (privacy.services), so a link changed since loses nothing.
+    """
+    return str(push.loaded.get("guest_ref") or push.consumer_ref)
+
+
 def _meta(push: Push) -> RequestMeta:
     return RequestMeta(
         ip_address=push.ip_address, user_agent=push.user_agent, request_id=push.request_id
@@ -156,13 +175,52 @@ def _audit(
         reason=push.reason,
         reverts=AuditEntry.objects.filter(pk=push.reverts_id).first() if push.reverts_id else None,
         supersedes=_settled_entry(push) if outcome != AuditEntry.Outcome.PENDING else None,
+        subject=audit_subject(push),
     )
 
 
-def _finish(push: Push, status: str, error: str = "") -> None:
+def _notify_settled(push: Push, status: str) -> None:
+    """Tell the agent, on their next page, what became of an edit of theirs the queue settled."""
+    if not push.queued_at:
+        return  # settled while they watched: the page told them
+    what = "revert" if push.reverts_id else "edit"
+    name = push.object_repr or push.consumer_ref
+    url = reverse("consumers:detail", args=[push.consumer_ref])
+    if status == Push.Status.SUCCEEDED:
+        message, level = f"Your queued {what} of {name} reached CDP.", Notification.Level.SUCCESS
+    elif status == Push.Status.CONFLICT:
+        message = (
+            f"Your queued {what} of {name} was not sent: someone changed the consumer in CDP "
+            "meanwhile. Compare the versions and re-apply or discard it."
+        )
+        level = Notification.Level.WARNING
+        url = reverse("consumers:conflict", args=[push.consumer_ref, push.pk])
+    else:
+        message, level = (
+            f"Your queued {what} of {name} failed: {push.error}",
+            Notification.Level.ERROR,
+        )
+    notification_create(user=push.user, message=message, url=url, level=level, kind="push")
+
+
+def _finish(push: Push, status: str, error: str = "") -> bool:
+    """Settle the push; False if it was settled already, by an attempt that ran beside this one.
+
+    One conditional UPDATE, so whatever let two attempts of one edit run (a live one taken for a
+    dead one), only one of them records an outcome and its audit entry.
+    """
     push.status, push.error, push.finished_at = status, error, timezone.now()
     push.next_attempt_at = push.woken_at = None
-    push.save(update_fields=["status", "error", "finished_at", "next_attempt_at", "woken_at"])
+    settled = (
+        Push.objects.filter(pk=push.pk, status__in=Push.WAITING)
+        .update(
+            status=status, error=error, finished_at=push.finished_at, next_attempt_at=None,
+            woken_at=None,
+        )
+    )  # fmt: skip
+    if not settled:
+        logger.warning("push %s was settled by another attempt; this one records nothing", push.pk)
+    return bool(settled)
 
 
 def _record_success(
@@ -174,8 +232,10 @@ def _record_success(
         if guest_name is None:
             guest_name = cached.guest_name if cached and "guest_ref" not in push.changes else ""
         saved = consumer_save(push.consumer_ref, reply, guest_name=guest_name, cached=cached)
-        _finish(push, Push.Status.SUCCEEDED)
-        entry = _audit(push, AuditEntry.Outcome.SUCCEEDED)
+        finished = _finish(push, Push.Status.SUCCEEDED)
+        entry = _audit(push, AuditEntry.Outcome.SUCCEEDED) if finished else None
+        if finished:
+            _notify_settled(push, Push.Status.SUCCEEDED)
     logger.info("push %s of consumer %s saved to CDP", push.pk, push.consumer_ref)
     if push.queued_at:
         # A queued edit got through: CDP takes updates again, so the rest go now too.
@@ -191,9 +251,13 @@ def _record_failure(push: Push, error: CDPError | ValidationError, *, text: str 
         "push %s of consumer %s failed: %s", push.pk, push.consumer_ref, error_summary(error)
     )
     with transaction.atomic():
-        _finish(push, Push.Status.FAILED, text)
+        finished = _finish(push, Push.Status.FAILED, text)
         cdp_error = error if isinstance(error, CDPError) else None
-        entry = _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text)
+        entry = (
+            _audit(push, AuditEntry.Outcome.FAILED, cdp_error, message=text) if finished else None
+        )
+        if finished:
+            _notify_settled(push, Push.Status.FAILED)
         if push.queued_at:
             _probe_the_oldest()  # it may have been the queue's probe: another takes over
     consumer = OrderConsumer.objects.get(ref=push.consumer_ref)
@@ -208,8 +272,12 @@ def _record_conflict(push: Push, fresh: dict) -> PushResult:
         current = consumer_save(push.consumer_ref, fresh, guest_name=guest_name, cached=cached)
         push.cdp_values, push.cdp_modified_at = current.editable_values(), current.cdp_modified_at
         push.save(update_fields=["cdp_values", "cdp_modified_at"])
-        _finish(push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited.")
-        entry = _audit(push, AuditEntry.Outcome.CONFLICT)
+        finished = _finish(
+            push, Push.Status.CONFLICT, "CDP holds a newer version than the one edited."
+        )
+        entry = _audit(push, AuditEntry.Outcome.CONFLICT) if finished else None
+        if finished:
+            _notify_settled(push, Push.Status.CONFLICT)
         if push.queued_at:
             _probe_the_oldest()
     return PushResult(Outcome.CONFLICT, current, push=push, entry=entry)
@@ -251,6 +319,13 @@ def _queue(
         enqueue = not free or slot != push.next_attempt_at
         push.next_attempt_at = slot
         changed = ["status", "error", "queued_at", "next_attempt_at", "woken_at", "not_before"]
+        # Not over an outcome another attempt of the same edit recorded meanwhile (_finish).
+        still_waiting = Push.objects.filter(pk=push.pk, status__in=Push.WAITING).update(
+            **{field: getattr(push, field) for field in changed}
+        )
+        if not still_waiting:
+            logger.warning("push %s was settled by another attempt; not queued again", push.pk)
+            return PushResult(Outcome.PENDING, OrderConsumer.objects.get(ref=push.consumer_ref))
         # Only the first queueing is audited; later failed tries update the push, not the log.
         entry = (
             _audit(push, AuditEntry.Outcome.PENDING, error, message=error.answer)
@@ -259,8 +334,7 @@ def _queue(
         )
         if entry is not None:
             push.pending_entry_id = entry.pk
-            changed.append("pending_entry_id")
-        push.save(update_fields=changed)
+            push.save(update_fields=["pending_entry_id"])
         logger.info(
             "push %s of consumer %s queued after try %d%s: %s",
             push.pk,
@@ -270,8 +344,8 @@ def _queue(
             error_summary(error),
         )
         if enqueue:
-            # With the database task backend this row commits together with the push.
-            push_deliver_task.using(run_after=slot).enqueue(push.pk)
+            # Commits together with the push, or is queued once it has (core/tasks.py).
+            task_enqueue(push_deliver_task, push.pk, run_after=slot)
         probe = _probe_the_oldest(now)
         if probe and probe[0] == push.pk:
             push.woken_at = probe[1]
@@ -310,7 +384,7 @@ def _probe_the_oldest(now: datetime | None = None) -> tuple[int, datetime] | Non
     if oldest.next_try_at and oldest.next_try_at <= at:
         return None  # tried by then anyway
     Push.objects.filter(pk=oldest.pk, status=Push.Status.PENDING).update(woken_at=at)
-    push_deliver_task.using(run_after=at).enqueue(oldest.pk)
+    task_enqueue(push_deliver_task, oldest.pk, run_after=at)
     return oldest.pk, at
 
 
@@ -338,7 +412,7 @@ def push_queue_wake(*, everyone: bool = False) -> int:
         for push_id, not_before in chosen:
             at = max(now, not_before or now)
             Push.objects.filter(pk=push_id, status=Push.Status.PENDING).update(woken_at=at)
-            push_deliver_task.using(run_after=at).enqueue(push_id)
+            task_enqueue(push_deliver_task, push_id, run_after=at)
     if chosen:
         logger.info("CDP answers again: %d queued edit(s) to be tried now", len(chosen))
     return len(chosen)
@@ -380,8 +454,14 @@ def _attempt(
                     return _record_success(push, fresh, guest_name, cached)
                 return _record_conflict(push, fresh)
             update_sent = True
-            body = records.push_body(fresh, push.changes, connection=current_connection())
-            reply = client.update_order_consumer(push.consumer_ref, body)
+            connection = current_connection()
+            # The whole record and only its changes: the connection's API version picks the one
+            # it sends (v2 replaces the record, v2.1 patches it; cdp.client.update_order_consumer).
+            reply = client.update_order_consumer(
+                push.consumer_ref,
+                records.push_body(fresh, push.changes, connection=connection),
+                changed=records.patch_body(push.changes, connection=connection),
+            )
             if not isinstance(reply.get("firstName"), str):
                 # CDP's reply to an update is documented as the record; if it is not, read it back.
                 reply = client.get_order_consumer(push.consumer_ref)
@@ -529,10 +609,12 @@ def push_deliver(*, push_id: int) -> PushResult | None:
     """
     now = timezone.now()
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now) | Q(woken_at__lte=now)
+    # The attempt starts with the claim: requeue_pushes, which takes over an attempt that began
+    # long ago, must not read the previous try's start and send this live one a second worker.
     claimed = (
         Push.objects.filter(due, pk=push_id, status=Push.Status.PENDING)
         .exclude(not_before__gt=now)
-        .update(status=Push.Status.SENDING)
+        .update(status=Push.Status.SENDING, attempt_started_at=now)
     )
     if not claimed:
         return None
@@ -582,7 +664,7 @@ def push_retry_now(*, push: Push) -> bool:
         at = max(now, not_before or now)
         moved = pending.update(next_attempt_at=at, woken_at=None)
         if moved:
-            push_deliver_task.using(run_after=at).enqueue(push.pk)
+            task_enqueue(push_deliver_task, push.pk, run_after=at)
             push.next_attempt_at, push.woken_at = at, None
     return bool(moved)
 
@@ -598,6 +680,15 @@ def push_cancel(*, push: Push, user: User, meta: RequestMeta) -> bool:
         )
         if cancelled:
             _audit_resolution(push, AuditEntry.Action.CANCEL, user=user, meta=meta)
+            if push.user_id != user.pk:  # a supervisor cancelled it: its agent should know
+                notification_create(
+                    user=push.user,
+                    message=f"{user.get_username()} cancelled your queued edit of "
+                    f"{push.object_repr or push.consumer_ref}; it was not sent to CDP.",
+                    url=reverse("consumers:detail", args=[push.consumer_ref]),
+                    level=Notification.Level.WARNING,
+                    kind="push",
+                )
             _probe_the_oldest()  # it may have been the queue's probe: another takes over
     return bool(cancelled)
 
@@ -612,20 +703,24 @@ def push_requeue_stuck() -> int:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PUSH_LOCK_SECONDS * 2)
-    stuck = Push.objects.filter(
+    is_stuck = (
         Q(status=Push.Status.SENDING, attempt_started_at__lt=stale)
         | Q(status=Push.Status.SENDING, attempt_started_at__isnull=True, created_at__lt=stale)
         | Q(status=Push.Status.PENDING, next_attempt_at__lt=stale)
-    ).values_list("pk", flat=True)
-    for push_id in stuck:
+    )
+    requeued = 0
+    for push_id in Push.objects.filter(is_stuck).values_list("pk", flat=True):
         with transaction.atomic():
-            Push.objects.filter(pk=push_id).update(
+            # Only if still stuck: a push a worker claimed or settled since the list was read
+            # must not be made pending again (it would be tried, and settled, a second time).
+            if Push.objects.filter(is_stuck, pk=push_id).update(
                 status=Push.Status.PENDING,
                 next_attempt_at=now,
                 queued_at=Coalesce("queued_at", Value(now)),
-            )
-            push_deliver_task.enqueue(push_id)
-    return len(stuck)
+            ):
+                task_enqueue(push_deliver_task, push_id)
+                requeued += 1
+    return requeued
 
 
 # --- conflicts ----------------------------------------------------------------------------------
@@ -693,6 +788,7 @@ def _audit_resolution(push: Push, action: str, *, user: User, meta: RequestMeta)
         },
         reason=push.reason,
         supersedes=_settled_entry(push),
+        subject=audit_subject(push),
     )
 
 
@@ -764,6 +860,8 @@ def revert_refusal(*, entry: AuditEntry) -> str:
     """Say why the audited change cannot be reverted, without asking CDP; "" if it may be."""
     if not entry.is_revertible:
         return "Only a change that reached CDP (a succeeded edit or revert) can be undone."
+    if entry.is_erased:
+        return "The person this change was about was erased: its values are gone, by design."
     done = (
         AuditEntry.objects.filter(reverts=entry, outcome=AuditEntry.Outcome.SUCCEEDED)
         .order_by("sequence")
@@ -802,20 +900,20 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
     rows, data = [], {}
     for change in entry.changes.all():
         now = getattr(consumer, change.field)
-        new = records.from_audit_text(change.field, change.new_value)
+        new = records.from_audit_text(change.field, change.new_text)
         if not records.same_value(change.field, now, new):
             raise RevertRefused(
                 f"{records.label(change.field)} was changed again since this "
                 f"change: CDP now holds “{records.audit_text(now) or '(empty)'}”, not "
-                f"“{change.new_value or '(empty)'}”. Edit the consumer instead."
+                f"“{change.new_text or '(empty)'}”. Edit the consumer instead."
             )
-        data[change.field] = records.from_audit_text(change.field, change.old_value)
+        data[change.field] = records.from_audit_text(change.field, change.old_text)
         rows.append(
             {
                 "field": change.field,
                 "label": records.label(change.field),
                 "now": records.audit_text(now),
-                "sends": change.old_value,
+                "sends": change.old_text,
             }
         )
     return RevertPreview(consumer=consumer, rows=rows, data=data)
@@ -840,3 +938,70 @@ def consumer_revert(
         reason=reason or f"Revert of audit entry {entry.sequence}",
         reverts=entry,
     )
+
+
+# --- an agent undoing their own save --------------------------------------------------------------
+
+# How long after a save its author may undo it from the message that confirmed it.
+UNDO_WINDOW = timedelta(minutes=10)
+UNDO_REASON = "Undo by its author of audit entry {sequence}, within 10 minutes of the save"
+
+
+def undo_refusal(*, entry: AuditEntry, user: User) -> str:
+    """Say why the user may not undo the audited save now; "" if they may."""
+    if entry.user_id != user.pk:
+        return "Only the agent who made a save can undo it; a supervisor can revert it instead."
+    if entry.action != AuditEntry.Action.EDIT:
+        return "Only an edit can be undone."
+    if timezone.now() - entry.action_time > UNDO_WINDOW:
+        return (
+            "The 10 minutes to undo this save are over; a supervisor can still revert it from "
+            "the audit log."
+        )
+    return revert_refusal(entry=entry)
+
+
+def consumer_undo(*, entry: AuditEntry, user: User, meta: RequestMeta) -> PushResult:
+    """Undo the user's own save within UNDO_WINDOW, through the revert path (conflict-checked,
+    audited as a revert whose reason says it is the author's undo)."""
+    refusal = undo_refusal(entry=entry, user=user)
+    if refusal:
+        raise RevertRefused(refusal)
+    return consumer_revert(
+        entry=entry, user=user, meta=meta, reason=UNDO_REASON.format(sequence=entry.sequence)
+    )
+
+
+# --- the order page's inline form ---------------------------------------------------------------
+
+
+def consumers_push_names(
+    *,
+    rows: list[tuple[OrderConsumer, dict | None, dict | None]],
+    user: User,
+    meta: RequestMeta,
+    reason: str = "",
+) -> dict[str, PushResult]:
+    """Save each traveller's edited values (title and names) as its own save: each conflict-
+    checked against the version its row was loaded with, and audited. A row without values
+    (its form was refused) is skipped. Returns {consumer ref: result}."""
+    results: dict[str, PushResult] = {}
+    for consumer, data, loaded in rows:
+        if data is None or loaded is None:
+            continue
+        try:
+            results[consumer.ref] = consumer_push_update(
+                consumer=consumer,
+                data=data,
+                loaded_values=loaded["values"],
+                loaded_modified_at=loaded["modified_at"],
+                user=user,
+                meta=meta,
+                reason=reason,
+            )
+        except ValidationError as error:
+            push = Push(consumer_ref=consumer.ref)
+            results[consumer.ref] = PushResult(
+                Outcome.FAILED, consumer, push=push, error=CDPUnavailable("; ".join(error.messages))
+            )
+    return results

@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 
 from cdp.errors import CDPBadResponse
-from cdp.links import link, ref_from_link
+from cdp.links import ref_from_link
 from cdp.transport import Connection
 
 
@@ -277,21 +277,40 @@ def consumer_fields(record: object) -> dict[str, Any]:
 
 
 def push_body(fresh: dict, changes: dict, *, connection: Connection) -> dict:
-    """Lay the changed fields over CDP's fresh copy; v2 replaces the whole record with this body.
+    """Lay the changed fields over CDP's fresh copy: the whole record, for an update that
+    replaces it (v2's POST, v2.1's PUT).
 
-    `changes` is {field: (old, new)}; links point at `connection`'s CDP.
+    `changes` is {field: (old, new)}; links point at `connection`'s CDP, in its API version.
     """
     body = {key: value for key, value in fresh.items() if key not in READ_ONLY_ATTRIBUTES}
+    for attribute, value in patch_body(changes, connection=connection).items():
+        if value is None:
+            # Leaving an attribute out of a record that replaces the old one is how it is cleared.
+            body.pop(attribute, None)
+        else:
+            body[attribute] = value
+    return body
+
+
+def patch_body(changes: dict, *, connection: Connection) -> dict:
+    """Return only the changed attributes, for a partial update (v2.1's PATCH).
+
+    A cleared field is None (JSON null), the way a PATCH clears an attribute as far as can be
+    told: CDP does not document it (docs/cdp-versions.md; the client falls back to a whole
+    record when CDP refuses the null). Attributes not in `changes` are not sent, so nothing this
+    back office never read, or that another writer set meanwhile, can be touched by the save.
+    """
+    body: dict[str, Any] = {}
     for name, (_, new) in changes.items():
         editable = _BY_NAME[name]
         if not new:
-            # Leaving an attribute out of a v2 update is how it is cleared.
-            body.pop(editable.attribute, None)
+            body[editable.attribute] = None
         elif editable.kind is Kind.LINK:
-            body[editable.attribute] = link(connection.base_url, editable.collection, new)
+            body[editable.attribute] = connection.link(editable.collection, new)
         elif editable.kind is Kind.LINK_LIST:
-            items = [link(connection.base_url, editable.collection, ref) for ref in new]
-            body[editable.attribute] = {"items": items}
+            body[editable.attribute] = {
+                "items": [connection.link(editable.collection, ref) for ref in new]
+            }
         else:
             body[editable.attribute] = new
     return body

@@ -1,7 +1,9 @@
-"""Background work, run by the tasks worker (`python manage.py db_worker`).
+"""Background work, run by the tasks workers (`python manage.py tasks_worker pushes` / `bulk`).
 
 Each task is named after the service it runs (`push_deliver` → `push_deliver_task`). The services
-import their tasks to queue them; a task imports its service only when it runs.
+import their tasks to queue them (through core.tasks.task_enqueue); a task imports its service only
+when it runs. Two queues with their own workers: `pushes` for agents' queued edits, where latency
+matters, and `bulk` for refreshes, which hold a worker for minutes.
 """
 
 from django.tasks import task
@@ -9,8 +11,10 @@ from django.tasks import task
 from consumers.models import Push
 from core.logging import bind_request_id
 
+PUSHES_QUEUE, BULK_QUEUE = "pushes", "bulk"
 
-@task()
+
+@task(queue_name=PUSHES_QUEUE)
 def push_deliver_task(push_id: int) -> str:
     """Try a queued edit again and return what became of it."""
     # cycle-breaker: pushes queues this task, so it imports pushes only when it runs.
@@ -23,7 +27,7 @@ def push_deliver_task(push_id: int) -> str:
     return result.outcome if result else "no longer queued"
 
 
-@task()
+@task(queue_name=BULK_QUEUE)
 def bulk_refresh_run_task(job_id: int) -> str:
     """Refresh the consumers of a bulk refresh and return how it ended."""
     # cycle-breaker: bulk queues this task, so it imports bulk only when it runs.

@@ -12,6 +12,7 @@ from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from approvals.services import approval_figures
 from audit.labels import field_label
 from audit.models import AuditEntry, FieldChange
 from consumers.models import Push
@@ -39,6 +40,8 @@ class Dashboard:
     fields: list[dict]
     queue: dict
     cdp: dict
+    # Four-eyes approval: requests waiting now, and the median time to a decision in the range.
+    approvals: dict
 
 
 def _range(date_from: date, date_to: date) -> tuple[datetime, datetime]:
@@ -149,6 +152,7 @@ def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
         fields,
         queue_figures(),
         cdp_figures(),
+        approval_figures(date_from=date_from, date_to=date_to),
     )
 
 

@@ -1,8 +1,9 @@
-"""Shared fixtures: the CDP sandbox over real HTTP, and one persona per role."""
+"""Shared fixtures: the CDP sandbox over real HTTP, the API version spoken, one persona per role."""
 
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.core.management import call_command
@@ -11,6 +12,8 @@ from django.urls import reverse
 from accounts import roles
 from cdp_sandbox import seed
 from cdp_sandbox.server import Sandbox
+from core.management.commands.tasks_worker import worker_arguments
+from core.workers import worker_heartbeat
 
 # Seeded records the tests refer to: order 0 has three consumers, consumer 0 is its first.
 ORDER_REF = seed.make_ref("order", 0)
@@ -30,6 +33,22 @@ def form_data(client, **changes) -> dict:
 GUEST_REF = seed.make_ref("guest", 0)  # consumer 0's guest
 OTHER_ORDER_REF = seed.make_ref("order", 1)
 OTHER_CONSUMER_REF = seed.make_ref("consumer", 3)
+
+# The versions of CDP's REST API the client speaks; `api_version` runs a test in each.
+API_VERSIONS = ("v2", "v2.1")
+
+
+def cdp_path(*segments: str) -> str:
+    """Return the path of a resource in either API version, as a pattern for
+    `Sandbox.requests_to` and `Fault.path` (e.g. `cdp_path("orderConsumers", ".*")`)."""
+    return r"/v2(?:\.1)?/" + "/".join(segments)
+
+
+def update_method() -> str:
+    """Return the method a consumer's save is sent with in the API version under test."""
+    from django.conf import settings
+
+    return "PATCH" if settings.CDP_API_VERSION == "v2.1" else "POST"
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +74,14 @@ def sandbox(sandbox_server, settings):
     # The circuit breaker keeps its state in the cache: every test starts with it closed.
     caches["default"].clear()
     return sandbox_server
+
+
+@pytest.fixture(params=API_VERSIONS)
+def api_version(request, settings):
+    """Speak each of CDP's API versions in turn (through the CDP_* settings): a module asks for
+    it with `pytestmark = pytest.mark.usefixtures("api_version")`."""
+    settings.CDP_API_VERSION = request.param
+    return request.param
 
 
 def _role(name: str) -> Group:
@@ -104,10 +131,80 @@ def agent_client(client, agent):
     return client
 
 
-def run_worker():
-    """Run the real tasks worker until nothing is due, as `manage.py db_worker --batch` does.
+def run_worker(queues: list[str] | None = None):
+    """Run the configured backend's real worker until nothing is due (`tasks_worker --burst`).
 
-    Like Django's test client, it must not close the test's database connection mid-test.
+    In this process, on the test's database connection: like Django's test client, it must not
+    close that connection mid-test, and the RQ worker runs each task in-process, not in a fork.
     """
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    command, *arguments = worker_arguments(queues or settings.TASKS_QUEUES, burst=True)
+    if settings.TASKS_BACKEND == "rq":
+        arguments += ["--worker-class", "rq.worker.SimpleWorker"]
+        closer = "django_rq.management.commands.rqworker.reset_db_connections"
+    else:
+        closer = "django_tasks_db.management.commands.db_worker.close_old_connections"
+    with mock.patch(closer):
+        call_command(command, *arguments, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def tasks_queued_at_once(request, settings):
+    """In a test inside one transaction, which never commits, queue tasks at once.
+
+    With a backend that queues after the commit (core/tasks.py) nothing would ever be queued; the
+    in-process worker shares the test's connection, so it sees the uncommitted rows anyway.
+    tests/core/test_tasks.py checks the after-commit queueing in transactional tests.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(
+        marker and (marker.kwargs.get("transaction") or marker.args[:1] == (True,))
+    )
+    if not transactional:
+        settings.TASKS_ENQUEUE_ON_COMMIT = False
+
+
+def queued_tasks() -> list[str]:
+    """The import paths of the tasks waiting in any queue, due or not, oldest first."""
+    if settings.TASKS_BACKEND == "rq":
+        import django_rq
+        from rq.job import Job
+        from rq.registry import ScheduledJobRegistry
+
+        paths: list[str] = []
+        for name in settings.TASKS_QUEUES:
+            queue = django_rq.get_queue(name)
+            ids = queue.job_ids + ScheduledJobRegistry(queue=queue).get_job_ids()
+            jobs = Job.fetch_many(ids, connection=queue.connection)
+            paths += [str(job.func_name) for job in jobs if job is not None]
+        return paths
+    from django_tasks_db.models import DBTaskResult
+
+    waiting = DBTaskResult.objects.filter(status="READY").order_by("enqueued_at")
+    return list(waiting.values_list("task_path", flat=True))
+
+
+def drop_queued_tasks() -> None:
+    """Lose every waiting task, as when a worker or the queue's store died with them."""
+    if settings.TASKS_BACKEND == "rq":
+        import django_rq
+        from rq.registry import ScheduledJobRegistry
+
+        for name in settings.TASKS_QUEUES:
+            queue = django_rq.get_queue(name)
+            queue.empty()
+            queue.connection.delete(ScheduledJobRegistry(queue=queue).key)
+        return
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.all().delete()
+
+
+database_tasks_only = pytest.mark.skipif(
+    settings.TASKS_BACKEND != "database",
+    reason="about the rows of the database tasks backend (TASKS_BACKEND=database)",
+)
+
+
+def workers_alive() -> None:
+    """Have a worker of every queue say it is alive, as `tasks_worker` does every 10 seconds."""
+    worker_heartbeat(queues=settings.TASKS_QUEUES, worker="tests:1")

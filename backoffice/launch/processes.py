@@ -14,6 +14,30 @@ ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
+# The REST API versions the sandbox serves side by side (cdp_sandbox.store.VERSIONS).
+SANDBOX_API_VERSIONS = ("v2", "v2.1")
+
+
+def sandbox_api_version(env: dict[str, str]) -> str:
+    """Return the API version the app speaks to the sandbox: SANDBOX_API_VERSION, default v2.1.
+
+    The sandbox answers both; v2.1 by default, so a newcomer sees the API Sitecore recommends.
+    """
+    version = env.get("SANDBOX_API_VERSION", "").strip() or "v2.1"
+    if version not in SANDBOX_API_VERSIONS:
+        sys.exit(
+            f"SANDBOX_API_VERSION is “{version}”; the sandbox speaks "
+            f"{' and '.join(SANDBOX_API_VERSIONS)} (docs/cdp-versions.md)."
+        )
+    return version
+
+
+def sandbox_flags(env: dict[str, str]) -> list[str]:
+    """Return the sandbox's options the environment asks for (SANDBOX_LOG_REQUESTS)."""
+    wanted = env.get("SANDBOX_LOG_REQUESTS", "").lower() in ("1", "true", "yes")
+    return ["--log-requests"] if wanted else []
+
+
 def _stop(signum: int, frame: object) -> None:
     # Only the first signal counts: a second Ctrl-C must not cut the clean-up short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -39,6 +63,19 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: floa
         except OSError:
             time.sleep(0.1)
     sys.exit(f"The {name} did not start listening on port {port}.")
+
+
+def workers(env: dict[str, str]) -> list[subprocess.Popen]:
+    """Start one tasks worker per queue (pushes, bulk), on whichever backend the settings choose.
+
+    TASKS_WORKERS_PUSHES / TASKS_WORKERS_BULK: how many of each (default one).
+    """
+    started = []
+    for queue in ("pushes", "bulk"):
+        for _ in range(int(env.get(f"TASKS_WORKERS_{queue.upper()}", "1"))):
+            command = [*MANAGE, "tasks_worker", queue]
+            started.append(subprocess.Popen(command, env=env, cwd=ROOT))
+    return started
 
 
 def supervise(processes: list[subprocess.Popen]) -> None:

@@ -1,9 +1,10 @@
-"""Template filters of the consumers' pages: masking, lists, and who may act on a push."""
+"""Template filters of the consumers' pages: masking, lists, order items, who may act on a push."""
 
 from django import template
 from django.contrib.auth.models import User
 
-from consumers.models import Push
+from consumers.items import item_label
+from consumers.models import Order, Push
 
 register = template.Library()
 
@@ -29,3 +30,10 @@ def join_list(value: object) -> str:
 def handled_by(push: Push, user: User) -> bool:
     """Say whether the user may open and act on a push (`{% if push|handled_by:user %}`)."""
     return push.handled_by(user)
+
+
+@register.filter
+def order_item(order: Order | None, ref: str) -> str:
+    """Say what an order item is, from its order as last read (`{{ order|order_item:ref }}`)."""
+    summaries = order.items if order is not None and isinstance(order.items, dict) else {}
+    return item_label(summaries.get(ref))

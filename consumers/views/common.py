@@ -40,7 +40,10 @@ def after_save(request: HttpRequest, result: pushes.PushResult) -> HttpResponse:
     if result.outcome == Outcome.UNCHANGED:
         messages.info(request, "Nothing was changed, so nothing was sent to CDP.")
     elif result.outcome == Outcome.SUCCEEDED:
-        messages.success(request, f"Saved {result.consumer} to CDP.")
+        # The confirmation offers Undo (templates/base.html) while the agent may use it.
+        undo = "" if result.entry is None or (result.push and result.push.reverts_id) else "undo"
+        tags = f"{undo}:{result.entry.pk}" if undo and result.entry else ""
+        messages.success(request, f"Saved {result.consumer} to CDP.", extra_tags=tags)
     elif result.outcome == Outcome.PENDING:
         messages.warning(request, pushes.queued_message(result))
     elif result.outcome == Outcome.CONFLICT and result.push is not None:

@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cdp.errors import CDPError, CDPNotFound
-from consumers import services
-from consumers.forms import FindForm, SearchForm, parse_ref
+from consumers import edits, services
+from consumers.forms import FindForm, SearchForm, TravellerRowForm, parse_ref
+from consumers.models import Order, OrderConsumer
 from consumers.views.common import can_edit, can_view, cdp_error_page, signed_in_user
 
 
@@ -39,12 +40,12 @@ def home(request: HttpRequest) -> HttpResponse:
                         "q", f"CDP has no order with the ref or booking reference {query}."
                     )
         else:
-            results = services.consumer_search(query=query)[:50]
+            results = services.consumer_search(query=query, limit=50)
     context = {
         "form": form,
         "results": results,
         "order_refs": order_refs,
-        "demo_order_refs": settings.CDP_DEMO_ORDER_REFS,
+        "demo_orders": services.demo_orders(refs=settings.CDP_DEMO_ORDER_REFS),
         "recent": services.consumers_recently_viewed(user=signed_in_user(request)),
     }
     return render(request, "consumers/home.html", context)
@@ -88,6 +89,21 @@ def guest_summary(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@can_edit
+def guest_search(request: HttpRequest) -> HttpResponse:
+    """CDP's guests by name or e-mail address for the edit form's guest picker, as JSON."""
+    query = request.GET.get("q", "").strip()[:200]
+    if len(query) < 2 or not any(character.isalnum() for character in query):
+        return JsonResponse({"guests": [], "more": False})
+    try:
+        guests, more = services.guest_search(query=query)
+    except CDPError as error:
+        return JsonResponse({"error": f"Could not search CDP's guests. {error}"}, status=503)
+    return JsonResponse({"guests": guests, "more": more})
+
+
+@require_GET
+@login_required
 @can_view
 def order_detail(request: HttpRequest, ref: str) -> HttpResponse:
     """The order and its consumers, each with its state in CDP."""
@@ -96,13 +112,52 @@ def order_detail(request: HttpRequest, ref: str) -> HttpResponse:
     except CDPError as error:
         return cdp_error_page(request, error, what=f"order {ref}")
     _warn_about_missing(request, page)
-    states = services.consumers_sync_states(consumers=page.consumers)
+    surname = request.GET.get("surname", "").strip()[:255]
+    rows = None
+    if request.user.has_perm("consumers.change_orderconsumer"):
+        rows = [
+            TravellerRowForm(
+                prefix=f"row-{number}",
+                consumer=consumer,
+                initial={**TravellerRowForm(consumer=consumer).initial}
+                | ({"last_name": surname} if surname else {}),
+            )
+            for number, consumer in enumerate(page.consumers)
+        ]
+    return render_order(request, page.order, page.consumers, rows, surname=surname)
+
+
+def render_order(
+    request: HttpRequest,
+    order: Order,
+    consumers: list[OrderConsumer],
+    rows: list[TravellerRowForm] | None,
+    *,
+    results: dict[str, tuple[str, str, str]] | None = None,
+    surname: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The order page: its items and travellers, with the inline form of their names."""
+    states = services.consumers_sync_states(consumers=consumers)
+    by_ref = {row.consumer.ref: row for row in rows or []}
     context = {
-        "order": page.order,
-        "consumers": [(consumer, states[consumer.ref]) for consumer in page.consumers],
-        "consumer_refs": [consumer.ref for consumer in page.consumers] + list(page.failed),
+        "order": order,
+        "consumers": [
+            (
+                consumer,
+                states[consumer.ref],
+                by_ref.get(consumer.ref),
+                (results or {}).get(consumer.ref),
+            )
+            for consumer in consumers
+        ],
+        "consumer_refs": [consumer.ref for consumer in consumers],
+        "inline": rows is not None,
+        "row_count": len(rows or []),
+        "surname": surname,
+        "reason_templates": services.reason_templates() if rows is not None else [],
     }
-    return render(request, "consumers/order_detail.html", context)
+    return render(request, "consumers/order_detail.html", context, status=status)
 
 
 def _warn_about_missing(request: HttpRequest, page: services.OrderPage) -> None:
@@ -157,6 +212,8 @@ def consumer_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "history": page.history,
         "pushes": page.pushes,
         "sync_state": page.sync_state,
+        "awaiting_approval": edits.edits_awaiting_approval(ref=ref, user=signed_in_user(request)),
+        "neighbours": page.neighbours,
     }
     return render(request, "consumers/consumer_detail.html", context)
 

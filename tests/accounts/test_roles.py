@@ -23,6 +23,8 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
         "audit.revert_auditentry",
         "consumers.view_push",
         "consumers.manage_push",
+        "approvals.view_approvalrequest",
+        "approvals.approve_approvalrequest",
     }
     assert {"auth.change_user", "auth.add_group", "audit.view_auditentry"} <= codenames(
         roles.ADMINISTRATOR
@@ -78,5 +80,10 @@ def test_signing_in_with_a_password_lands_on_the_home_page(client, agent):
 def test_signing_out_needs_a_post(client, agent):
     client.force_login(agent)
 
-    assert client.get(reverse("logout")).status_code == 405
+    # allauth's sign-out page asks first on a GET; only the POST signs out.
+    asked = client.get(reverse("logout"))
+    assert asked.status_code == 200
+    assert 'method="post"' in asked.content.decode()
+    assert client.get(reverse("consumers:home")).status_code == 200, "still signed in"
     assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("consumers:home")).status_code == 302

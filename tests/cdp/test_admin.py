@@ -17,10 +17,12 @@ from django.views.debug import ExceptionReporter
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import crypto, services, transport
+from cdp import client, crypto, services, transport
+from cdp.checks import check_cdp_api_version
 from cdp.connection import current_connection
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
+from tests.conftest import CONSUMER_REF, ORDER_REF
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +62,7 @@ def form_data(connection, **overrides):
         "custom_url": connection.custom_url,
         "client_key": connection.client_key,
         "api_token": "",
+        "api_version": connection.api_version,
         "timeout": connection.timeout,
         "is_active": "on" if connection.is_active else "",
     }
@@ -135,6 +138,7 @@ def test_it_adds_a_connection_from_the_admin(sandbox, administrator_client):
         "region": CDPConnection.Region.EU,
         "client_key": "client-key-1",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": "8",
     }
 
@@ -149,7 +153,13 @@ def test_it_adds_a_connection_from_the_admin(sandbox, administrator_client):
 
 
 def test_it_requires_a_token_when_adding(sandbox, administrator_client):
-    data = {"name": "No token", "region": CDPConnection.Region.US, "client_key": "k", "timeout": 5}
+    data = {
+        "name": "No token",
+        "region": CDPConnection.Region.US,
+        "client_key": "k",
+        "timeout": 5,
+        "api_version": "v2",
+    }
 
     response = administrator_client.post(ADD_URL, data)
 
@@ -178,6 +188,7 @@ def test_it_refuses_a_custom_region_without_a_url(sandbox, administrator_client)
         "region": CDPConnection.Region.CUSTOM,
         "client_key": "k",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": 5,
     }
 
@@ -284,7 +295,13 @@ def test_a_fingerprint_is_keyed_by_a_key_that_is_not_in_the_database(
 def test_it_stores_and_shows_at_most_the_last_four_characters_and_fewer_of_a_short_token(
     administrator_client, token, shown
 ):
-    data = {"name": "EU", "region": CDPConnection.Region.EU, "client_key": "k", "timeout": 5}
+    data = {
+        "name": "EU",
+        "region": CDPConnection.Region.EU,
+        "client_key": "k",
+        "timeout": 5,
+        "api_version": "v2",
+    }
 
     administrator_client.post(ADD_URL, {**data, "api_token": token})
 
@@ -598,6 +615,7 @@ def test_adding_an_active_connection_tests_it_first(sandbox, administrator_clien
         "custom_url": nowhere,
         "client_key": "k",
         "api_token": NEW_TOKEN,
+        "api_version": "v2",
         "timeout": 2,
         "is_active": "on",
     }
@@ -832,3 +850,73 @@ def test_non_administrators_get_no_access_to_the_connection_admin(
     connection.refresh_from_db()
     assert connection.get_api_token() == TOKEN
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_TEST).exists()
+
+
+# --- the API version ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["v2", "v2.1"])
+def test_the_connection_test_says_which_api_version_answered(sandbox, administrator, version):
+    connection = make_connection(sandbox, administrator)
+    connection.api_version = version
+    services.connection_save(connection=connection, user=administrator, meta=RequestMeta())
+
+    result = services.connection_test(connection=connection, user=administrator, meta=RequestMeta())
+
+    assert result.ok
+    assert result.message.endswith(f"answering in API {version}.")
+    [request] = sandbox.requests_to("GET", f"/{version}/orders")
+    assert request.query["referenceId"] == "backoffice-connection-test"
+
+
+def test_a_version_cdp_does_not_answer_fails_the_test_and_says_to_choose_the_other(
+    sandbox, administrator
+):
+    sandbox.config.versions = ["v2"]
+    connection = make_connection(sandbox, administrator, active=False)
+    connection.api_version = "v2.1"
+
+    result = services.connection_test(connection=connection, user=administrator, meta=RequestMeta())
+
+    assert not result.ok
+    assert result.status == 404
+    assert "CDP does not answer API v2.1" in result.message
+    assert "choose the other API version" in result.message
+
+
+def test_the_active_connection_speaks_its_version_and_the_change_is_audited(
+    sandbox, administrator, administrator_client
+):
+    connection = make_connection(sandbox, administrator)
+
+    response = administrator_client.post(
+        change_url(connection), form_data(connection, api_version="v2.1")
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.api_version == "v2.1"
+    assert client.get_order_consumer(CONSUMER_REF)["href"].endswith(
+        f"/v2.1/orderConsumers/{CONSUMER_REF}"
+    )
+    changed = FieldChange.objects.filter(field="api_version").order_by("entry__sequence")
+    assert [(c.old_value, c.new_value) for c in changed] == [("", "v2"), ("v2", "v2.1")]
+    listing = administrator_client.get(CHANGELIST_URL).content.decode()
+    assert "v2.1 (current; instances on the 2.1 data model)" in listing
+
+
+def test_the_environment_fallback_speaks_cdp_api_version(sandbox, settings, db):
+    settings.CDP_API_VERSION = "v2.1"
+
+    client.get_order(ORDER_REF)
+
+    assert sandbox.requests_to("GET", f"/v2.1/orders/{ORDER_REF}")
+
+
+def test_the_system_check_refuses_an_api_version_it_does_not_speak(settings):
+    settings.CDP_API_VERSION = "v3"
+
+    [error] = check_cdp_api_version(None)
+
+    assert error.id == "cdp.E006"
+    assert "v2, v2.1" in str(error.hint)

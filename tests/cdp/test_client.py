@@ -1,5 +1,6 @@
 """The CDP client over real HTTP: auth, headers, paging, full-replace updates and every failure."""
 
+import json
 import socket
 
 import pytest
@@ -9,12 +10,12 @@ from cdp.connection import current_connection
 from cdp.errors import CDPAuthError, CDPBadResponse, CDPNotFound, CDPRejected, CDPUnavailable
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path
 
 # The client looks up the active CDP connection in the database before each call.
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_version")]
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
 def test_it_retrieves_an_order_consumer(sandbox):
@@ -40,7 +41,7 @@ def test_it_lists_all_of_an_orders_consumers_across_pages(sandbox):
 
     assert len(refs) == 3
     assert CONSUMER_REF in refs
-    pages = sandbox.requests_to("GET", f"/v2/orders/{ORDER_REF}/consumers")
+    pages = sandbox.requests_to("GET", cdp_path("orders", ORDER_REF, "consumers"))
     assert [page.query["offset"] for page in pages] == ["0", "2"]
 
 
@@ -49,7 +50,7 @@ def test_a_guest_search_reads_one_page_and_says_whether_cdp_may_have_more(sandbo
         [seed.make_ref("guest", 0), seed.make_ref("guest", 1)],
         True,
     )
-    assert len(sandbox.requests_to("GET", "/v2/guests")) == 1
+    assert len(sandbox.requests_to("GET", cdp_path("guests"))) == 1
     refs, more = client.find_guest_refs({"lastName": "Byrne"}, limit=20)
     assert (len(refs), more) == (3, False)
 
@@ -220,3 +221,95 @@ def test_nothing_but_the_transport_imports_requests():
         if "import requests" in path.read_text() and path != root / "cdp" / "transport.py"
     ]
     assert offenders == []
+
+
+# --- what differs between the versions ---------------------------------------------------------
+
+
+def test_it_calls_the_paths_of_the_api_version_it_speaks(sandbox, api_version):
+    client.get_order_consumer(CONSUMER_REF)
+
+    [request] = sandbox.requests_to("GET", CONSUMER_PATH)
+    assert request.path == f"/{api_version}/orderConsumers/{CONSUMER_REF}"
+
+
+def test_it_follows_next_links_in_v2_1_and_offsets_in_v2(sandbox, api_version):
+    sandbox.config.max_page_limit = 1
+
+    refs = client.list_order_consumer_refs(ORDER_REF)
+
+    assert len(refs) == 3
+    pages = sandbox.requests_to("GET", cdp_path("orders", ORDER_REF, "consumers"))
+    # v2.1 by its `next` links, v2 by offset; both stop at the page the `last` link names.
+    assert [page.query["offset"] for page in pages] == ["0", "1", "2"]
+    assert ("next" in sandbox.handle("GET", pages[0].path, pages[0].query, None)[1]) is (
+        api_version == "v2.1"
+    )
+
+
+def test_a_next_link_to_another_host_is_not_followed(sandbox):
+    page = {
+        "href": "x",
+        "offset": 0,
+        "limit": 1,
+        "items": [{"href": f"{sandbox.base_url}/v2.1/orderConsumers/{CONSUMER_REF}"}],
+        "next": {"href": f"https://evil.example/v2.1/orders/{ORDER_REF}/consumers?offset=1"},
+    }
+    sandbox.inject(Fault(path=cdp_path("orders", ORDER_REF, "consumers"), body=json.dumps(page)))
+
+    refs = client.list_order_consumer_refs(ORDER_REF)
+
+    # Paged by offset instead, on CDP's own host.
+    assert refs[0] == CONSUMER_REF
+    assert len(refs) == 3
+
+
+def test_it_reads_refs_from_items_ref_and_falls_back_to_the_href():
+    assert links.ref_of_item({"href": "https://x/v2.1/orders/abc", "ref": "def"}) == "def"
+    assert links.ref_of_item({"href": "https://x/v2/orders/abc"}) == "abc"
+    assert links.ref_of_item({"href": "https://x/v2/orders/abc", "ref": ".."}) == "abc"
+    assert links.ref_of_item("abc") == ""
+
+
+def test_v2_1_links_are_built_in_v2_1_and_v2_links_still_read(sandbox, settings):
+    settings.CDP_API_VERSION = "v2.1"
+    connection = current_connection()
+
+    assert connection.link("guests", "abc") == {"href": f"{sandbox.base_url}/v2.1/guests/abc"}
+    assert links.parse_link(f"{sandbox.base_url}/v2/guests/abc") == ("guests", "abc")
+    assert links.parse_link(f"{sandbox.base_url}/v2.1/guests/abc") == ("guests", "abc")
+
+
+def test_a_404_shows_cdps_generic_and_specific_text(sandbox):
+    with pytest.raises(CDPNotFound) as caught:
+        client.get_order_consumer("00000000-0000-0000-0000-000000000000")
+
+    assert str(caught.value) == (
+        "Not found in CDP (HTTP 404 Not Found): The specified resource does not exist. "
+        "No order consumer found with ref 00000000-0000-0000-0000-000000000000."
+    )
+    assert caught.value.developer_message.startswith("No order consumer found")
+
+
+def test_an_orders_consumers_come_expanded_in_v2_1_only(sandbox, api_version):
+    refs, records = client.list_order_consumers(ORDER_REF)
+
+    assert len(refs) == 3
+    if api_version == "v2.1":
+        assert set(records) == set(refs)
+        assert records[CONSUMER_REF]["firstName"] == "Liam"
+    else:
+        assert records == {}
+
+
+def test_a_guests_orders_are_asked_for_sorted_in_v2_1(sandbox, api_version):
+    assert client.find_order_refs_of_guest(seed.make_ref("guest", 0)) == [ORDER_REF]
+
+    [request] = sandbox.requests_to("GET", cdp_path("orders"))
+    assert request.query.get("sort") == ("orderedAt" if api_version == "v2.1" else None)
+
+
+def test_a_limit_above_the_maximum_is_capped_so_paging_still_ends(sandbox):
+    sandbox.config.max_page_limit = 2  # CDP uses less than the client asks for
+
+    assert len(client.list_order_consumer_refs(ORDER_REF)) == 3

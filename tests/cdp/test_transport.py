@@ -145,6 +145,34 @@ def test_a_garbled_reply_that_stays_garbled_is_a_bad_response_after_the_retries(
     assert caught.value.retryable
 
 
+# --- 503: "try again immediately" -----------------------------------------------------------
+
+
+def test_a_503_is_tried_again_at_once_then_with_backoff(sandbox, settings, waits):
+    # CDP's advice for a 503: "Try again immediately as servers are clustered".
+    settings.CDP_RETRY_ATTEMPTS = 4
+    settings.CDP_RETRY_BACKOFF = 0.2
+    settings.CDP_RETRY_BACKOFF_MAX = 0.2
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=503, times=3))
+
+    client.get_order_consumer(CONSUMER_REF)
+
+    assert gets(sandbox) == 4
+    first, *later = waits
+    assert first == 0.0
+    assert len(later) == 2
+    assert all(0 <= wait <= 0.2 for wait in later)
+
+
+def test_other_failures_back_off_from_the_first_retry(sandbox, monkeypatch, waits):
+    monkeypatch.setattr(resilience.random, "uniform", lambda low, high: high)
+    sandbox.inject(Fault(path=CONSUMER_PATH, status=502, times=1))
+
+    client.get_order_consumer(CONSUMER_REF)
+
+    assert waits == [0.01]  # the tests' CDP_RETRY_BACKOFF
+
+
 # --- Retry-After ---------------------------------------------------------------------------------
 
 

@@ -106,11 +106,11 @@ def test_it_pages_a_collection_by_offset_and_limit(sandbox):
     assert first["items"][1] != second["items"][0]
 
 
-def test_it_refuses_a_limit_above_the_documented_maximum(sandbox):
+def test_it_caps_a_limit_above_the_documented_maximum_rather_than_refusing_it(sandbox):
     status, _, body = call(sandbox, "GET", f"/v2/orders/{ORDER_REF}/consumers?limit=101")
 
-    assert status == 400
-    assert "limit" in body["message"]
+    assert status == 200
+    assert body["limit"] == 100
 
 
 @pytest.mark.parametrize(
@@ -469,3 +469,178 @@ def test_the_command_line_injects_faults_from_the_start():
 
     assert (first, second, headers["Retry-After"]) == (503, 503, "3")
     assert listed["faults"] == [{**Fault().__dict__, **fault}]
+
+
+# --- v2.1 beside v2 --------------------------------------------------------------------------
+
+V21_CONSUMER = f"/v2.1/orderConsumers/{CONSUMER_REF}"
+
+
+def test_it_serves_v2_1_beside_v2_on_the_same_records(sandbox):
+    _, _, written = call(sandbox, "PATCH", V21_CONSUMER, {"lastName": "Beirne"})
+    status, _, read = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert status == 200
+    assert read["lastName"] == "Beirne"
+    assert read["modifiedAt"] == written["modifiedAt"]
+    assert written["href"] == f"{sandbox.base_url}{V21_CONSUMER}"
+    assert written["guest"]["href"].startswith(f"{sandbox.base_url}/v2.1/guests/")
+    assert read["guest"]["href"].startswith(f"{sandbox.base_url}/v2/guests/")
+
+
+def test_a_v2_1_list_carries_refs_and_first_last_and_next_links(sandbox):
+    base = f"/v2.1/orders/{ORDER_REF}/consumers"
+    _, _, first = call(sandbox, "GET", f"{base}?limit=2")
+    _, _, last = call(sandbox, "GET", f"{base}?offset=2&limit=2")
+
+    assert {"href", "ref"} == set(first["items"][0])
+    assert first["items"][0]["href"].endswith(f"/v2.1/orderConsumers/{first['items'][0]['ref']}")
+    assert first["first"] == {"href": f"{sandbox.base_url}{base}?offset=0&limit=2"}
+    assert first["last"] == {"href": f"{sandbox.base_url}{base}?offset=2&limit=2"}
+    assert first["next"] == {"href": f"{sandbox.base_url}{base}?offset=2&limit=2"}
+    assert "next" not in last
+
+
+def test_a_v2_list_carries_first_and_last_but_no_next_and_no_refs(sandbox):
+    _, _, page = call(sandbox, "GET", f"/v2/orders/{ORDER_REF}/consumers?limit=2")
+
+    assert set(page["items"][0]) == {"href"}
+    assert {"first", "last"} <= set(page)
+    assert "next" not in page
+
+
+def test_expand_true_answers_an_orders_consumers_as_whole_records_unless_switched_off(sandbox):
+    path = f"/v2.1/orders/{ORDER_REF}/consumers?expand=true"
+    _, _, expanded = call(sandbox, "GET", path)
+    sandbox.config.expand_consumers = False
+    _, _, links_only = call(sandbox, "GET", path)
+
+    assert expanded["items"][0]["firstName"] == "Liam"
+    assert expanded["items"][0]["href"].startswith(f"{sandbox.base_url}/v2.1/orderConsumers/")
+    assert set(links_only["items"][0]) == {"href", "ref"}
+
+
+def test_an_expanded_orders_href_keeps_its_expand(sandbox):
+    _, _, order = call(sandbox, "GET", f"/v2/orders/{ORDER_REF}?expand=orderItems")
+
+    assert order["href"] == f"{sandbox.base_url}/v2/orders/{ORDER_REF}?expand=orderItems"
+    assert order["orderItems"]["items"][0]["type"] == "FLIGHT"
+
+
+def test_patch_changes_only_what_it_sends_and_a_null_clears(sandbox):
+    before = sandbox.consumer(CONSUMER_REF)
+
+    status, _, after = call(sandbox, "PATCH", V21_CONSUMER, {"lastName": "Beirne", "title": None})
+
+    assert status == 201
+    assert after["lastName"] == "Beirne"
+    assert "title" not in after
+    assert after["specialAssistance"] == before["specialAssistance"]
+    assert after["emails"] == before["emails"]
+
+
+def test_patch_can_be_told_to_refuse_a_null_so_clearing_takes_a_put(sandbox):
+    sandbox.config.patch_clears_with_null = False
+
+    status, _, body = call(sandbox, "PATCH", V21_CONSUMER, {"title": None})
+    put = {k: v for k, v in sandbox.consumer(CONSUMER_REF, "v2.1").items() if k != "title"}
+    put_status, _, replaced = call(sandbox, "PUT", V21_CONSUMER, put)
+
+    assert status == 400
+    assert body["message"].startswith("title: may not be null.")
+    assert "PUT" in body["message"]
+    assert put_status == 201
+    assert "title" not in replaced
+
+
+def test_put_replaces_the_whole_record_and_post_is_v2s(sandbox):
+    status, _, replaced = call(sandbox, "PUT", V21_CONSUMER, {"firstName": "A", "lastName": "B"})
+    post_status, _, _ = call(sandbox, "POST", V21_CONSUMER, {"firstName": "A", "lastName": "B"})
+    put_v2, _, _ = call(sandbox, "PUT", CONSUMER_PATH, {"firstName": "A", "lastName": "B"})
+
+    assert status == 201
+    assert "emails" not in replaced
+    assert post_status == 404
+    assert put_v2 == 404
+
+
+def test_delete_answers_204_with_no_body_in_v2_1(sandbox):
+    status, _, body = call(sandbox, "DELETE", V21_CONSUMER)
+    gone, _, _ = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert (status, body, gone) == (204, None, 404)
+
+
+def test_v2_1_validates_its_enums_and_a_date_of_birth_in_the_past(sandbox):
+    future, _, body = call(sandbox, "PATCH", V21_CONSUMER, {"dateOfBirth": "2999-01-01T00:00Z"})
+    gender, _, _ = call(sandbox, "PATCH", V21_CONSUMER, {"gender": "Male"})
+
+    assert (future, body["message"]) == (400, "dateOfBirth: Date must be in the past.")
+    assert gender == 400
+
+
+def test_v2_1_refuses_both_order_list_parameters_and_sorts(sandbox):
+    both, _, body = call(sandbox, "GET", f"/v2.1/orders?referenceId=B94TXY-1&guestRef={ORDER_REF}")
+    bad_sort, _, _ = call(sandbox, "GET", "/v2.1/orders?referenceId=B94TXY-1&sort=price")
+    status, _, page = call(sandbox, "GET", "/v2.1/orders?referenceId=B94TXY-1&sort=orderedAt")
+
+    assert (both, bad_sort, status) == (400, 400, 200)
+    assert "not both" in body["message"]
+    assert page["items"][0]["ref"] == ORDER_REF
+
+
+def test_a_guests_orders_are_those_they_own_as_contact_or_with_the_switch_those_they_travel_on(
+    sandbox,
+):
+    traveller = seed.make_ref("guest", 1)  # on order 0, whose contact is guest 0
+    _, _, owned = call(sandbox, "GET", f"/v2/orders?guestRef={traveller}")
+    _, _, booker = call(sandbox, "GET", f"/v2/orders?guestRef={seed.make_ref('guest', 0)}")
+    sandbox.config.guest_orders_by = "consumer"
+    _, _, travelled = call(sandbox, "GET", f"/v2/orders?guestRef={traveller}")
+
+    assert owned["items"] == []
+    assert len(booker["items"]) == 1
+    assert travelled["items"][0]["href"].endswith(f"/v2/orders/{ORDER_REF}")
+
+
+def test_the_404_body_is_the_documented_one(sandbox):
+    status, _, body = call(sandbox, "GET", "/v2.1/guests/00000000-0000-0000-0000-000000000000")
+
+    assert status == 404
+    assert body["message"] == "The specified resource does not exist."
+    assert body["developerMessage"] == (
+        "No guest found with ref 00000000-0000-0000-0000-000000000000."
+    )
+
+
+def test_a_version_left_out_answers_404(sandbox):
+    sandbox.config.versions = ["v2.1"]
+
+    status, _, _ = call(sandbox, "GET", CONSUMER_PATH)
+
+    assert status == 404
+
+
+def test_the_request_log_shows_method_path_and_body_of_every_call(sandbox, capsys):
+    sandbox.log_requests = True
+    try:
+        call(sandbox, "PATCH", V21_CONSUMER, {"lastName": "Beirne"})
+    finally:
+        sandbox.log_requests = False
+
+    [logged] = sandbox.requests_to("PATCH", V21_CONSUMER)
+    assert (logged.method, logged.body, logged.status) == ("PATCH", {"lastName": "Beirne"}, 201)
+    printed = capsys.readouterr().out
+    assert f'PATCH {V21_CONSUMER} -> 201 {{"lastName": "Beirne"}}' in printed
+
+
+def test_a_v2_1_order_items_name_is_at_most_128_characters(sandbox):
+    item = next(iter(sandbox.data.order_items))
+    path = f"/v2.1/orderItems/{item}"
+
+    too_long, _, body = call(sandbox, "PUT", path, {"name": "x" * 129, "type": "FLIGHT"})
+    status, _, saved = call(sandbox, "PUT", path, {"name": "x" * 128, "type": "FLIGHT"})
+
+    assert (too_long, body["message"]) == (400, "name: size must be between 0 and 128.")
+    assert (status, saved["name"]) == (201, "x" * 128)
+    assert saved["order"]["href"].startswith(f"{sandbox.base_url}/v2.1/orders/")

@@ -14,7 +14,6 @@ from django.core.management import call_command
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from cdp.models import CDPConnection
 from cdp_sandbox import seed
@@ -22,7 +21,7 @@ from cdp_sandbox.server import Fault
 from consumers import bulk
 from consumers.models import BulkRefresh, BulkRefreshItem, OrderConsumer
 from consumers.services import consumers_refresh
-from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
+from tests.conftest import CONSUMER_REF, ORDER_REF, drop_queued_tasks, queued_tasks, run_worker
 
 REFS = [seed.make_ref("consumer", number) for number in range(6)]
 NEW = reverse("consumers:bulk_new")
@@ -164,7 +163,8 @@ def test_failures_are_listed_with_cdps_reason_and_downloadable_as_csv(agent, age
     reasons = dict(rows[1:])
     assert "CDP is unavailable (HTTP 503 Service Unavailable)" in reasons[REFS[1]]
     assert reasons[unknown] == (
-        f"Not found in CDP (HTTP 404 Not Found): No order consumer found with ref {unknown}."
+        "Not found in CDP (HTTP 404 Not Found): The specified resource does not exist. "
+        f"No order consumer found with ref {unknown}."
     )
 
 
@@ -283,7 +283,7 @@ def a_refresh_whose_worker_died_after_two_refs(agent, minutes_ago: int) -> BulkR
         done=2,
         progressed_at=timezone.now() - timedelta(minutes=minutes_ago),
     )
-    DBTaskResult.objects.all().delete()  # its task went with the worker
+    drop_queued_tasks()  # its task went with the worker
     return job
 
 
@@ -317,10 +317,10 @@ def test_a_refresh_that_moved_lately_or_is_over_is_left_alone(agent):
     BulkRefresh.objects.filter(pk=over.pk).update(
         status=BulkRefresh.Status.FINISHED, created_at=timezone.now() - timedelta(days=1)
     )
-    tasks = DBTaskResult.objects.count()
+    tasks = queued_tasks()
 
     assert bulk.bulk_refresh_requeue_stalled() == 0
-    assert DBTaskResult.objects.count() == tasks
+    assert queued_tasks() == tasks
 
 
 def test_a_refresh_run_twice_counts_each_consumer_once(agent, sandbox):

@@ -12,7 +12,17 @@ from django.urls import reverse
 from cdp_sandbox.server import Fault
 from consumers import services
 from consumers.models import Order, OrderConsumer
-from tests.conftest import CONSUMER_REF, ORDER_REF
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path
+
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+
+@pytest.fixture(autouse=True)
+def consumers_one_call_each(sandbox):
+    """These tests watch the call per consumer, which v2.1's expanded list spares (see
+    test_v2_1_reads_an_orders_consumers_in_one_call_when_cdp_expands_them)."""
+    sandbox.config.expand_consumers = False
 
 
 def add_consumers(sandbox, count: int) -> list[str]:
@@ -32,7 +42,9 @@ def add_consumers(sandbox, count: int) -> list[str]:
 def test_an_orders_consumers_are_fetched_at_once_but_no_more_than_the_limit(db, sandbox, settings):
     settings.CDP_CONCURRENCY = 4
     add_consumers(sandbox, 20)
-    sandbox.inject(Fault(method="GET", path="/v2/orderConsumers/.*", latency=0.05, times=None))
+    sandbox.inject(
+        Fault(method="GET", path=cdp_path("orderConsumers", ".*"), latency=0.05, times=None)
+    )
 
     page = services.order_fetch(ref=ORDER_REF)
 
@@ -42,12 +54,39 @@ def test_an_orders_consumers_are_fetched_at_once_but_no_more_than_the_limit(db, 
     assert OrderConsumer.objects.filter(order_ref=ORDER_REF).count() == 23
 
 
+def test_v2_1_reads_an_orders_consumers_in_one_call_when_cdp_expands_them(db, sandbox, api_version):
+    sandbox.config.expand_consumers = True
+    add_consumers(sandbox, 20)
+
+    page = services.order_fetch(ref=ORDER_REF)
+
+    assert len(page.consumers) == 23
+    [listed] = sandbox.requests_to("GET", cdp_path("orders", ORDER_REF, "consumers"))
+    one_each = sandbox.requests_to("GET", cdp_path("orderConsumers", ".*"))
+    if api_version == "v2.1":
+        assert listed.query["expand"] == "true"
+        assert one_each == []
+    else:
+        assert "expand" not in listed.query
+        assert len(one_each) == 23
+    assert OrderConsumer.objects.get(ref=CONSUMER_REF).raw["emails"] == ["liam.byrne@example.com"]
+
+
+def test_without_expansion_v2_1_reads_each_consumer_by_itself(db, sandbox, settings):
+    settings.CDP_API_VERSION = "v2.1"
+
+    page = services.order_fetch(ref=ORDER_REF)
+
+    assert len(page.consumers) == 3
+    assert len(sandbox.requests_to("GET", cdp_path("orderConsumers", ".*"))) == 3
+
+
 def test_a_consumer_cdp_does_not_hand_over_is_reported_and_the_rest_are_shown(
     agent_client, sandbox
 ):
     missing = add_consumers(sandbox, 2)[0]
     sandbox.inject(
-        Fault(method="GET", path=f"/v2/orderConsumers/{missing}", status=404, times=None)
+        Fault(method="GET", path=cdp_path("orderConsumers", missing), status=404, times=None)
     )
 
     response = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))
@@ -75,7 +114,10 @@ def test_the_order_page_runs_the_same_queries_for_3_or_23_consumers(agent_client
     many = queries_for_a_first_view(agent_client, sandbox, 20)
 
     assert len(many) == len(few)
-    assert len(many) <= 20
+    # 20, the person's unread notifications for the badge, the approval badges, one read of the
+    # do-not-send list (cdp.erasures), noting the order's travellers (j and k), and the reason
+    # templates of its inline form.
+    assert len(many) <= 25
     assert sum("cdp_cdpconnection" in q["sql"] for q in many) == 1  # looked up once per page
 
 
@@ -118,7 +160,7 @@ def test_refresh_consumers_by_age(db, sandbox):
 def test_refresh_consumers_exits_non_zero_naming_each_failure(db, sandbox):
     services.order_fetch(ref=ORDER_REF)
     sandbox.inject(
-        Fault(method="GET", path=f"/v2/orderConsumers/{CONSUMER_REF}", status=404, times=None)
+        Fault(method="GET", path=cdp_path("orderConsumers", CONSUMER_REF), status=404, times=None)
     )
     out = StringIO()
 
@@ -154,7 +196,8 @@ def test_a_refresh_asks_for_a_guest_only_when_the_link_changed(db, sandbox):
     refresh("--order", ORDER_REF)
 
     asked = [
-        request.path.rsplit("/", 1)[1] for request in sandbox.requests_to("GET", "/v2/guests/.*")
+        request.path.rsplit("/", 1)[1]
+        for request in sandbox.requests_to("GET", cdp_path("guests", ".*"))
     ]
     assert asked == [new_guest]
     guest = sandbox.data.guests[new_guest]

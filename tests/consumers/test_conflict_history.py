@@ -11,9 +11,12 @@ from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
 from consumers import pushes
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF
+from tests.conftest import CONSUMER_REF, cdp_path
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 EDIT = reverse("consumers:edit", kwargs={"ref": CONSUMER_REF})
 
 
@@ -49,7 +52,10 @@ def test_the_conflict_keeps_cdps_version_as_it_was_when_it_happened(agent_client
 
 def test_a_re_applied_conflict_reads_as_history_with_the_versions_then(agent_client, sandbox):
     conflict = a_conflict(agent_client, sandbox)
-    agent_client.post(reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]))
+    # Followed, so the confirmation (with its Undo) is shown there, not on the history below.
+    agent_client.post(
+        reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]), follow=True
+    )
     sandbox.change_consumer(CONSUMER_REF, lastName="Walsh")  # CDP moves on afterwards
     sandbox.requests.clear()
 

@@ -93,7 +93,10 @@ def test_a_name_nobody_cached_is_looked_for_among_cdps_guests(agent_client, sand
     for first in ("Liam", "Aoife", "Saoirse"):
         assert f"{first} Byrne</a>" in content
     assert f'href="{FIND}?q={GUEST_REF}"' in content
-    assert "@example.com" not in content  # a list shows names, never contact details
+    # Namesakes told apart by e-mail address and booking; never phone numbers or passports.
+    assert "aoife.byrne@example.com" in content
+    assert "B94TXY-1" in content
+    assert "+353" not in content
     assert sandbox.requests_to("GET", "/v2/guests")[0].query == {
         "lastName": "byrne", "offset": "0", "limit": "20",
     }  # fmt: skip
@@ -111,18 +114,52 @@ def test_a_name_typed_in_one_case_is_asked_again_in_title_case_if_cdp_minds_case
     assert [search.query["lastName"] for search in searches] == ["BYRNE", "Byrne"]
 
 
-def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_their_order(agent_client, sandbox):
-    response = agent_client.get(FIND, {"q": "Aoife Byrne"})
+def test_a_first_and_last_name_cdp_has_one_guest_of_goes_to_the_order_they_booked(
+    agent_client, sandbox
+):
+    response = agent_client.get(FIND, {"q": "Liam Byrne"})
 
     assert response["Location"] == ORDER_URL
-    assert sandbox.requests_to("GET", "/v2/guests")[0].query["firstName"] == "Aoife"
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["firstName"] == "Liam"
 
 
 def test_an_email_address_finds_its_guest(agent_client, sandbox):
-    response = agent_client.get(FIND, {"q": "Aoife.Byrne@example.com"})
+    response = agent_client.get(FIND, {"q": "Liam.Byrne@example.com"})
 
     assert response["Location"] == ORDER_URL
-    assert sandbox.requests_to("GET", "/v2/guests")[0].query["email"] == "Aoife.Byrne@example.com"
+    assert sandbox.requests_to("GET", "/v2/guests")[0].query["email"] == "Liam.Byrne@example.com"
+
+
+def test_a_guest_who_only_travels_on_someone_elses_booking_is_told_why_no_order_is_listed(
+    agent_client, sandbox
+):
+    # CDP lists a guest's orders by the order's contact: Aoife travels on Liam's booking.
+    content = agent_client.get(FIND, {"q": "Aoife Byrne"}).content.decode()
+
+    assert "CDP lists no order this guest booked" in content
+    assert "find it by its booking reference" in content
+
+
+def test_a_travellers_bookings_are_found_through_the_cached_consumers_too(agent_client, sandbox):
+    from cdp_sandbox import seed
+    from consumers import services
+
+    traveller = seed.make_ref("guest", 1)  # Aoife, a consumer on order 0, booked nothing
+    services.order_fetch(ref=ORDER_REF)
+
+    trips = services.guest_orders(guest_ref=traveller)
+
+    assert trips.order_refs == [ORDER_REF]
+    assert "may be incomplete" in trips.note
+    assert sandbox.requests_to("GET", "/v2/orders")[-1].query["guestRef"] == traveller
+
+
+def test_the_sandbox_can_list_a_guests_orders_by_traveller_instead(agent_client, sandbox):
+    sandbox.config.guest_orders_by = "consumer"
+
+    response = agent_client.get(FIND, {"q": "Aoife Byrne"})
+
+    assert response["Location"] == ORDER_URL
 
 
 def test_when_cdp_has_more_guests_than_one_page_the_list_says_how_to_narrow_it(
@@ -139,7 +176,7 @@ def test_when_cdp_has_more_guests_than_one_page_the_list_says_how_to_narrow_it(
 def test_a_name_cdp_has_no_guest_of_either_is_explained(agent_client):
     content = agent_client.get(FIND, {"q": "Aoife Nobody"}).content.decode()
 
-    assert "no cached consumer has that name, and CDP has no guest with that name" in content
+    assert "Tried: cached consumers by name; CDP&#x27;s guests by first and last name." in content
 
 
 def test_when_cdp_cannot_search_its_guests_the_query_is_kept(agent_client, sandbox):
@@ -216,7 +253,7 @@ def test_the_home_page_lists_the_consumers_this_agent_viewed_last_first(
     agent_client, client, supervisor
 ):
     cache_the_first_order(agent_client)
-    consumers = [consumer for consumer, _ in agent_client.get(ORDER_URL).context["consumers"]]
+    consumers = [consumer for consumer, *_ in agent_client.get(ORDER_URL).context["consumers"]]
     for consumer in (consumers[2], consumers[0], consumers[2]):
         agent_client.get(reverse("consumers:detail", kwargs={"ref": consumer.ref}))
 

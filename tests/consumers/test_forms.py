@@ -79,11 +79,12 @@ def test_it_offers_the_documented_titles_and_genders_with_blank_allowed():
     assert isinstance(title.choices, list)
     assert isinstance(gender.choices, list)
 
-    titles = [value for value, _ in title.choices]
+    blank, *groups = title.choices
+    titles = [blank[0], *(value for _, group in groups for value, _ in group)]
     assert titles[0] == ""
     assert "Mstr" in titles
     assert "Shaikha" in titles
-    assert len(titles) == 27
+    assert len(titles) == 28  # blank, CDP's 26, and Mx
     assert [value for value, _ in gender.choices] == [
         "",
         "male",
@@ -91,6 +92,23 @@ def test_it_offers_the_documented_titles_and_genders_with_blank_allowed():
         "unknown",
     ]
     assert bound(title="", gender="").is_valid()
+
+
+def test_the_common_titles_come_first_then_the_rest():
+    title = ConsumerForm(consumer=make_consumer()).fields["title"]
+    assert isinstance(title, forms.ChoiceField)
+
+    assert isinstance(title.choices, list)
+    blank, (common, first), (other, rest) = title.choices
+    assert blank == ("", "—")
+    assert (common, [value for value, _ in first]) == (
+        "Common titles",
+        ["Mr", "Mrs", "Ms", "Miss", "Mx", "Dr"],
+    )
+    assert other == "Other titles"
+    assert [value for value, _ in rest][:3] == ["Br", "Brigadier", "Capt"]
+    assert "Mr" not in [value for value, _ in rest]
+    assert bound(title="Mx").is_valid()
 
 
 def test_it_keeps_a_title_cdp_holds_that_is_not_in_the_documented_list():

@@ -1,6 +1,7 @@
 """Saving edits to CDP: the full record, conflicts, failures, the queue and its worker."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,9 +19,12 @@ from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import OrderConsumer, Push
 from consumers.pushes import Outcome
-from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path, run_worker, update_method
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 META = RequestMeta(ip_address="203.0.113.7", user_agent="pytest", request_id="req-0001")
 
 
@@ -52,7 +56,12 @@ def push(consumer, agent, **changes):
 
 
 def updates_sent(sandbox):
-    return sandbox.requests_to("POST", CONSUMER_PATH)
+    """Every update of the consumer sent: v2's POST, v2.1's PATCH or PUT."""
+    return [
+        request
+        for request in list(sandbox.requests)
+        if request.method in ("POST", "PUT", "PATCH") and re.fullmatch(CONSUMER_PATH, request.path)
+    ]
 
 
 def run_worker_until_settled(timeout: float = 5.0):
@@ -70,8 +79,8 @@ def entries(action=AuditEntry.Action.EDIT):
 # --- the full record ---------------------------------------------------------------------------
 
 
-def test_it_sends_the_whole_record_so_attributes_the_form_does_not_show_survive(
-    consumer, agent, sandbox
+def test_it_sends_the_whole_record_in_v2_and_only_the_change_in_v2_1_and_the_rest_survives(
+    consumer, agent, sandbox, api_version
 ):
     before = sandbox.consumer(CONSUMER_REF)
 
@@ -79,21 +88,27 @@ def test_it_sends_the_whole_record_so_attributes_the_form_does_not_show_survive(
 
     assert result.outcome == Outcome.SUCCEEDED
     [sent] = updates_sent(sandbox)
-    kept = (
-        "emails",
-        "phoneNumbers",
-        "dateOfBirth",
-        "passportNumber",
-        "passportExpiry",
-        "identifiers",
-        "nationality",
-        "country",
-        "guest",
-        "orderItems",
-        "specialAssistance",
-    )
-    for attribute in kept:
-        assert sent.body[attribute] == before[attribute], attribute
+    if api_version == "v2":
+        # v2 replaces the record: everything the form does not show goes back as it was.
+        assert sent.method == "POST"
+        kept = (
+            "emails",
+            "phoneNumbers",
+            "dateOfBirth",
+            "passportNumber",
+            "passportExpiry",
+            "identifiers",
+            "nationality",
+            "country",
+            "guest",
+            "orderItems",
+            "specialAssistance",
+        )
+        for attribute in kept:
+            assert sent.body[attribute] == before[attribute], attribute
+    else:
+        # v2.1 patches it: the changed attribute alone.
+        assert (sent.method, sent.body) == ("PATCH", {"lastName": "Beirne"})
     after = sandbox.consumer(CONSUMER_REF)
     assert after["lastName"] == "Beirne"
     unchanged = ("lastName", "modifiedAt")
@@ -120,11 +135,10 @@ def test_it_updates_the_cache_from_cdps_reply_and_writes_a_succeeded_audit_entry
     assert consumer.cdp_modified_at.isoformat()[:23] == cdp_modified[:23]
     [entry] = entries()
     assert entry.outcome == AuditEntry.Outcome.SUCCEEDED
-    assert (entry.username, entry.ip_address, entry.user_agent, entry.request_id, entry.reason) == (
-        "agent", "203.0.113.7", "pytest", "req-0001", "pytest"
-    )  # fmt: skip
+    who = (entry.username, entry.ip_address, entry.user_agent, entry.request_id)
+    assert (*who, entry.reason_text) == ("agent", "203.0.113.7", "pytest", "req-0001", "pytest")
     assert (entry.consumer_ref, entry.order_ref) == (CONSUMER_REF, ORDER_REF)
-    assert {(c.field, c.old_value, c.new_value) for c in entry.changes.all()} == {
+    assert {(c.field, c.old_text, c.new_text) for c in entry.changes.all()} == {
         ("last_name", "Byrne", "Beirne"),
         ("title", "Mr", "Dr"),
     }
@@ -193,7 +207,7 @@ def test_it_reads_the_record_back_when_cdps_reply_to_an_update_is_not_the_record
     monkeypatch.setattr(
         sandbox.store,
         "_update_consumer",
-        lambda record, body: {"ref": original(record, body)["ref"]},
+        lambda record, body, version: {"ref": original(record, body, version)["ref"]},
     )
 
     result = push(consumer, agent, last_name="Beirne")
@@ -276,7 +290,7 @@ def test_discarding_a_conflict_keeps_cdps_version_and_is_audited(consumer, agent
 
     assert sandbox.consumer(CONSUMER_REF)["firstName"] == "Liam"
     [discard] = entries(AuditEntry.Action.DISCARD)
-    assert [(c.field, c.old_value, c.new_value) for c in discard.changes.all()] == [
+    assert [(c.field, c.old_text, c.new_text) for c in discard.changes.all()] == [
         ("first_name", "Liam", "William")
     ]
     conflict.refresh_from_db()
@@ -345,7 +359,7 @@ def assert_queued(consumer, result, *, message):
     assert pushed.next_attempt_at is not None
     [entry] = entries()
     assert entry.outcome == AuditEntry.Outcome.PENDING
-    assert [(c.field, c.new_value) for c in entry.changes.all()] == [("last_name", "Beirne")]
+    assert [(c.field, c.new_text) for c in entry.changes.all()] == [("last_name", "Beirne")]
 
 
 def refused_port() -> int:
@@ -366,7 +380,7 @@ def test_a_read_timeout_on_the_update_queues_the_edit_and_sends_it_only_once(
     consumer, agent, sandbox, settings
 ):
     settings.CDP_TIMEOUT = 0.2
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, latency=0.5))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, latency=0.5))
 
     result = push(consumer, agent, last_name="Beirne")
 
@@ -380,15 +394,15 @@ def test_a_read_timeout_on_the_update_queues_the_edit_and_sends_it_only_once(
 
 
 @pytest.mark.parametrize(
-    "fault",
+    ("call", "fault"),
     [
-        Fault(method="POST", path=CONSUMER_PATH, status=503, times=None),
-        Fault(method="POST", path=CONSUMER_PATH, status=502),
-        Fault(method="POST", path=CONSUMER_PATH, reset=True),
-        Fault(method="POST", path=CONSUMER_PATH, malformed=True),
-        Fault(method="GET", path=CONSUMER_PATH, status=504, times=None),
-        Fault(method="GET", path=CONSUMER_PATH, truncated=True, times=None),
-        Fault(method="GET", path=CONSUMER_PATH, status=429, retry_after=30, times=None),
+        ("update", {"status": 503, "times": None}),
+        ("update", {"status": 502}),
+        ("update", {"reset": True}),
+        ("update", {"malformed": True}),
+        ("GET", {"status": 504, "times": None}),
+        ("GET", {"truncated": True, "times": None}),
+        ("GET", {"status": 429, "retry_after": 30, "times": None}),
     ],
     ids=[
         "503-update",
@@ -401,9 +415,10 @@ def test_a_read_timeout_on_the_update_queues_the_edit_and_sends_it_only_once(
     ],
 )
 def test_cdp_failing_on_its_side_queues_the_edit_and_the_worker_delivers_it(
-    consumer, agent, sandbox, fault
+    consumer, agent, sandbox, call, fault
 ):
-    sandbox.inject(fault)
+    method = update_method() if call == "update" else call
+    sandbox.inject(Fault(method=method, path=CONSUMER_PATH, **fault))
 
     result = push(consumer, agent, last_name="Beirne")
 
@@ -418,7 +433,7 @@ def test_cdp_failing_on_its_side_queues_the_edit_and_the_worker_delivers_it(
 
 
 def test_the_worker_re_checks_for_a_conflict_before_it_sends(consumer, agent, sandbox):
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     push(consumer, agent, last_name="Beirne")
     sandbox.clear_faults()
     sandbox.change_consumer(CONSUMER_REF, firstName="William")
@@ -431,7 +446,7 @@ def test_the_worker_re_checks_for_a_conflict_before_it_sends(consumer, agent, sa
 
 
 def test_the_worker_gives_up_after_the_last_attempt_and_says_why(consumer, agent, sandbox):
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     push(consumer, agent, last_name="Beirne")
 
     for _ in range(3):
@@ -445,7 +460,7 @@ def test_the_worker_gives_up_after_the_last_attempt_and_says_why(consumer, agent
 
 
 def test_a_refusal_during_a_retry_is_final(consumer, agent, sandbox):
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     push(consumer, agent, last_name="Beirne")
     sandbox.clear_faults()
     sandbox.config.max_string_length = 3
@@ -459,7 +474,7 @@ def test_a_refusal_during_a_retry_is_final(consumer, agent, sandbox):
 
 
 def test_a_cancelled_edit_is_never_sent(consumer, agent, supervisor, sandbox):
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     queued = push(consumer, agent, last_name="Beirne").push
     sandbox.clear_faults()
 
@@ -476,7 +491,7 @@ def test_a_cancelled_edit_is_never_sent(consumer, agent, supervisor, sandbox):
 
 def test_retry_now_puts_a_queued_edit_first(consumer, agent, sandbox, settings):
     settings.PUSH_RETRY_DELAY = settings.PUSH_RETRY_DELAY_MAX = 3600
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     queued = push(consumer, agent, last_name="Beirne").push
     sandbox.clear_faults()
     run_worker()
@@ -495,13 +510,13 @@ def test_retry_now_puts_a_queued_edit_first(consumer, agent, sandbox, settings):
 )
 def test_a_queued_edit_survives_a_restart_and_a_new_worker_process_sends_it(agent, sandbox):
     consumer = services.consumer_fetch(ref=CONSUMER_REF)
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     push(consumer, agent, last_name="Beirne")
     sandbox.clear_faults()
 
     database = connection.settings_dict
     worker = subprocess.run(
-        [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay"],
+        [sys.executable, "manage.py", "tasks_worker", "pushes", "--burst"],
         cwd=settings.BASE_DIR,
         env={
             **os.environ,

@@ -15,7 +15,10 @@ from cdp_sandbox.server import Fault
 from consumers import pushes, services
 from consumers.models import Push
 from consumers.tasks import push_deliver_task
-from tests.conftest import CONSUMER_REF, ORDER_REF, run_worker
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path, run_worker, update_method
+
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
 
 META = RequestMeta(ip_address="203.0.113.7", user_agent="pytest", request_id="wake")
 CONSUMERS = [seed.make_ref("consumer", number) for number in range(3)]
@@ -31,7 +34,7 @@ def slow_queue(settings):
 
 
 def path(ref: str) -> str:
-    return f"/v2/orderConsumers/{ref}"
+    return cdp_path("orderConsumers", ref)
 
 
 def queue_an_edit(ref: str, user, sandbox, *, last_name: str = "Beirne") -> Push:
@@ -120,7 +123,7 @@ def test_a_woken_edit_that_cdp_refuses_again_costs_no_try_and_keeps_its_slot(age
     queued.refresh_from_db()
     slot, attempts = queued.next_attempt_at, queued.attempts
     sandbox.clear_faults()
-    sandbox.inject(Fault(method="POST", path=path(CONSUMER_REF), status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=path(CONSUMER_REF), status=503, times=None))
     services.consumer_fetch(ref=seed.make_ref("consumer", 1))  # reads work: woken
 
     run_worker()
@@ -128,7 +131,9 @@ def test_a_woken_edit_that_cdp_refuses_again_costs_no_try_and_keeps_its_slot(age
     queued.refresh_from_db()
     assert queued.status == Push.Status.PENDING
     assert (queued.next_attempt_at, queued.attempts) == (slot, attempts)
-    assert len(sandbox.requests_to("POST", path(CONSUMER_REF))) == 3  # the woken try's attempts
+    assert (
+        len(sandbox.requests_to(update_method(), path(CONSUMER_REF))) == 3
+    )  # the woken try's attempts
 
 
 def test_while_edits_wait_the_oldest_is_probed_long_before_its_slot(agent, sandbox, settings):
@@ -175,7 +180,7 @@ def test_duplicated_tasks_never_send_an_edit_twice(agent, sandbox, settings):
     run_worker()
 
     assert Push.objects.get().status == Push.Status.SUCCEEDED
-    assert len(sandbox.requests_to("POST", path(CONSUMER_REF))) == 1
+    assert len(sandbox.requests_to(update_method(), path(CONSUMER_REF))) == 1
 
 
 def test_a_task_that_comes_early_does_nothing_before_the_edits_slot(agent, sandbox):
@@ -186,7 +191,7 @@ def test_a_task_that_comes_early_does_nothing_before_the_edits_slot(agent, sandb
     run_worker()
 
     assert Push.objects.get().status == Push.Status.PENDING
-    assert sandbox.requests_to("POST", path(CONSUMER_REF)) == []
+    assert sandbox.requests_to(update_method(), path(CONSUMER_REF)) == []
 
 
 def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_land(
@@ -194,7 +199,7 @@ def test_an_update_whose_answer_was_lost_is_not_woken_before_a_straggler_could_l
 ):
     settings.CDP_TIMEOUT = 0.2
     consumer = services.consumer_fetch(ref=CONSUMER_REF)
-    sandbox.inject(Fault(method="POST", path=path(CONSUMER_REF), latency=0.5))
+    sandbox.inject(Fault(method=update_method(), path=path(CONSUMER_REF), latency=0.5))
     result = pushes.consumer_push_update(
         consumer=consumer,
         data={**consumer.editable_values(), "last_name": "Beirne"},

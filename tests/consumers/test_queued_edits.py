@@ -7,9 +7,12 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from cdp_sandbox.server import Fault
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF, form_data, run_worker
+from tests.conftest import CONSUMER_REF, cdp_path, form_data, run_worker, update_method
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 DETAIL = reverse("consumers:detail", kwargs={"ref": CONSUMER_REF})
 EDIT = reverse("consumers:edit", kwargs={"ref": CONSUMER_REF})
 
@@ -20,10 +23,11 @@ def quick_queue(settings):
     settings.PUSH_RETRY_DELAY_MAX = 0
 
 
+
 def save_while_cdp_refuses_updates(client, sandbox, **changes):
     """Save an edit while CDP answers every update with 503 (reads still work)."""
     data = form_data(client, **changes)
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, status=503, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, status=503, times=None))
     return client.post(EDIT, data, follow=True)
 
 
@@ -46,7 +50,7 @@ def test_a_queued_edit_reads_as_safe_with_what_happens_next(agent_client, sandbo
 def test_a_queued_edit_that_cdp_did_not_answer_says_so(agent_client, sandbox, settings):
     data = form_data(agent_client, last_name="Beirne")
     settings.CDP_TIMEOUT = 0.2
-    sandbox.inject(Fault(method="POST", path=CONSUMER_PATH, latency=0.5, times=None))
+    sandbox.inject(Fault(method=update_method(), path=CONSUMER_PATH, latency=0.5, times=None))
 
     content = text(agent_client.post(EDIT, data, follow=True))
 

@@ -7,6 +7,9 @@ from consumers.models import Order, OrderConsumer, Push
 from consumers.services import sync_state
 from tests.conftest import CONSUMER_REF, ORDER_REF, OTHER_ORDER_REF
 
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
 
 @pytest.fixture
 def consumer(db, sandbox):

@@ -1,5 +1,6 @@
 """The worker's tasks: named after the services they run, and still found by their old names."""
 
+import pytest
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
@@ -8,9 +9,12 @@ from cdp_sandbox.server import Fault
 from consumers import bulk, pushes, services
 from consumers.models import BulkRefresh, Push
 from consumers.tasks import bulk_refresh_run_task, push_deliver_task
-from tests.conftest import CONSUMER_REF, run_worker
+from tests.conftest import CONSUMER_REF, cdp_path, database_tasks_only, queued_tasks, run_worker
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
 def test_the_services_queue_the_tasks_named_after_them(agent, settings):
@@ -18,9 +22,12 @@ def test_the_services_queue_the_tasks_named_after_them(agent, settings):
 
     bulk.bulk_refresh_start(user=agent, refs=[CONSUMER_REF])
 
-    assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == [
-        "consumers.tasks.bulk_refresh_run_task"
-    ]
+    assert queued_tasks() == ["consumers.tasks.bulk_refresh_run_task"]
+
+
+def test_edits_and_bulk_refreshes_have_queues_of_their_own():
+    assert push_deliver_task.queue_name == "pushes"
+    assert bulk_refresh_run_task.queue_name == "bulk"
 
 
 def test_the_old_task_names_lead_to_the_same_tasks():
@@ -28,6 +35,7 @@ def test_the_old_task_names_lead_to_the_same_tasks():
     assert import_string("consumers.tasks.run_bulk_refresh") is bulk_refresh_run_task
 
 
+@database_tasks_only
 def test_tasks_queued_under_their_old_names_before_an_upgrade_still_run(agent, sandbox, settings):
     settings.PUSH_RETRY_DELAY = settings.PUSH_RETRY_DELAY_MAX = 0
     consumer = services.consumer_fetch(ref=CONSUMER_REF)

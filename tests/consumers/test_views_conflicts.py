@@ -1,13 +1,19 @@
 """The conflict pages: the three versions, re-applying in one click, and discarding (asked first)
 by the agent who made the edit or a supervisor only."""
 
+import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
 from consumers.models import Push
-from tests.conftest import CONSUMER_REF, edit_url, form_data
+from tests.conftest import CONSUMER_REF, cdp_path, edit_url, form_data, update_method
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
+
+
 
 
 def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
@@ -31,7 +37,7 @@ def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
         rows["First name"]["edited"],
     ) == ("Liam", "Liam", "William")
     assert (rows["Last name"]["loaded"], rows["Last name"]["now"]) == ("Byrne", "Byrne-Walsh")
-    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+    assert sandbox.requests_to(update_method(), CONSUMER_PATH) == []
 
     response = agent_client.post(
         reverse("consumers:conflict_reapply", args=[CONSUMER_REF, conflict.pk]), follow=True
@@ -107,7 +113,7 @@ def test_another_agent_can_neither_open_nor_resolve_an_agents_conflict(
     conflict.refresh_from_db()
     assert conflict.resolution == ""
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD).exists()
-    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+    assert sandbox.requests_to(update_method(), CONSUMER_PATH) == []
     detail = client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
     assert page not in detail.content.decode()  # no link to a page they may not open
 

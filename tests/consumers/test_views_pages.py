@@ -10,15 +10,20 @@ from django.urls import reverse
 from cdp.models import CDPConnection
 from cdp_sandbox.server import Fault
 from consumers.models import OrderConsumer, Push
-from tests.conftest import CONSUMER_REF, ORDER_REF, edit_url, form_data
+from tests.conftest import CONSUMER_REF, ORDER_REF, cdp_path, edit_url, form_data, update_method
 
-CONSUMER_PATH = f"/v2/orderConsumers/{CONSUMER_REF}"
+# Run for each API version CDP speaks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("api_version")
+
+CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 PAGES = [
     ("consumers:home", {}),
     ("consumers:order", {"ref": ORDER_REF}),
     ("consumers:detail", {"ref": CONSUMER_REF}),
     ("consumers:edit", {"ref": CONSUMER_REF}),
 ]
+
+
 
 
 @pytest.mark.parametrize(("name", "kwargs"), PAGES)
@@ -48,7 +53,7 @@ def test_a_user_without_a_role_cannot_post_an_edit(client, outsider, sandbox):
     response = client.post(edit_url(), {"first_name": "X", "last_name": "Y"})
 
     assert response.status_code == 403
-    assert sandbox.requests_to("POST", CONSUMER_PATH) == []
+    assert sandbox.requests_to(update_method(), CONSUMER_PATH) == []
 
 
 def test_the_home_page_finds_cached_consumers_by_name(agent_client):
@@ -197,7 +202,7 @@ def test_when_cdp_keeps_failing_every_page_says_so_and_saves_are_queued(
 def test_a_page_never_waits_for_cdp_longer_than_its_budget(agent_client, sandbox, settings):
     settings.CDP_PAGE_BUDGET = 0.6
     settings.CDP_TIMEOUT = 0.4
-    sandbox.inject(Fault(path="/v2/.*", latency=0.3, times=None))
+    sandbox.inject(Fault(path=cdp_path(".*"), latency=0.3, times=None))
 
     started = time.monotonic()
     response = agent_client.get(reverse("consumers:order", kwargs={"ref": ORDER_REF}))

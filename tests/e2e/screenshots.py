@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from audit.services import RequestMeta
 from cdp_sandbox import seed
 from cdp_sandbox.server import Fault
-from consumers import bulk, pushes, services
+from consumers import bulk, edits, pushes, services
 from tests.conftest import CONSUMER_REF, GUEST_REF, ORDER_REF
 from tests.dashboard.test_services import save
 from tests.e2e.test_edit_flow import sign_in
@@ -77,12 +77,35 @@ def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, 
     expect(page.get_by_test_id("guest-hint")).to_contain_text("Aoife")
     shoot(page, "edit-with-suggestions")
 
+    page.get_by_label("Guest", exact=True).fill("byrne")
+    expect(page.get_by_test_id("guest-options").get_by_role("option")).to_have_count(3)
+    page.keyboard.press("ArrowDown")
+    shoot(page, "edit-guest-picker")
+    page.keyboard.press("Escape")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("?")
+    expect(page.get_by_test_id("shortcuts-help")).to_be_visible()
+    shoot(page, "shortcuts-help")
+    page.keyboard.press("Escape")
+
     sandbox.change_consumer(CONSUMER_REF, firstName="William")
     page.get_by_label("Last name").fill("Beirne-Walsh")
     page.get_by_label("Guest", exact=True).fill(GUEST_REF)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("conflict-table")).to_be_visible()
     shoot(page, "conflict")
+
+    # Another consumer's guest re-link by the agent, waiting for a supervisor's approval.
+    other = services.consumer_fetch(ref=seed.make_ref("consumer", 1))
+    loaded = other.editable_values()
+    held = edits.consumer_edit_save(
+        consumer=other, data={**loaded, "guest_ref": seed.make_ref("guest", 2)},
+        loaded_values=loaded, loaded_modified_at=other.cdp_modified_at, user=agent,
+        meta=RequestMeta(), reason="The booker called: this is her daughter's profile.",
+    ).held  # fmt: skip
+    assert held is not None
+    page.goto(held.url)
+    shoot(page, "approval", full_page=True)
 
     job = bulk.bulk_refresh_start(
         user=supervisor, refs=[seed.make_ref("consumer", number) for number in range(12)]
@@ -93,6 +116,12 @@ def test_take_the_screenshots(browser, live_server, agent, supervisor, sandbox, 
     bulk.bulk_refresh_run(job_id=job.pk)
     page.goto(f"/bulk/{job.pk}/")
     shoot(page, "bulk-refresh", full_page=True)
+
+    page.goto(f"/orders/{ORDER_REF}/?surname=Beirne")
+    shoot(page, "order-surname-preview", full_page=True)
+    page.get_by_role("button", name="Save all").click()
+    expect(page.get_by_test_id("row-result").first).to_be_visible()
+    shoot(page, "order-inline-results", full_page=True)
 
     page.goto("/dashboard/")
     shoot(page, "dashboard", full_page=True)

@@ -1,21 +1,14 @@
 """An agent signs in, looks a consumer up, corrects the last name, saves and sees it saved."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import CONSUMER_REF
+from tests.e2e.signing_in import sign_in
+
+__all__ = ["sign_in"]  # the other browser tests sign in with it from here
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, username: str, password: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_an_agent_corrects_a_last_name_and_sees_it_saved_and_audited(page, agent, sandbox):

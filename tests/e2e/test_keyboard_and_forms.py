@@ -91,8 +91,10 @@ def test_the_guest_field_shows_who_the_guest_is_as_the_agent_types(page, agent, 
     expect(hint).to_have_text("Guest: Aoife Byrne · aoife.byrne@example.com")
     # Looked up once, when the agent stopped typing, not once per key.
     assert len(sandbox.requests_to("GET", f"/v2/guests/{other_guest}")) == asked_before + 1
-    guest.fill("not a ref")
-    expect(hint).to_contain_text("is not a CDP ref")
+    guest.fill("https://example.com/not/a/guest")
+    expect(hint).to_contain_text("is not a CDP link")
+    guest.fill("Nobody Atall")  # words are a search of CDP's guests (the picker)
+    expect(hint).to_contain_text("CDP has no guest called “Nobody Atall”")
     guest.fill("")
     expect(hint).to_have_text("")
 

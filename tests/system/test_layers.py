@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OUR_PACKAGES = {
     "accounts",
+    "approvals",
     "audit",
     "backoffice",
     "bench",
@@ -19,6 +20,7 @@ OUR_PACKAGES = {
     "consumers",
     "core",
     "dashboard",
+    "privacy",
 }
 
 
@@ -165,7 +167,11 @@ LAYERS = {
     "cdp": {"core", "audit"},
     "accounts": {"core", "audit"},
     "consumers": {"core", "audit", "cdp", "accounts"},
-    "dashboard": {"core", "audit", "consumers"},
+    "approvals": {"core", "audit", "cdp", "accounts", "consumers"},
+    # The dashboard shows the approvals' figures too, so it sits above them.
+    "dashboard": {"core", "audit", "consumers", "approvals"},
+    # Forgetting a person deletes their approval requests too, so privacy sits above approvals.
+    "privacy": {"core", "audit", "cdp", "accounts", "consumers", "approvals"},
 }
 
 

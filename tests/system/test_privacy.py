@@ -90,7 +90,7 @@ def test_purge_drops_copies_nobody_viewed_and_keeps_the_audit_log(db, agent, san
     assert not OrderConsumer.objects.exists()
     assert not Push.objects.exists()
     entry = AuditEntry.objects.get(action="edit")
-    assert [(c.field, c.old_value, c.new_value) for c in entry.changes.all()] == [
+    assert [(c.field, c.old_text, c.new_text) for c in entry.changes.all()] == [
         ("last_name", "Byrne", "Beirne")
     ]
 

@@ -12,12 +12,16 @@ from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from consumers import services
 from consumers.models import BulkRefresh, BulkRefreshItem, ConsumerView, OrderConsumer, Push
+from consumers.notifications import notification_create
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 META = RequestMeta(ip_address="203.0.113.1", user_agent="pytest", request_id="counts")
 # The most queries any page may run: session, user, permissions, roles, the CDP connection,
-# the page's own queries, and the session's idle-timeout refresh.
-BOUND = 16
+# the navigation's approval badges, the page's own queries (the consumer's page: its changes
+# awaiting approval too), the session's idle-timeout refresh, and the person's unread
+# notifications (with marking the new ones shown, on the page that first shows them); the
+# consumer's page also names the travellers either side of it on the booking (j and k).
+BOUND = 21
 
 
 def make_rows(user, count: int) -> None:
@@ -41,6 +45,7 @@ def make_rows(user, count: int) -> None:
         job = BulkRefresh.objects.order_by("id").first() or BulkRefresh.objects.create(user=user)
         BulkRefreshItem.objects.create(job=job, consumer_ref=consumer.ref, result="refreshed")
         BulkRefresh.objects.create(user=user, total=1, done=1, status="finished")
+        notification_create(user=user, message=f"Queued edit {number} reached CDP.", url="/")
 
 
 def count(client, url, params=None) -> int:
@@ -62,6 +67,7 @@ PAGES = [
     ("consumers:detail", {"ref": CONSUMER_REF}, None),
     ("consumers:order", {"ref": ORDER_REF}, None),
     ("consumers:queue", {}, None),
+    ("consumers:notifications", {}, None),
     ("audit:list", {}, None),
     ("audit:list", {}, {"field": "last_name"}),
     ("audit:list", {}, {"q": "New1"}),
