@@ -23,7 +23,6 @@ def quick_queue(settings):
     settings.PUSH_RETRY_DELAY_MAX = 0
 
 
-
 def save_while_cdp_refuses_updates(client, sandbox, **changes):
     """Save an edit while CDP answers every update with 503 (reads still work)."""
     data = form_data(client, **changes)

@@ -14,8 +14,6 @@ pytestmark = pytest.mark.usefixtures("api_version")
 CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
-
-
 def test_a_conflict_shows_three_versions_and_re_applies_the_edit_in_one_click(
     agent_client, sandbox
 ):

@@ -16,8 +16,6 @@ pytestmark = pytest.mark.usefixtures("api_version")
 CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
-
-
 def test_the_edit_page_starts_from_cdps_current_version(agent_client, sandbox):
     agent_client.get(reverse("consumers:detail", kwargs={"ref": CONSUMER_REF}))
     sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")

@@ -24,8 +24,6 @@ PAGES = [
 ]
 
 
-
-
 @pytest.mark.parametrize(("name", "kwargs"), PAGES)
 def test_a_signed_out_visitor_is_sent_to_sign_in(client, db, name, kwargs):
     url = reverse(name, kwargs=kwargs)

@@ -13,8 +13,6 @@ pytestmark = pytest.mark.usefixtures("api_version")
 CONSUMER_PATH = cdp_path("orderConsumers", CONSUMER_REF)
 
 
-
-
 def test_supervisors_see_the_queue_and_can_retry_or_cancel(
     client, agent_client, supervisor, sandbox
 ):
