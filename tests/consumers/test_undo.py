@@ -38,7 +38,7 @@ def test_the_confirmation_offers_undo_and_undo_puts_the_old_values_back(agent_cl
     undone = AuditEntry.objects.get(action="revert")
     assert undone.reverts == entry
     assert (
-        undone.reason
+        undone.reason_text
         == f"Undo by its author of audit entry {entry.sequence}, within 10 minutes of the save"
     )
     assert undone.user is not None

@@ -45,7 +45,7 @@ def test_three_travellers_saved_together_with_one_in_conflict(page, agent, sandb
         (AOIFE, "succeeded"),
         (SAOIRSE, "conflict"),
     ]
-    assert {e.reason for e in saves} == {"Name as on passport"}
+    assert {e.reason_text for e in saves} == {"Name as on passport"}
 
 
 def test_apply_this_surname_to_every_traveller_previews_then_saves(page, agent, sandbox):
