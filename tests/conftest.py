@@ -126,6 +126,18 @@ def outsider(db, django_user_model):
 
 
 @pytest.fixture
+def nothing_needs_approval(db):
+    """An approval policy holding no field, as an administrator may set it: every save goes to
+    CDP at once (by default Guest and Order items wait for a supervisor, tests/approvals)."""
+    from approvals.services import approval_policy_get
+
+    policy = approval_policy_get()
+    policy.fields = []
+    policy.save()
+    return policy
+
+
+@pytest.fixture
 def agent_client(client, agent):
     client.force_login(agent)
     return client

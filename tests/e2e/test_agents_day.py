@@ -25,7 +25,9 @@ def tab_to(page, locator, *, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached {locator}")
 
 
-def test_the_order_items_are_ticked_and_unticked_with_the_keyboard(page, agent, sandbox):
+def test_the_order_items_are_ticked_and_unticked_with_the_keyboard(
+    page, agent, sandbox, nothing_needs_approval
+):
     sign_in(page, "agent", "agent-password")
     page.goto(f"/consumers/{CONSUMER_REF}/edit/")
 
@@ -47,7 +49,9 @@ def test_the_order_items_are_ticked_and_unticked_with_the_keyboard(page, agent, 
     expect(items).to_contain_text("Flight EI150 DUB→LHR · DUB to LHR · B94TXY-1-1 · CONFIRMED")
 
 
-def test_the_guest_picker_finds_and_picks_a_guest_with_the_keyboard_alone(page, agent, sandbox):
+def test_the_guest_picker_finds_and_picks_a_guest_with_the_keyboard_alone(
+    page, agent, sandbox, nothing_needs_approval
+):
     sign_in(page, "agent", "agent-password")
     page.goto(f"/consumers/{CONSUMER_REF}/edit/")
     guest = page.get_by_role("combobox", name="Guest")
