@@ -3,7 +3,7 @@
     python -m bench.recovery [--runs 5] [--seed 1]
 
 Starts what `make run` starts, on free ports and a fresh SQLite database in a temporary folder:
-the CDP sandbox and the real tasks worker (`manage.py db_worker --interval 1`). This process
+the CDP sandbox and the real tasks worker (`manage.py tasks_worker pushes bulk`). This process
 plays the agent: it saves an edit while the sandbox refuses it (fault injection), waits a while
 (an outage of 3 to 20 seconds, or 40 to 90, from a seeded random generator), removes the fault
 and times "CDP is back" (the DELETE of the fault) to "the edit is in CDP" (the push succeeded,
@@ -125,7 +125,7 @@ def run_scenario(name: str, runs: int, seed: int, folder: Path) -> list[float]:
     worker = None
     try:
         wait_for_port(sandbox_port)
-        worker = subprocess.Popen([*manage, "db_worker", "--interval", "1"], cwd=ROOT)
+        worker = subprocess.Popen([*manage, "tasks_worker", "pushes", "bulk"], cwd=ROOT)
         import django
 
         django.setup()

@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -36,7 +35,7 @@ from cdp_sandbox.server import Fault
 from consumers import edits, pushes, services
 from consumers.models import Push
 from core.logging import bind_request_id
-from tests.conftest import CONSUMER_REF, cdp_path, update_method
+from tests.conftest import CONSUMER_REF, cdp_path, run_worker, update_method
 
 EDITS, CONSUMERS, AGENTS, SEED = 1_000, 50, 8, 2026
 # A fifth of the answers fail, one way or another (each fault draws from the seeded random).
@@ -94,11 +93,6 @@ def add_consumers(sandbox) -> list[str]:
         sandbox.data.consumers[ref] = record
         refs.append(ref)
     return refs
-
-
-def run_worker():
-    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
 
 def test_no_edit_is_lost_or_duplicated_under_faults_and_concurrency(
