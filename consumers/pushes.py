@@ -35,6 +35,7 @@ from consumers import records
 from consumers.models import Notification, OrderConsumer, Push
 from consumers.notifications import notification_create
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
+from consumers.signals import queued_push_settled
 from consumers.tasks import push_deliver_task
 from core.logging import error_summary
 from core.tasks import task_enqueue
@@ -201,6 +202,7 @@ def _notify_settled(push: Push, status: str) -> None:
             Notification.Level.ERROR,
         )
     notification_create(user=push.user, message=message, url=url, level=level, kind="push")
+    queued_push_settled.send(sender=Push, push=push, status=status)
 
 
 def _finish(push: Push, status: str, error: str = "") -> bool:
