@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import APPROVE_PERMISSION, ApprovalPolicy, ApprovalRequest, describe_policy
@@ -27,12 +28,16 @@ from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
 from cdp.errors import CDPError
 from consumers import pushes, records
-from consumers.models import OrderConsumer, Push
+from consumers.models import Notification, OrderConsumer, Push
+from consumers.notifications import notification_create
 from consumers.pushes import PushResult
 from consumers.services import consumer_fetch, consumer_get
 from core.tasks import task_enqueue
 
 logger = logging.getLogger(__name__)
+
+# How an approval that sent nothing says why, in the request's comment (and its outcome).
+NOT_SENT = "Approved, but nothing was sent: "
 
 
 class ApprovalRefused(Exception):
@@ -323,6 +328,7 @@ def approval_reject(
             reason=f"Approval request {request.pk} rejected: {comment}",
             comment=comment,
         )
+        approval_notify_outcome(request=request)
     logger.info("approval request %s rejected", request.pk)
     return entry
 
@@ -387,9 +393,9 @@ def _send(
             reason=f"Approved request {request.pk} (asked by {_asker(request)}): {request.reason}",
         )
     except ValidationError as refused:
-        error = "Approved, but nothing was sent: " + "; ".join(refused.messages)
+        error = NOT_SENT + "; ".join(refused.messages)
     except CDPError as failed:  # the consumer is not cached and CDP cannot hand it over
-        error = f"Approved, but nothing was sent: {failed}"
+        error = f"{NOT_SENT}{failed}"
     fields = ["status"]
     request.status = ApprovalRequest.Status.APPROVED
     if result is not None and result.push is not None:
@@ -399,9 +405,11 @@ def _send(
     if error:
         request.comment = f"{request.comment}\n{error}".strip()
         fields.append("comment")
-    ApprovalRequest.objects.filter(pk=request.pk).update(
-        **{name: getattr(request, name) for name in fields}
-    )
+    with transaction.atomic():
+        ApprovalRequest.objects.filter(pk=request.pk).update(
+            **{name: getattr(request, name) for name in fields}
+        )
+        approval_notify_outcome(request=request, push=result.push if result else None)
     return Approval(request=request, entry=entry, result=result, error=error)
 
 
@@ -430,6 +438,7 @@ def approval_expire(*, request: ApprovalRequest) -> AuditEntry | None:
         )
         ApprovalRequest.objects.filter(pk=request.pk).update(decided_entry_id=entry.pk)
         request.decided_entry_id = entry.pk
+        approval_notify_outcome(request=request)
     logger.info("approval request %s expired", request.pk)
     return entry
 
@@ -641,6 +650,9 @@ def outcome_text(
         return f"{head} was withdrawn."
     if request.status in ApprovalRequest.OPEN:
         return f"{head} awaits approval."
+    if push is None and NOT_SENT in request.comment:
+        why = request.comment.split(NOT_SENT, 1)[1]
+        return f"{head} was approved by {who}, but nothing was sent to CDP: {why}"
     if push is None or push.status == Push.Status.SUCCEEDED:
         return f"{head} was approved by {who} and saved to CDP."
     if push.status == Push.Status.CONFLICT:
@@ -652,6 +664,50 @@ def outcome_text(
     if push.status in Push.WAITING:
         return f"{head} was approved by {who} and is queued for CDP."
     return f"{head} was approved by {who}, but CDP did not save it: {push.error}"
+
+
+def _outcome_level(request: ApprovalRequest, push: Push | None) -> str:
+    if request.status == ApprovalRequest.Status.APPROVED:
+        if push is None:
+            failed = NOT_SENT in request.comment
+            return Notification.Level.ERROR if failed else Notification.Level.SUCCESS
+        levels: dict[str, str] = {
+            Push.Status.SUCCEEDED: Notification.Level.SUCCESS,
+            Push.Status.CONFLICT: Notification.Level.WARNING,
+            Push.Status.PENDING: Notification.Level.INFO,
+            Push.Status.SENDING: Notification.Level.INFO,
+        }
+        return levels.get(push.status, Notification.Level.ERROR)
+    return Notification.Level.WARNING  # rejected or expired: the change did not happen
+
+
+def approval_notify_outcome(*, request: ApprovalRequest, push: Push | None = None) -> None:
+    """Tell who asked, on their next page, what became of their request (or of its push)."""
+    notification_create(
+        user=request.requested_by,
+        message=outcome_text(request, push),
+        url=reverse("approvals:detail", kwargs={"pk": request.pk}),
+        level=_outcome_level(request, push),
+        kind="approval",
+    )
+
+
+def approval_of_push(*, push: Push) -> ApprovalRequest | None:
+    """Return the approved request whose change `push` carried to CDP, if it carried one."""
+    requests = ApprovalRequest.objects.select_related("requested_by", "decided_by")
+    found = requests.filter(push_id=push.pk).first()
+    if found is None and push.reason.startswith("Approved request "):
+        # The queue may settle the push before the approval linked it (its first try can be
+        # due at once): the push's reason names the request, made by its approver.
+        number = push.reason.removeprefix("Approved request ").split(" ", 1)[0]
+        if number.isdigit():
+            found = requests.filter(
+                pk=int(number),
+                consumer_ref=push.consumer_ref,
+                decided_by_id=push.user_id,
+                status__in=[ApprovalRequest.Status.APPROVING, ApprovalRequest.Status.APPROVED],
+            ).first()
+    return found
 
 
 def _decided_for(user: User) -> QuerySet[ApprovalRequest]:

@@ -11,7 +11,7 @@ from audit.models import AuditEntry
 # stays inside what Python and the databases can represent.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2999, 12, 31)
-# The action filter's choice of both kinds of save (edits and reverts), as the dashboard counts.
+# The action filter's choice of every kind of save (edits, reverts, undos), as the dashboard counts.
 SAVES = "saves"
 # The largest sequence number a database can hold (a signed 64-bit integer on PostgreSQL).
 MAX_SEQUENCE = 2**63 - 1
@@ -58,7 +58,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         label="Action",
         required=False,
-        choices=[("", "Any"), (SAVES, "Edits and reverts"), *AuditEntry.Action.choices],
+        choices=[("", "Any"), (SAVES, "Edits, reverts and undos"), *AuditEntry.Action.choices],
     )
     outcome = forms.ChoiceField(
         label="Outcome", required=False, choices=[("", "Any"), *AuditEntry.Outcome.choices]

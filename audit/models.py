@@ -64,6 +64,8 @@ class AuditEntry(AppendOnlyModel):
     class Action(models.TextChoices):
         EDIT = "edit", "Edit"
         REVERT = "revert", "Revert"
+        # An agent's revert of their own save within minutes of it (consumers.pushes.consumer_undo).
+        UNDO = "undo", "Undo"
         CREDENTIALS = "credentials", "Credentials change"
         CONNECTION_TEST = "connection_test", "Connection test"
         DISCARD = "discard", "Discarded edit"
@@ -200,10 +202,15 @@ class AuditEntry(AppendOnlyModel):
     @property
     def is_revertible(self) -> bool:
         return (
-            self.action in (self.Action.EDIT, self.Action.REVERT)
+            self.action in SAVE_ACTIONS
             and self.outcome == self.Outcome.SUCCEEDED
             and bool(self.consumer_ref)
         )
+
+
+# The actions that are saves to CDP: an edit, a supervisor's revert and an agent's undo. The
+# dashboard counts them, the audit log's "saves" filter lists them, and any of them may be reverted.
+SAVE_ACTIONS = (AuditEntry.Action.EDIT, AuditEntry.Action.REVERT, AuditEntry.Action.UNDO)
 
 
 def canonical_content(entry: Any, changes: list[tuple[str, str, str]]) -> bytes:

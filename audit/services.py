@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit import personal
 from audit.models import (
     GENESIS_HASH,
+    SAVE_ACTIONS,
     AuditChainHead,
     AuditCheckpoint,
     AuditEntry,
@@ -567,7 +568,7 @@ def audit_entry_search(*, filters: dict) -> QuerySet[AuditEntry]:
         changed = FieldChange.objects.filter(entry=OuterRef("pk"), field=filters["field"])
         entries = entries.filter(Exists(changed))
     if filters.get("action") == "saves":
-        entries = entries.filter(action__in=(AuditEntry.Action.EDIT, AuditEntry.Action.REVERT))
+        entries = entries.filter(action__in=SAVE_ACTIONS)
     elif "action" in filters:
         entries = entries.filter(action=filters["action"])
     if "outcome" in filters:

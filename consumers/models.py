@@ -170,6 +170,8 @@ class Push(models.Model):
     reason = models.TextField(blank=True)
     # Set when the push reverts an audited change (an audit entry id).
     reverts_id = models.BigIntegerField(null=True, blank=True)
+    # The revert is its author's undo of their own save (audited as an undo, not a revert).
+    undo = models.BooleanField(default=False)
     # The *pending* audit entry written when the push was first queued: the entry of its final
     # outcome settles it, so the dashboard counts the save once.
     pending_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)

@@ -35,6 +35,7 @@ from consumers import records
 from consumers.models import Notification, OrderConsumer, Push
 from consumers.notifications import notification_create
 from consumers.services import consumer_fetch, consumer_save, guest_name_of
+from consumers.signals import queued_push_settled
 from consumers.tasks import push_deliver_task
 from core.logging import error_summary
 from core.tasks import task_enqueue
@@ -155,13 +156,19 @@ def _settled_entry(push: Push) -> AuditEntry | None:
     return AuditEntry.objects.filter(pk=push.pending_entry_id, superseded_by__isnull=True).first()
 
 
+def _action(push: Push) -> str:
+    if push.undo:
+        return AuditEntry.Action.UNDO
+    return AuditEntry.Action.REVERT if push.reverts_id else AuditEntry.Action.EDIT
+
+
 def _audit(
     push: Push, outcome: str, error: CDPError | None = None, message: str = ""
 ) -> AuditEntry:
     return audit_entry_create(
         user=push.user,
         meta=_meta(push),
-        action=AuditEntry.Action.REVERT if push.reverts_id else AuditEntry.Action.EDIT,
+        action=_action(push),
         outcome=outcome,
         consumer_ref=push.consumer_ref,
         order_ref=push.order_ref,
@@ -183,7 +190,7 @@ def _notify_settled(push: Push, status: str) -> None:
     """Tell the agent, on their next page, what became of an edit of theirs the queue settled."""
     if not push.queued_at:
         return  # settled while they watched: the page told them
-    what = "revert" if push.reverts_id else "edit"
+    what = "undo" if push.undo else "revert" if push.reverts_id else "edit"
     name = push.object_repr or push.consumer_ref
     url = reverse("consumers:detail", args=[push.consumer_ref])
     if status == Push.Status.SUCCEEDED:
@@ -201,6 +208,7 @@ def _notify_settled(push: Push, status: str) -> None:
             Notification.Level.ERROR,
         )
     notification_create(user=push.user, message=message, url=url, level=level, kind="push")
+    queued_push_settled.send(sender=Push, push=push, status=status)
 
 
 def _finish(push: Push, status: str, error: str = "") -> bool:
@@ -550,6 +558,7 @@ def consumer_push_update(
     loaded_values: dict | None = None,
     reason: str = "",
     reverts: AuditEntry | None = None,
+    undo: bool = False,
 ) -> PushResult:
     """Save an edit to CDP; queue it when CDP cannot take it now.
 
@@ -570,6 +579,7 @@ def consumer_push_update(
         request_id=meta.request_id,
         reason=reason,
         reverts_id=reverts.pk if reverts else None,
+        undo=undo and reverts is not None,
         loaded=loaded,
         changes={field: list(pair) for field, pair in changes.items()},
         loaded_modified_at=loaded_modified_at,
@@ -868,7 +878,8 @@ def revert_refusal(*, entry: AuditEntry) -> str:
         .first()
     )
     if done:
-        return f"Already reverted, by audit entry {done.sequence}."
+        undone = done.action == AuditEntry.Action.UNDO
+        return f"Already {'undone' if undone else 'reverted'}, by audit entry {done.sequence}."
     if Push.objects.filter(reverts_id=entry.pk, status__in=Push.WAITING).exists():
         return (
             "A revert of this change is already queued for CDP; it is listed on the consumer's "
@@ -920,7 +931,7 @@ def consumer_revert_preview(*, entry: AuditEntry) -> RevertPreview:
 
 
 def consumer_revert(
-    *, entry: AuditEntry, user: User, meta: RequestMeta, reason: str = ""
+    *, entry: AuditEntry, user: User, meta: RequestMeta, reason: str = "", undo: bool = False
 ) -> PushResult:
     """Push an audited change's old values back to CDP, through the same path as an agent's edit.
 
@@ -937,6 +948,7 @@ def consumer_revert(
         meta=meta,
         reason=reason or f"Revert of audit entry {entry.sequence}",
         reverts=entry,
+        undo=undo,
     )
 
 
@@ -963,12 +975,16 @@ def undo_refusal(*, entry: AuditEntry, user: User) -> str:
 
 def consumer_undo(*, entry: AuditEntry, user: User, meta: RequestMeta) -> PushResult:
     """Undo the user's own save within UNDO_WINDOW, through the revert path (conflict-checked,
-    audited as a revert whose reason says it is the author's undo)."""
+    audited as an undo, linked by `reverts` to the save it undoes)."""
     refusal = undo_refusal(entry=entry, user=user)
     if refusal:
         raise RevertRefused(refusal)
     return consumer_revert(
-        entry=entry, user=user, meta=meta, reason=UNDO_REASON.format(sequence=entry.sequence)
+        entry=entry,
+        user=user,
+        meta=meta,
+        reason=UNDO_REASON.format(sequence=entry.sequence),
+        undo=True,
     )
 
 

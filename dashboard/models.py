@@ -20,7 +20,7 @@ class RolledUpDay(models.Model):
 
 
 class DailySaves(models.Model):
-    """How many settled saves (edits and reverts) one user made on one day, with one outcome."""
+    """How many settled saves (edits, reverts, undos) one user made on one day, with one outcome."""
 
     day = models.DateField()
     username = models.CharField(max_length=150)

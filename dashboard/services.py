@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from approvals.services import approval_figures
 from audit.labels import field_label
-from audit.models import AuditEntry, FieldChange
+from audit.models import SAVE_ACTIONS, AuditEntry, FieldChange
 from consumers.models import Push
 from dashboard.models import DailyFieldChanges, DailySaves, RolledUpDay
 
-SAVES = (AuditEntry.Action.EDIT, AuditEntry.Action.REVERT)
+SAVES = SAVE_ACTIONS
 SETTLED = ("succeeded", "failed", "conflict")
 OUTCOMES = (*SETTLED, "pending")
 PENDING = AuditEntry.Outcome.PENDING

@@ -61,7 +61,12 @@ def test_a_guest_relink_waits_until_a_supervisor_approves_it_and_then_cdp_gets_i
     expect(supervisor_page.get_by_test_id("approval-status")).to_contain_text("Approved")
     assert guest_in_cdp(sandbox) == OTHER_GUEST_REF
 
+    # The agent's next page tells them, as of a queued edit that landed: a message and the badge.
     agent_page.goto("/")
+    expect(agent_page.get_by_test_id("notification")).to_contain_text(
+        "Your change of Guest for Liam Byrne was approved by supervisor and saved to CDP."
+    )
+    expect(agent_page.get_by_test_id("notification-badge")).to_contain_text("1")
     expect(agent_page.get_by_test_id("nav-my-requests")).to_contain_text("1")
     agent_page.get_by_test_id("nav-my-requests").click()
     expect(agent_page.get_by_test_id("my-requests")).to_contain_text(
