@@ -32,11 +32,13 @@ tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 
 ## test: lint, type-check, then the whole test suite (browser tests need Debian's chromium, see README)
+# PYTEST_ARGS narrows the run, e.g. make test PYTEST_ARGS='-m "not e2e"' (as .ci/run's later passes).
+PYTEST_ARGS ?=
 test: $(VENV)/.dev tests/oidc/node_modules/.package-lock.json
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## soak: 1,000 edits under injected faults (needs DATABASE_URL pointing at PostgreSQL)
 soak: $(VENV)/.dev

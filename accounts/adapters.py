@@ -13,8 +13,10 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts import roles
+from accounts.mfa import MFA_SECRET_PURPOSE
 from accounts.sso import claims as sso_claims
 from accounts.sso import services as sso_services
+from core import crypto
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -40,7 +42,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class MFAAdapter(DefaultMFAAdapter):
-    """MFA: no notification e-mails (the audit log has every change)."""
+    """MFA: secrets encrypted at rest, no notification e-mails (the audit log has every change)."""
+
+    def encrypt(self, text: str) -> str:
+        # The TOTP key and the recovery codes' seed: whoever reads them can compute the codes, so
+        # they are kept like CDP's API tokens (AES-256-GCM under FIELD_ENCRYPTION_KEY).
+        return crypto.encrypt(text, purpose=MFA_SECRET_PURPOSE)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt(encrypted_text, purpose=MFA_SECRET_PURPOSE)
 
     def send_notification_mail(self, *args: Any, **kwargs: Any) -> None:
         return None

@@ -11,6 +11,7 @@ from allauth.mfa.signals import (
 )
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -18,6 +19,7 @@ from accounts import roles
 from accounts.sso import claims as sso_claims
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create, audit_entry_create_or_count
+from core import crypto
 from core.typing import Actor
 
 # What the audit log calls each kind of authenticator.
@@ -28,6 +30,8 @@ KINDS = {
 }
 # The methods that count as a second factor; recovery codes only stand in for them.
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+# The TOTP key and the recovery codes' seed are encrypted at rest under FIELD_ENCRYPTION_KEY.
+MFA_SECRET_PURPOSE = "mfa-secret"
 
 
 def mfa_required(user: Actor) -> bool:
@@ -129,3 +133,28 @@ def audit_mfa_failed(
         outcome=AuditEntry.Outcome.FAILED,
         object_repr=f"wrong code for the {KINDS[authenticator.type]}",
     )
+
+
+# Where each kind of authenticator keeps its secret, encrypted by accounts.adapters.MFAAdapter.
+SECRET_KEYS = {Authenticator.Type.TOTP: "secret", Authenticator.Type.RECOVERY_CODES: "seed"}
+
+
+def mfa_secrets_reencrypt() -> tuple[int, int]:
+    """Re-encrypt every stored TOTP key and recovery-code seed under the newest
+    FIELD_ENCRYPTION_KEY key (`rotate_credentials_key`); return (re-encrypted, already current)."""
+    newest = crypto.key_id(crypto.configured_keys()[0])
+    reencrypted = current = 0
+    with transaction.atomic():
+        for authenticator in Authenticator.objects.select_for_update().filter(
+            type__in=list(SECRET_KEYS)
+        ):
+            field = SECRET_KEYS[Authenticator.Type(authenticator.type)]
+            stored = authenticator.data.get(field, "")
+            if crypto.stored_key_id(stored) == newest:
+                current += 1
+                continue
+            secret = crypto.decrypt(stored, purpose=MFA_SECRET_PURPOSE)
+            authenticator.data[field] = crypto.encrypt(secret, purpose=MFA_SECRET_PURPOSE)
+            authenticator.save(update_fields=["data"])
+            reencrypted += 1
+    return reencrypted, current

@@ -9,7 +9,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from cdp import crypto, hosts, links
+from cdp import hosts, links
+from core import crypto
 
 # A host name as CDP_ALLOWED_HOSTS takes it: DNS labels, or an IP address (checked apart).
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?", re.I)

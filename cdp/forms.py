@@ -5,8 +5,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
 from audit.services import RequestMeta
-from cdp import crypto, services
+from cdp import services
 from cdp.models import TOKEN_FOR_NEW_URL, CDPConnection
+from core import crypto
 
 
 class CDPConnectionForm(forms.ModelForm):

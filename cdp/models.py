@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from cdp import crypto, hosts, transport
+from cdp import hosts, transport
+from core import crypto
 
 # Names the API token for the encryption, so its ciphertext cannot pass for another secret's.
 TOKEN_PURPOSE = "cdp.CDPConnection.api_token"
@@ -101,7 +102,7 @@ class CDPConnection(models.Model):
         help_text="Which of CDP's REST APIs to speak: its paths, links and how a save is sent. "
         "The connection test says whether CDP answers in it.",
     )
-    # AES-256-GCM under FIELD_ENCRYPTION_KEY (cdp/crypto.py); the plaintext is never stored.
+    # AES-256-GCM under FIELD_ENCRYPTION_KEY (core/crypto.py); the plaintext is never stored.
     api_token_encrypted = models.TextField("API token (encrypted)", editable=False)
     # Only what may be shown (token_tail): the last 4 characters of a long token, fewer or none.
     api_token_tail = models.CharField("API token ends with", max_length=4, editable=False)

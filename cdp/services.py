@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditEntry
 from audit.services import RequestMeta, audit_entry_create
-from cdp import client, crypto, transport
+from cdp import client, transport
 from cdp.errors import CDPError
 from cdp.models import (
     NO_TOKEN,
@@ -22,6 +22,7 @@ from cdp.models import (
     UNKNOWN_FINGERPRINT,
     CDPConnection,
 )
+from core import crypto
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from django.db import migrations, models
 
 def key_fingerprints_and_trim_tails(apps, schema_editor):
     """Recompute each stored token's fingerprint (keyed) and the characters it shows."""
-    from cdp import crypto
     from cdp.models import TOKEN_PURPOSE, token_fingerprint, token_tail
+    from core import crypto
 
     CDPConnection = apps.get_model("cdp", "CDPConnection")
     for connection in CDPConnection.objects.exclude(api_token_encrypted=""):

@@ -1,8 +1,14 @@
 """Who must use a second factor after a password, and how sign-ins are described when audited."""
 
+import base64
+import io
+
 import pytest
 from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import SESSION_KEY
+from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import AuditEntry
@@ -115,3 +121,34 @@ def test_the_mfa_method_admin_never_shows_a_secret(client, agent, administrator)
 
     assert page.status_code == 200
     assert TOTP_SECRET not in page.content.decode()
+
+
+def test_the_totp_key_and_recovery_seed_are_stored_encrypted_and_still_give_the_codes(
+    client, supervisor
+):
+    give_totp(supervisor)
+    RecoveryCodes.activate(supervisor)
+
+    stored = {a.type: a.data for a in Authenticator.objects.filter(user=supervisor)}
+    assert stored[Authenticator.Type.TOTP]["secret"].startswith("gcm1$")
+    assert TOTP_SECRET not in str(stored)
+    assert stored[Authenticator.Type.RECOVERY_CODES]["seed"].startswith("gcm1$")
+    sign_in(client, "supervisor")
+    client.post(reverse("mfa_authenticate"), {"code": totp_code(TOTP_SECRET)})
+    assert client.session[SESSION_KEY] == str(supervisor.pk)
+
+
+def test_rotating_the_key_re_encrypts_the_mfa_secrets(supervisor, settings):
+    old = base64.b64encode(b"o" * 32).decode()
+    new = base64.b64encode(b"n" * 32).decode()
+    settings.FIELD_ENCRYPTION_KEY = [old]
+    give_totp(supervisor)
+    settings.FIELD_ENCRYPTION_KEY = [new, old]
+    out = io.StringIO()
+
+    call_command("rotate_credentials_key", stdout=out)
+
+    assert "Re-encrypted 1 MFA secret(s); 0 already used it." in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEY = [new]  # the old key removed: the secret still reads
+    totp = Authenticator.objects.get(user=supervisor, type=Authenticator.Type.TOTP)
+    assert TOTP(totp).validate_code(totp_code(TOTP_SECRET))

@@ -17,11 +17,12 @@ from django.views.debug import ExceptionReporter
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import client, crypto, services, transport
+from cdp import client, services, transport
 from cdp.checks import check_cdp_api_version
 from cdp.connection import current_connection
 from cdp.models import CDPConnection, token_fingerprint
 from cdp_sandbox.server import Sandbox
+from core import crypto
 from tests.conftest import CONSUMER_REF, ORDER_REF
 
 pytestmark = pytest.mark.django_db

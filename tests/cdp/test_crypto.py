@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEntry, FieldChange
 from audit.services import RequestMeta
-from cdp import crypto, services
+from cdp import services
 from cdp.models import CDPConnection, token_fingerprint
+from core import crypto
 
 pytestmark = pytest.mark.django_db
 

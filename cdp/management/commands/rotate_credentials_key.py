@@ -1,10 +1,13 @@
-"""Re-encrypt every stored CDP API token under the newest (first) FIELD_ENCRYPTION_KEY key."""
+"""Re-encrypt every stored CDP API token, and the other apps' secrets under the same keys (the MFA
+secrets), under the newest (first) FIELD_ENCRYPTION_KEY key."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from cdp import crypto, services
+from cdp import services
+from core import crypto
 
 
 class Command(BaseCommand):
@@ -15,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = services.connection_tokens_reencrypt()
+            with transaction.atomic():  # all or nothing: one key for every secret afterwards
+                result = services.connection_tokens_reencrypt()
+                others = {name: reencrypt() for name, reencrypt in crypto.reencrypters.items()}
         except crypto.EncryptionKeyMissing as exc:
             raise CommandError(str(exc)) from None
         except crypto.DecryptionFailed as exc:
@@ -26,6 +31,10 @@ class Command(BaseCommand):
                 f"{result.already_current} already used it."
             )
         )
+        for name, (reencrypted, current) in others.items():
+            self.stdout.write(
+                self.style.SUCCESS(f"Re-encrypted {reencrypted} {name}; {current} already used it.")
+            )
         if len(crypto.configured_entries()) > 1:
             self.stdout.write(
                 "Every stored token now uses the first key; the others may be removed from "

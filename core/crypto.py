@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +30,12 @@ KEY_BYTES = 32
 # configured. Everybody can read it here, so it protects nothing; production never falls back to it.
 INSECURE_DEVELOPMENT_KEY = base64.b64encode(b"insecure-dev-key-only-when-DEBUG").decode()
 GENERATE_COMMAND = 'python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"'
+
+
+# Other apps' secrets under the same keys (accounts: the MFA secrets), re-encrypted by
+# `rotate_credentials_key` too: name -> a function that re-encrypts them all under the newest key
+# and returns (re-encrypted, already current). Registered in the apps' AppConfig.ready().
+reencrypters: dict[str, Callable[[], tuple[int, int]]] = {}
 
 
 class EncryptionKeyMissing(ImproperlyConfigured):
