@@ -9,7 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.services import RequestMeta
 from cdp.errors import CDPError
-from consumers import pushes, records
+from consumers import pushes, records, services
+from consumers.items import item_label
 from consumers.models import OrderConsumer
 from consumers.views.common import after_save, can_edit, change_rows, signed_in_user
 
@@ -24,6 +25,13 @@ def conflict_detail(request: HttpRequest, ref: str, push_id: int) -> HttpRespons
     if page.error is not None:
         messages.warning(request, f"Showing CDP's version as last fetched: {page.error}")
     shown, cdp, edited = records.display_text, page.cdp, push.edited
+    summaries = services.order_items_of(consumer=page.consumer)
+
+    def described(refs: object) -> list[dict[str, str]]:
+        # Order items as words (what CDP says they are), each with its ref beside.
+        listed = refs if isinstance(refs, list) else []
+        return [{"ref": ref, "label": item_label(summaries.get(ref))} for ref in listed]
+
     rows = [
         {
             "label": field.label,
@@ -32,6 +40,13 @@ def conflict_detail(request: HttpRequest, ref: str, push_id: int) -> HttpRespons
             "edited": shown(edited.get(field.name)),
             "changed_by_agent": field.name in push.changes,
             "changed_in_cdp": shown(push.loaded.get(field.name)) != shown(cdp.get(field.name)),
+            "items": {
+                "loaded": described(push.loaded.get(field.name)),
+                "now": described(cdp.get(field.name)),
+                "edited": described(edited.get(field.name)),
+            }
+            if field.name == "order_item_refs"
+            else None,
         }
         for field in records.FIELDS
     ]

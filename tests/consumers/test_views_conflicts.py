@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from cdp_sandbox import seed
 from consumers.models import Push
 from tests.conftest import CONSUMER_REF, cdp_path, edit_url, form_data, update_method
 
@@ -126,3 +127,17 @@ def test_a_supervisor_resolves_an_agents_conflict_under_their_own_name(
 
     [discard] = AuditEntry.objects.filter(action=AuditEntry.Action.DISCARD)
     assert discard.username == "supervisor"
+
+
+def test_a_conflict_on_the_order_items_shows_them_as_words_with_their_refs(
+    agent_client, sandbox, nothing_needs_approval
+):
+    kept = seed.make_ref("order-item", 0)
+    data = form_data(agent_client, order_item_refs=[kept])  # the return leg unticked
+    sandbox.change_consumer(CONSUMER_REF, lastName="Byrne-Walsh")
+
+    content = agent_client.post(edit_url(), data, follow=True).content.decode()
+
+    assert "Flight EI150 DUB→LHR · DUB to LHR · B94TXY-1-1 · CONFIRMED" in content
+    assert "Flight EI151 LHR→DUB" in content  # in the versions before the change
+    assert kept in content
