@@ -9,6 +9,7 @@ the Django admin changelist over the same table with the same filter, measured i
 
 import argparse
 from datetime import timedelta
+from io import StringIO
 
 from bench.harness import HEADER, measure, row, setup_django
 
@@ -20,6 +21,7 @@ def main() -> None:
     setup_django()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
@@ -94,11 +96,14 @@ def main() -> None:
         ours_result = measure(ours, runs=args.runs)
         admin_result = measure(admin, runs=max(5, args.runs // 3))
         print(row(name, ours_result, admin_result, "p95 ≤ 50 ms, ≥ 5x"))
-    # The first view of days that are over works out their daily totals, once.
+    # With no daily totals stored (the periodic job not run yet) a view counts every day live,
+    # writing nothing; then the job stores them, once.
     for model in (RolledUpDay, DailySaves, DailyFieldChanges):
         model.objects.all().delete()
-    first_time = measure(dashboards[2][1], runs=1, warmup=0)
-    print(row("Dashboard, a whole year, the first time (works out its daily totals)", first_time))
+    unrolled = measure(dashboards[2][1], runs=max(3, args.runs // 3))
+    print(row("Dashboard, a whole year, nothing rolled up yet (counted live)", unrolled))
+    rollup = measure(lambda: call_command("rollup_dashboard", stdout=StringIO()), runs=1, warmup=0)
+    print(row("rollup_dashboard, the first run (every day that is over)", rollup))
     for name, ours in dashboards:
         print(row(name, measure(ours, runs=args.runs), None, "p95 ≤ 500 ms"))
 

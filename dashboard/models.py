@@ -1,8 +1,8 @@
 """Daily totals of the audit log, kept for days that are over.
 
 Audit entries are append-only, so a day's totals of settled saves never change once the day is
-over: they are worked out once, the first time the dashboard shows that day, and read from here
-afterwards. (Queued saves are not kept here: a later entry may settle one any day.) A year on the
+over: `rollup_dashboard` (the periodic job) works them out once, and the dashboard reads them
+from here. (Queued saves are not kept here: a later entry may settle one any day.) A year on the
 dashboard then sums a few thousand of these rows instead of half a million entries.
 """
 

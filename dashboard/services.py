@@ -1,9 +1,11 @@
 """The supervisors' figures, aggregated in the database; days that are over from daily totals."""
 
 import calendar
+import functools
+import operator
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -80,35 +82,68 @@ def _period(day: date, period: str, date_from: date, date_to: date) -> tuple[str
 # take the time they are written, within seconds), so their totals are stored once and reused.
 OPEN_DAYS = 2
 
+# How many days the roll-up stores per transaction: a month at a million entries a year is some
+# 80,000 entries, a fraction of a second, so a first roll-up of years holds no lock for long.
+ROLL_UP_BATCH_DAYS = 31
+
+
+def _last_closed() -> date:
+    """The last day that is over (UTC)."""
+    return timezone.now().astimezone(UTC).date() - timedelta(days=OPEN_DAYS)
+
+
+def _spans(days: Iterable[date]) -> list[tuple[date, date]]:
+    """The days, sorted, as runs of consecutive days (first, last)."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans
+
 
 def dashboard_figures(*, date_from: date, date_to: date) -> Dashboard:
     """Work out every figure on the dashboard for the days from `date_from` to `date_to` (UTC).
 
     Every save counts once, as what finally happened: a queued save by its final entry (on that
     entry's day), and by its pending entry only while nothing has settled it.
+
+    It only reads: the days that are over come from the daily totals `dashboard_roll_up` stores
+    (the periodic job), and the others (today, yesterday, and a day that is over but not rolled
+    up yet) are counted from their entries. So a page view never pays for a roll-up.
     """
-    last_closed = min(date_to, timezone.now().astimezone(UTC).date() - timedelta(days=OPEN_DAYS))
+    last_closed = min(date_to, _last_closed())
     by_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
     by_agent: defaultdict[str, Counter[str]] = defaultdict(Counter)
     by_field: Counter[str] = Counter()
+    rolled_up: set[date] = set()
     if date_from <= last_closed:
-        _roll_up(date_from, last_closed)
-        stored = DailySaves.objects.filter(day__range=(date_from, last_closed))
+        rolled_up = set(
+            RolledUpDay.objects.filter(day__range=(date_from, last_closed)).values_list(
+                "day", flat=True
+            )
+        )
+    if rolled_up:
+        # Only the days marked above: one the job rolls up meanwhile is counted live below,
+        # never twice (a day's totals and its mark are written in one transaction).
+        in_stored = _any_span(_spans(rolled_up), "day")
+        stored = DailySaves.objects.filter(in_stored)
         for day, outcome, n in stored.values_list("day", "outcome").annotate(n=Sum("saves")):
             by_day[day][outcome] += n
         for user, outcome, n in stored.values_list("username", "outcome").annotate(n=Sum("saves")):
             by_agent[user][outcome] += n
-        changed = DailyFieldChanges.objects.filter(day__range=(date_from, last_closed))
+        changed = DailyFieldChanges.objects.filter(in_stored)
         by_field.update(dict(changed.values_list("field").annotate(n=Sum("changes"))))
-    first_open = max(date_from, last_closed + timedelta(days=1))
-    live = [(date_from, date_to, _still_queued)]
-    if first_open <= date_to:
-        live.append((first_open, date_to, _settled))
-    for first, last, which in live:
-        for day, user, outcome, n in _count_saves(first, last, which):
+    days = (date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1))
+    live = [([(date_from, date_to)], _still_queued)]
+    if unrolled := _spans(day for day in days if day not in rolled_up):
+        live.append((unrolled, _settled))
+    for spans, which in live:
+        for day, user, outcome, n in _count_saves(spans, which):
             by_day[day][outcome] += n
             by_agent[user][outcome] += n
-        for _, field, n in _count_fields(first, last, which):
+        for _, field, n in _count_fields(spans, which):
             by_field[field] += n
 
     period = period_of(date_from, date_to)
@@ -166,49 +201,72 @@ def _still_queued(entry: str = "") -> Q:
     return Q(**{f"{entry}outcome": PENDING, f"{entry}superseded_by__isnull": True})
 
 
-def _count_saves(first: date, last: date, which: Callable[..., Q] = _settled) -> QuerySet:
-    """(day, username, outcome, saves) for the days from `first` to `last`, from the entries."""
-    start, end = _range(first, last)
+def _any_span(spans: list[tuple[date, date]], field: str) -> Q:
+    """Rows whose `field` falls on one of the spans' days (a date, or a time in UTC)."""
+    found = []
+    for first, last in spans:
+        if field.endswith("action_time"):
+            start, end = _range(first, last)
+            found.append(Q(**{f"{field}__gte": start, f"{field}__lt": end}))
+        else:
+            found.append(Q(**{f"{field}__range": (first, last)}))
+    return functools.reduce(operator.or_, found)
+
+
+def _count_saves(spans: list[tuple[date, date]], which: Callable[..., Q] = _settled) -> QuerySet:
+    """(day, username, outcome, saves) for the spans' days, from the entries."""
     saves = AuditEntry.objects.filter(
-        which(), action__in=SAVES, action_time__gte=start, action_time__lt=end
+        which(), _any_span(spans, "action_time"), action__in=SAVES
     ).annotate(day=TruncDate("action_time", tzinfo=UTC))
     rows = saves.values_list("day", "username", "outcome")
     return rows.annotate(n=Count("id")).order_by()
 
 
-def _count_fields(first: date, last: date, which: Callable[..., Q] = _settled) -> QuerySet:
-    """(day, field, changes) for the days from `first` to `last`, from the entries."""
-    start, end = _range(first, last)
+def _count_fields(spans: list[tuple[date, date]], which: Callable[..., Q] = _settled) -> QuerySet:
+    """(day, field, changes) for the spans' days, from the entries."""
     changes = FieldChange.objects.filter(
-        which("entry__"),
-        entry__action__in=SAVES,
-        entry__action_time__gte=start,
-        entry__action_time__lt=end,
+        which("entry__"), _any_span(spans, "entry__action_time"), entry__action__in=SAVES
     ).annotate(day=TruncDate("entry__action_time", tzinfo=UTC))
     return changes.values_list("day", "field").annotate(n=Count("id")).order_by()
 
 
-def _roll_up(first: date, last: date) -> None:
-    """Store the settled totals of the days from `first` to `last` (all over) not stored yet.
+def dashboard_roll_up(*, since: date | None = None, batch_days: int = ROLL_UP_BATCH_DAYS) -> int:
+    """Store the settled totals of every day that is over and not stored yet; return how many.
 
-    A settled entry never changes once written; a pending one may be settled any day later,
+    From `since` (default: the day of the oldest audit entry; the days before it are quiet and
+    cost a page view nothing) to the day before yesterday, oldest first, in
+    transactions of `batch_days` days. Run by the periodic job; safe at any time and twice at
+    once. A settled entry never changes once written; a pending one may be settled any day later,
     so pending entries are never stored but counted live.
     """
-    wanted = {first + timedelta(days=n) for n in range((last - first).days + 1)}
-    missing = wanted - set(
-        RolledUpDay.objects.filter(day__range=(first, last)).values_list("day", flat=True)
-    )
-    if not missing:
-        return
-    first, last = min(missing), max(missing)
-    days = sorted(missing)
-    # Two requests may roll up the same day at once: the constraints keep one copy of each total,
+    last = _last_closed()
+    if since is None:
+        oldest = AuditEntry.objects.aggregate(oldest=Min("action_time"))["oldest"]
+        if oldest is None:
+            return 0
+        since = oldest.astimezone(UTC).date()
+    first = since
+    if first > last:
+        return 0
+    done = set(RolledUpDay.objects.filter(day__range=(first, last)).values_list("day", flat=True))
+    missing = [
+        day
+        for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+        if day not in done
+    ]
+    for start in range(0, len(missing), batch_days):
+        _roll_up(missing[start : start + batch_days])
+    return len(missing)
+
+
+def _roll_up(days: list[date]) -> None:
+    """Store the settled totals of these days (all over) and mark them, in one transaction."""
+    spans = _spans(days)
+    # Two runs may roll up the same day at once: the constraints keep one copy of each total,
     # and a day is marked only with its totals, in one transaction.
     with transaction.atomic():
-        saves = _count_saves(first, last).filter(day__in=days)
-        _insert_from(saves, DailySaves, ["day", "username", "outcome", "saves"])
-        fields = _count_fields(first, last).filter(day__in=days)
-        _insert_from(fields, DailyFieldChanges, ["day", "field", "changes"])
+        _insert_from(_count_saves(spans), DailySaves, ["day", "username", "outcome", "saves"])
+        _insert_from(_count_fields(spans), DailyFieldChanges, ["day", "field", "changes"])
         RolledUpDay.objects.bulk_create(
             [RolledUpDay(day=day) for day in days], ignore_conflicts=True
         )

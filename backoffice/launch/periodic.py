@@ -6,6 +6,7 @@
 | requeue_pushes                        | 5 minutes  |
 | expire_approvals                      | 5 minutes  |
 | verify_audit --checkpoint             | hour       |
+| rollup_dashboard                      | hour       |
 | purge_cache                           | day        |
 | prune_db_task_results (database tasks)| day        |
 
@@ -37,6 +38,8 @@ def jobs(env: dict[str, str]) -> list[Job]:
         Job(["requeue_pushes"], every=float(env.get("REQUEUE_PUSHES_EVERY", 300))),
         Job(["expire_approvals"], every=300),
         Job(verify, every=3600),
+        # The dashboard's daily totals of the days that are over; a page view never rolls up.
+        Job(["rollup_dashboard"], every=3600),
         Job(["purge_cache"], every=86400),
     ]
     if env.get("TASKS_BACKEND", "database") in ("database", "django_tasks_db.DatabaseBackend"):

@@ -79,7 +79,8 @@ def test_the_periodic_process_runs_the_scheduled_jobs_with_real_commands():
 
     pruned = ["prune_db_task_results"] if settings.TASKS_BACKEND == "database" else []
     assert [c[0] for c in commands] == [
-        "requeue_pushes", "expire_approvals", "verify_audit", "purge_cache", *pruned,
+        "requeue_pushes", "expire_approvals", "verify_audit", "rollup_dashboard", "purge_cache",
+        *pruned,
     ]  # fmt: skip
     verify = next(c for c in commands if c[0] == "verify_audit")
     assert "--checkpoint" in verify
@@ -139,7 +140,9 @@ def test_the_systemd_units_name_only_real_commands():
     names = {unit for unit, _ in commands}
 
     assert {"backoffice-web.service", "backoffice-worker@.service"} <= names
-    for unit in ("requeue-pushes", "expire-approvals", "verify-audit", "purge-cache"):
+    for unit in (
+        "requeue-pushes", "expire-approvals", "verify-audit", "rollup-dashboard", "purge-cache",
+    ):  # fmt: skip
         assert f"backoffice-{unit}.service" in names
         assert (DEPLOY / "systemd" / f"backoffice-{unit}.timer").exists()
     for unit, argv in commands:
